@@ -1,0 +1,119 @@
+"""Encode with several worker processes (one per device), as ``start_multi_process_pool`` does in ST."""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
+    from embedforge.model.encode import BatchOptions
+    from embedforge.model.sentence_transformer import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CPU_WORKERS = 4
+RESULT_TIMEOUT_S = 3600.0
+
+
+def default_devices() -> list[str]:
+    """All CUDA devices, else ``DEFAULT_CPU_WORKERS`` CPU workers."""
+    if torch.cuda.is_available():
+        return [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    return ["cpu"] * DEFAULT_CPU_WORKERS
+
+
+def _worker(device: str, model: SentenceTransformer, inputs: Any, outputs: Any) -> None:
+    """Worker loop: embed each ``(chunk_id, texts, options)`` task on ``device`` until a None task arrives."""
+    from embedforge.model.encoding import embed_texts
+
+    model.to(device)
+    if device == "cpu":
+        torch.set_num_threads(1)
+    while True:
+        task = inputs.get()
+        if task is None:
+            return
+        chunk_id, texts, options = task
+        embeddings = embed_texts(model, texts, replace(options, device=torch.device(device), show_progress_bar=False))
+        if isinstance(embeddings, Tensor):
+            embeddings = embeddings.cpu()
+        outputs.put((chunk_id, embeddings))
+
+
+@dataclass
+class MultiProcessPool:
+    """Worker processes sharing an input and an output queue.
+
+    Attributes:
+        processes: The worker processes.
+        input_queue: Tasks ``(chunk_id, texts, options)``.
+        output_queue: Results ``(chunk_id, embeddings)``.
+    """
+
+    processes: list[BaseProcess]
+    input_queue: Any
+    output_queue: Any
+
+    def __getitem__(self, key: str) -> Any:
+        """Dict-style access (``pool["processes"]``) as in sentence-transformers."""
+        return {"processes": self.processes, "input": self.input_queue, "output": self.output_queue}[key]
+
+    def encode(self, texts: list[Any], options: BatchOptions, chunk_size: int | None = None) -> Tensor | list[Any]:
+        """Split ``texts`` into chunks, embed them in the workers and return the results in input order."""
+        if not texts:
+            return torch.empty(0)
+        if chunk_size is None:
+            chunk_size = min(math.ceil(len(texts) / len(self.processes) / 10), 5000)
+        chunk_size = max(chunk_size, 1)
+        starts = range(0, len(texts), chunk_size)
+        for chunk_id, start in enumerate(starts):
+            self.input_queue.put((chunk_id, texts[start : start + chunk_size], options))
+        results: dict[int, Any] = {}
+        while len(results) < len(starts):
+            try:
+                chunk_id, embeddings = self.output_queue.get(timeout=RESULT_TIMEOUT_S)
+            except queue.Empty as error:
+                raise TimeoutError(
+                    f"No result from the encoding workers for {RESULT_TIMEOUT_S:.0f} s; a worker may have died "
+                    "(out of memory?). Restart the pool with fewer or smaller devices."
+                ) from error
+            results[chunk_id] = embeddings
+        ordered = [results[index] for index in range(len(starts))]
+        if isinstance(ordered[0], Tensor):
+            return torch.cat(ordered)
+        return [item for part in ordered for item in part]
+
+    def close(self) -> None:
+        """Stop and join every worker, then close the queues."""
+        for _ in self.processes:
+            self.input_queue.put(None)
+        for process in self.processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
+        self.input_queue.close()
+        self.output_queue.close()
+
+
+def start_pool(model: SentenceTransformer, target_devices: list[str] | None = None) -> MultiProcessPool:
+    """Start one worker per entry of ``target_devices`` (spawned processes, each with a copy of ``model``)."""
+    devices = target_devices or default_devices()
+    logger.info("Starting multi-process pool on %s", ", ".join(devices))
+    model.to("cpu")
+    model.share_memory()
+    context = torch.multiprocessing.get_context("spawn")
+    inputs, outputs = context.Queue(), context.Queue()
+    processes = []
+    for device in devices:
+        process = context.Process(target=_worker, args=(device, model, inputs, outputs), daemon=True)
+        process.start()
+        processes.append(process)
+    return MultiProcessPool(processes=processes, input_queue=inputs, output_queue=outputs)

@@ -1,0 +1,392 @@
+"""SentenceTransformer: a pipeline of modules that maps texts to fixed-size embeddings."""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from embedforge.io.layout import ModelConfig
+from embedforge.model import encode as steps
+from embedforge.models.base import Features, InputModule, LoadContext, Module
+
+if TYPE_CHECKING:
+    from embedforge.model.multi_process import MultiProcessPool
+
+logger = logging.getLogger(__name__)
+
+SIMILARITY_FN_NAMES = ("cosine", "dot", "euclidean", "manhattan")
+
+
+def default_device() -> str:
+    """``cuda`` if available, else ``mps`` if available, else ``cpu``."""
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class SentenceTransformer(nn.Sequential):
+    """Maps sentences to embeddings with a pipeline of modules (e.g. Transformer → Pooling → Normalize).
+
+    Args:
+        model_name_or_path: A sentence-transformers folder (``modules.json``), a plain transformers checkpoint
+            (loaded as Transformer + mean Pooling), or a Hugging Face Hub id (downloaded when online).
+        modules: Build the model from these modules instead of loading one.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; default: the best available.
+        prompts: Named prompts, e.g. ``{"query": "query: "}``; merged over the saved ones.
+        default_prompt_name: Prompt applied by ``encode`` when none is given.
+        similarity_fn_name: ``"cosine"``, ``"dot"``, ``"euclidean"`` or ``"manhattan"``.
+        cache_folder: Hugging Face cache folder.
+        trust_remote_code: Allow code shipped with the model to run.
+        revision: Hub revision.
+        local_files_only: Never reach the network.
+        token: Hub token.
+        use_auth_token: Deprecated name of ``token``.
+        truncate_dim: Keep only the first dimensions of every embedding (Matryoshka models).
+        model_kwargs: Keyword arguments for ``AutoModel.from_pretrained`` (e.g. ``torch_dtype``).
+        tokenizer_kwargs: Keyword arguments for ``AutoTokenizer.from_pretrained``.
+        config_kwargs: Keyword arguments for ``AutoConfig.from_pretrained``.
+        model_card_data: Model card metadata, kept for the card written at save time.
+        backend: Only ``"torch"``.
+        processor_kwargs: sentence-transformers 6 name of ``tokenizer_kwargs``.
+
+    Example:
+        >>> model = SentenceTransformer("path/to/all-MiniLM-L6-v2")  # doctest: +SKIP
+        >>> embeddings = model.encode(["A man plays guitar.", "Someone plays music."])  # doctest: +SKIP
+        >>> model.similarity(embeddings, embeddings).shape  # doctest: +SKIP
+        torch.Size([2, 2])
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str | Path | None = None,
+        modules: Iterable[nn.Module] | None = None,
+        device: str | None = None,
+        *,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
+        similarity_fn_name: str | None = None,
+        cache_folder: str | None = None,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        token: bool | str | None = None,
+        use_auth_token: bool | str | None = None,
+        truncate_dim: int | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        tokenizer_kwargs: dict[str, Any] | None = None,
+        config_kwargs: dict[str, Any] | None = None,
+        model_card_data: Any | None = None,
+        backend: str = "torch",
+        processor_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        context = LoadContext(
+            trust_remote_code=trust_remote_code,
+            model_kwargs=dict(model_kwargs or {}),
+            tokenizer_kwargs={**(tokenizer_kwargs or {}), **(processor_kwargs or {})},
+            config_kwargs=dict(config_kwargs or {}),
+            backend=backend,
+            cache_folder=cache_folder,
+            revision=revision,
+            token=token if token is not None else use_auth_token,
+            local_files_only=local_files_only,
+        )
+        config = ModelConfig()
+        self.model_card_text: str | None = None
+        named: OrderedDict[str, nn.Module]
+        if model_name_or_path is not None and modules is not None:
+            raise ValueError("SentenceTransformer takes model_name_or_path or modules, not both; pass one of them.")
+        if model_name_or_path is not None:
+            from embedforge.model.loading import load_pipeline
+
+            named, config, self.model_card_text = load_pipeline(model_name_or_path, context)
+        else:
+            named = _as_named(modules)
+        super().__init__(named)
+        self.prompts: dict[str, str] = {**config.prompts, **(prompts or {})}
+        self.default_prompt_name = default_prompt_name or config.default_prompt_name
+        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
+            raise ValueError(
+                f"default_prompt_name {self.default_prompt_name!r} is not among the model's prompts "
+                f"{sorted(self.prompts)}. Add it to prompts= or choose one of those names."
+            )
+        self._similarity_fn_name: str | None = None
+        self.similarity_fn_name = similarity_fn_name or config.similarity_fn_name
+        self.truncate_dim = truncate_dim
+        self.model_card_data = model_card_data
+        self.to(device or default_device())
+
+    # ------------------------------------------------------------- properties
+    @property
+    def device(self) -> torch.device:
+        """Device of the model's first parameter (CPU for a parameter-free model)."""
+        for tensor in self.parameters():
+            return tensor.device
+        return torch.device("cpu")
+
+    @property
+    def input_module(self) -> InputModule:
+        """The first module, which tokenizes texts."""
+        first = self[0]
+        if not isinstance(first, InputModule):
+            raise TypeError(
+                f"The first module must be an embedforge InputModule (e.g. Transformer), found "
+                f"{type(first).__name__}. Put the tokenizing module first."
+            )
+        return first
+
+    @property
+    def tokenizer(self) -> Any:
+        """The input module's tokenizer."""
+        return self.input_module.tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, value: Any) -> None:
+        self.input_module.tokenizer = value
+
+    @property
+    def max_seq_length(self) -> int | None:
+        """Longest input in tokens; longer inputs are truncated."""
+        return self.input_module.max_seq_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int | None) -> None:
+        self.input_module.max_seq_length = value
+
+    def get_max_seq_length(self) -> int | None:
+        """Longest input in tokens."""
+        return self.max_seq_length
+
+    @property
+    def similarity_fn_name(self) -> str:
+        """Name of the similarity used by :meth:`similarity` (``"cosine"`` unless set)."""
+        if self._similarity_fn_name is None:
+            self._similarity_fn_name = "cosine"
+        return self._similarity_fn_name
+
+    @similarity_fn_name.setter
+    def similarity_fn_name(self, value: str | None) -> None:
+        if isinstance(value, Enum):  # a SimilarityFunction member
+            value = value.value
+        if value == "dot_product":
+            value = "dot"
+        if value is not None and value not in SIMILARITY_FN_NAMES:
+            raise ValueError(
+                f"similarity_fn_name must be one of {SIMILARITY_FN_NAMES}, got {value!r}. Pick one of those."
+            )
+        self._similarity_fn_name = value
+
+    def get_sentence_embedding_dimension(self) -> int | None:
+        """Size of the embeddings ``encode`` returns (after ``truncate_dim``), or None if unknown."""
+        for module in reversed(self):
+            dimension = module.get_sentence_embedding_dimension() if isinstance(module, Module) else None
+            if dimension is not None:
+                return min(dimension, self.truncate_dim) if self.truncate_dim else dimension
+        return None
+
+    get_embedding_dimension = get_sentence_embedding_dimension
+
+    # ---------------------------------------------------------------- running
+    def tokenize(self, texts: Sequence[str], **kwargs: Any) -> Features:
+        """Tokenize texts with the input module (``prompt=`` and ``task=`` are honoured)."""
+        return self.input_module.preprocess(texts, **kwargs)
+
+    preprocess = tokenize
+
+    def forward(self, features: Features, **kwargs: Any) -> Features:
+        """Run every module; each gets only the keyword arguments it declares in ``forward_kwargs``."""
+        for module in self:
+            accepted = module.forward_kwargs if isinstance(module, Module) else frozenset()
+            features = module(features, **{key: value for key, value in kwargs.items() if key in accepted})
+        return features
+
+    def encode(
+        self,
+        sentences: str | Sequence[str] | None = None,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        output_value: steps.OutputValue = "sentence_embedding",
+        precision: steps.Precision = "float32",
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
+        device: str | list[str] | None = None,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+        pool: MultiProcessPool | None = None,
+        chunk_size: int | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray | Tensor | list[Any]:
+        """Embed sentences.
+
+        Args:
+            sentences: One text or a list of texts (``inputs=`` is accepted as the ST 6 name).
+            prompt_name: Key of ``self.prompts`` to prepend.
+            prompt: Prompt text to prepend (wins over ``prompt_name``).
+            batch_size: Texts per forward pass.
+            show_progress_bar: Show a progress bar; default when logging is at INFO or DEBUG.
+            output_value: ``"sentence_embedding"``, ``"token_embeddings"`` or None for all outputs.
+            precision: ``"float32"``, ``"int8"``, ``"uint8"``, ``"binary"`` or ``"ubinary"``.
+            convert_to_numpy: Return a numpy array ``(n, dim)``.
+            convert_to_tensor: Return one tensor ``(n, dim)`` (wins over ``convert_to_numpy``).
+            device: Device to run on; a list of devices encodes with a temporary multi-process pool.
+            normalize_embeddings: L2-normalize (after truncation).
+            truncate_dim: Keep the first dimensions; default ``self.truncate_dim``.
+            pool: A pool from :meth:`start_multi_process_pool` to encode with.
+            chunk_size: Texts per task sent to the pool.
+            **kwargs: ``task`` (for routing modules) and ``inputs``.
+
+        Returns:
+            ``(n, dim)`` embeddings (a single text gives ``(dim,)``), or lists for other ``output_value``.
+        """
+        from embedforge.model.encoding import run_encode
+
+        return run_encode(
+            self,
+            sentences if sentences is not None else kwargs.pop("inputs", None),
+            prompt_name=prompt_name,
+            prompt=prompt,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            output_value=output_value,
+            precision=precision,
+            convert_to_numpy=convert_to_numpy,
+            convert_to_tensor=convert_to_tensor,
+            device=device,
+            normalize_embeddings=normalize_embeddings,
+            truncate_dim=truncate_dim,
+            pool=pool,
+            chunk_size=chunk_size,
+            task=kwargs.pop("task", None),
+            unexpected=kwargs,
+        )
+
+    def encode_query(self, sentences: str | Sequence[str], **kwargs: Any) -> np.ndarray | Tensor | list[Any]:
+        """Encode search queries: the ``"query"`` prompt if the model has one, and ``task="query"``."""
+        return self._encode_role("query", sentences, kwargs)
+
+    def encode_document(self, sentences: str | Sequence[str], **kwargs: Any) -> np.ndarray | Tensor | list[Any]:
+        """Encode documents: the ``"document"`` (else ``"passage"``/``"corpus"``) prompt if any, and ``task``."""
+        return self._encode_role("document", sentences, kwargs)
+
+    def _encode_role(self, task: str, sentences: Any, kwargs: dict[str, Any]) -> np.ndarray | Tensor | list[Any]:
+        names = (task,) if task == "query" else ("document", "passage", "corpus")
+        if kwargs.get("prompt_name") is None and kwargs.get("prompt") is None:
+            prompt_name = next((name for name in names if name in self.prompts), None)
+            if prompt_name is not None:
+                kwargs["prompt_name"] = prompt_name
+        kwargs.setdefault("task", task)
+        return self.encode(sentences, **kwargs)
+
+    # ------------------------------------------------------------- similarity
+    def similarity(self, embeddings1: Tensor | np.ndarray, embeddings2: Tensor | np.ndarray) -> Tensor:
+        """All-pairs similarity ``(n1, n2)`` with ``similarity_fn_name``."""
+        from embedforge.similarity_functions import SimilarityFunction
+
+        return SimilarityFunction.to_similarity_fn(self.similarity_fn_name)(embeddings1, embeddings2)
+
+    def similarity_pairwise(self, embeddings1: Tensor | np.ndarray, embeddings2: Tensor | np.ndarray) -> Tensor:
+        """Row-wise similarity ``(n,)`` of two equally long embedding matrices."""
+        from embedforge.similarity_functions import SimilarityFunction
+
+        return SimilarityFunction.to_similarity_pairwise_fn(self.similarity_fn_name)(embeddings1, embeddings2)
+
+    @contextmanager
+    def truncate_sentence_embeddings(self, truncate_dim: int | None) -> Iterator[None]:
+        """Within the ``with`` block, embeddings are truncated to ``truncate_dim``."""
+        original, self.truncate_dim = self.truncate_dim, truncate_dim
+        try:
+            yield
+        finally:
+            self.truncate_dim = original
+
+    truncate_embeddings = truncate_sentence_embeddings
+
+    def set_pooling_include_prompt(self, include_prompt: bool) -> None:
+        """Set ``include_prompt`` on the first Pooling module."""
+        from embedforge.models.pooling import Pooling
+
+        for module in self:
+            if isinstance(module, Pooling):
+                module.include_prompt = include_prompt
+                return
+
+    # --------------------------------------------------------------- saving
+    def save(
+        self,
+        path: str | Path,
+        model_name: str | None = None,
+        create_model_card: bool = True,
+        train_datasets: list[str] | None = None,
+        safe_serialization: bool = True,
+    ) -> None:
+        """Write the model in the sentence-transformers format (loadable by ST and by embedforge).
+
+        Args:
+            path: Target folder.
+            model_name: Name for the model card.
+            create_model_card: Write README.md (the card the model was loaded with, if any).
+            train_datasets: Dataset names for the model card.
+            safe_serialization: safetensors (True) or pickled weights.
+        """
+        from embedforge.io.save import save_model_folder
+        from embedforge.model.loading import version_info
+
+        del model_name, train_datasets  # used by the generated model card (training issue)
+        config = ModelConfig(
+            versions=version_info(),
+            prompts=dict(self.prompts),
+            default_prompt_name=self.default_prompt_name,
+            similarity_fn_name=self.similarity_fn_name,
+        )
+        card = self.model_card_text if create_model_card else None
+        save_model_folder(path, list(self.named_children()), config, safe_serialization=safe_serialization,
+                          model_card=card)
+
+    save_pretrained = save
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        """Save to a temporary folder and upload it to the Hub; see :func:`embedforge.io.upload.push_to_hub`."""
+        from embedforge.io.upload import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
+    # -------------------------------------------------------- multi-process
+    def start_multi_process_pool(self, target_devices: list[str] | None = None) -> MultiProcessPool:
+        """Start worker processes (one per device; default all GPUs, else 4 CPU workers) for :meth:`encode`."""
+        from embedforge.model.multi_process import start_pool
+
+        return start_pool(self, target_devices)
+
+    @staticmethod
+    def stop_multi_process_pool(pool: MultiProcessPool) -> None:
+        """Stop the workers of a pool."""
+        pool.close()
+
+    def evaluate(self, evaluator: Any, output_path: str | None = None) -> dict[str, float] | float:
+        """Run an evaluator on this model."""
+        if output_path is not None:
+            Path(output_path).mkdir(parents=True, exist_ok=True)
+        return evaluator(self, output_path=output_path)
+
+
+def _as_named(modules: Iterable[nn.Module] | None) -> OrderedDict[str, nn.Module]:
+    if modules is None:
+        raise ValueError("SentenceTransformer needs model_name_or_path or modules; got neither.")
+    if isinstance(modules, OrderedDict):
+        return modules
+    return OrderedDict((str(index), module) for index, module in enumerate(modules))
+
+
+__all__ = ["SentenceTransformer"]

@@ -1,0 +1,241 @@
+"""Base classes for every module of a :class:`~embedforge.SentenceTransformer` pipeline.
+
+A model is a sequence of modules. Each module maps a *features* dict to a features dict: the first (the
+:class:`InputModule`) turns texts into tensors (``input_ids``, ``attention_mask``…) and usually produces
+``token_embeddings``; later modules read and add keys such as ``sentence_embedding``.
+
+Saving and loading are generic: a module declares ``config_keys`` (the constructor arguments written to
+``config_file_name``) and its parameters are written as ``model.safetensors``. Modules with other needs
+(tokenizers, Hugging Face models) override :meth:`Module.save` and :meth:`Module.load`.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+Features = dict[str, Any]
+"""A dict of named tensors (and small metadata such as ``prompt_length``) passed between modules."""
+
+WEIGHTS_SAFETENSORS = "model.safetensors"
+WEIGHTS_PICKLE = "pytorch_model.bin"
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """Options that the model passes down to every module it loads.
+
+    Attributes:
+        trust_remote_code: Allow code shipped with a model (Hugging Face ``auto_map`` or a module file in the
+            model folder) to run.
+        model_kwargs: Extra keyword arguments for ``AutoModel.from_pretrained``.
+        tokenizer_kwargs: Extra keyword arguments for ``AutoTokenizer.from_pretrained``.
+        config_kwargs: Extra keyword arguments for ``AutoConfig.from_pretrained``.
+        backend: Inference backend; only ``"torch"`` is implemented.
+        cache_folder: Hugging Face cache folder.
+        revision: Hub revision (branch, tag or commit).
+        token: Hub token.
+        local_files_only: Never reach the network.
+    """
+
+    trust_remote_code: bool = False
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    tokenizer_kwargs: dict[str, Any] = field(default_factory=dict)
+    config_kwargs: dict[str, Any] = field(default_factory=dict)
+    backend: str = "torch"
+    cache_folder: str | None = None
+    revision: str | None = None
+    token: bool | str | None = None
+    local_files_only: bool = False
+
+
+class Module(nn.Module, ABC):
+    """A saveable step of a SentenceTransformer pipeline.
+
+    Subclasses implement :meth:`forward` and list their constructor arguments in ``config_keys``; the default
+    :meth:`save` / :meth:`load` then write and read ``config_file_name`` plus ``model.safetensors``.
+
+    Class attributes:
+        config_file_name: Name of the JSON file holding the constructor arguments.
+        config_keys: Constructor arguments saved to (and restored from) that file.
+        save_in_root: Whether the module is saved in the model's root folder instead of its own subfolder.
+        forward_kwargs: Keyword arguments of ``encode`` (e.g. ``task``) that this module's forward accepts.
+    """
+
+    config_file_name: ClassVar[str] = "config.json"
+    config_keys: ClassVar[tuple[str, ...]] = ()
+    save_in_root: ClassVar[bool] = False
+    forward_kwargs: ClassVar[frozenset[str]] = frozenset()
+
+    @abstractmethod
+    def forward(self, features: Features, **kwargs: Any) -> Features:
+        """Transform a features dict.
+
+        Args:
+            features: Named tensors from the previous module.
+            **kwargs: Only the names declared in ``forward_kwargs``.
+
+        Returns:
+            The same dict with this module's outputs added or replaced.
+        """
+
+    def get_config_dict(self) -> dict[str, Any]:
+        """Return the constructor arguments listed in ``config_keys``, as saved to the config file."""
+        return {key: getattr(self, key) for key in self.config_keys}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.get_config_dict()})"
+
+    def get_sentence_embedding_dimension(self) -> int | None:
+        """Return the size of the ``sentence_embedding`` this module outputs, or None if it does not set it."""
+        return None
+
+    # ------------------------------------------------------------------ saving
+    def save(self, output_path: str | Path, *, safe_serialization: bool = True) -> None:
+        """Write the config file and, if the module has parameters or buffers, its weights.
+
+        Args:
+            output_path: Folder to write into (created if missing).
+            safe_serialization: Write ``model.safetensors`` (True) or a pickled ``pytorch_model.bin`` (False).
+        """
+        path = Path(output_path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.save_config(path)
+        if any(True for _ in self.state_dict()):
+            self.save_weights(path, safe_serialization=safe_serialization)
+
+    def save_config(self, output_path: Path) -> None:
+        """Write :meth:`get_config_dict` as JSON to ``output_path / config_file_name``."""
+        with open(output_path / self.config_file_name, "w", encoding="utf-8") as handle:
+            json.dump(self.get_config_dict(), handle, indent=2)
+
+    def save_weights(self, output_path: Path, *, safe_serialization: bool = True) -> None:
+        """Write the module's state dict as safetensors (default) or a pickle."""
+        if safe_serialization:
+            from safetensors.torch import save_model
+
+            save_model(self, str(output_path / WEIGHTS_SAFETENSORS))
+        else:
+            torch.save(self.state_dict(), output_path / WEIGHTS_PICKLE)
+
+    # ----------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, path: Path, context: LoadContext) -> Module:
+        """Build the module from ``path``: its config file, then its weights if the folder has any.
+
+        Args:
+            path: Local folder of this module.
+            context: Loading options shared by all modules of the model.
+
+        Returns:
+            The loaded module.
+        """
+        del context  # plain modules need no loading options
+        module = cls.from_config(read_json(path / cls.config_file_name))
+        load_weights_into(module, path)
+        return module
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Module:
+        """Build the module from its saved config; subclasses translate legacy keys here."""
+        return cls(**config)
+
+
+class InputModule(Module):
+    """The first module of a pipeline: it turns texts into tensors.
+
+    Subclasses implement :meth:`tokenize`; prompts are prepended by :meth:`preprocess`.
+    """
+
+    save_in_root: ClassVar[bool] = True
+
+    @abstractmethod
+    def tokenize(self, texts: Sequence[str], **kwargs: Any) -> Features:
+        """Tokenize a batch of texts.
+
+        Args:
+            texts: The texts of one batch.
+            **kwargs: Module-specific options (e.g. ``task`` for a Router).
+
+        Returns:
+            Tensors of shape ``(batch, seq_len)`` such as ``input_ids`` and ``attention_mask``.
+        """
+
+    def preprocess(self, texts: Sequence[str], prompt: str | None = None, **kwargs: Any) -> Features:
+        """Prepend ``prompt`` to every text, tokenize, and record ``prompt_length`` when a prompt is used.
+
+        Args:
+            texts: The texts of one batch.
+            prompt: Optional instruction prepended to every text.
+            **kwargs: Passed to :meth:`tokenize`.
+
+        Returns:
+            The tokenized features; with a prompt, ``prompt_length`` (tokens of the prompt, special tokens at
+            the start included, trailing special tokens excluded).
+        """
+        if not prompt:
+            return self.tokenize(texts, **kwargs)
+        features = self.tokenize([prompt + text for text in texts], **kwargs)
+        prompt_length = self.prompt_length(prompt, **kwargs)
+        if prompt_length is not None:
+            features["prompt_length"] = prompt_length
+        return features
+
+    def prompt_length(self, prompt: str, **kwargs: Any) -> int | None:
+        """Number of tokens that ``prompt`` occupies at the start of a tokenized text, or None if unknown."""
+        del prompt, kwargs
+        return None
+
+    @property
+    def max_seq_length(self) -> int | None:
+        """Longest input in tokens; longer inputs are truncated. None when the module has no limit."""
+        return None
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int | None) -> None:
+        raise AttributeError(f"{type(self).__name__} has no settable max_seq_length (got {value}).")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON config file; a missing file reads as an empty config."""
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
+    """Read ``model.safetensors`` or, failing that, ``pytorch_model.bin`` (with ``weights_only=True``)."""
+    safetensors_file = path / WEIGHTS_SAFETENSORS
+    if safetensors_file.exists():
+        from safetensors.torch import load_file
+
+        return load_file(str(safetensors_file))
+    pickle_file = path / WEIGHTS_PICKLE
+    if pickle_file.exists():
+        return torch.load(pickle_file, map_location="cpu", weights_only=True)
+    return None
+
+
+def load_weights_into(module: nn.Module, path: Path) -> None:
+    """Load the weights stored in ``path`` into ``module`` (strict: names and shapes must match).
+
+    Raises:
+        ValueError: If the module has parameters but the folder holds no weights file.
+    """
+    state_dict = load_state_dict(path)
+    if state_dict is None:
+        if any(True for _ in module.state_dict()):
+            raise ValueError(
+                f"Expected {WEIGHTS_SAFETENSORS} or {WEIGHTS_PICKLE} in {path} for {type(module).__name__}, "
+                "found neither. Re-save the model, or restore the missing weights file."
+            )
+        return
+    module.load_state_dict(state_dict, strict=True)

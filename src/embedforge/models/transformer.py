@@ -1,0 +1,256 @@
+"""Transformer: a Hugging Face ``AutoModel`` and its tokenizer as the input module of a pipeline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from embedforge.models.base import Features, InputModule, LoadContext, read_json
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+CONFIG_FILE_NAMES: tuple[str, ...] = (
+    "sentence_bert_config.json",
+    "sentence_roberta_config.json",
+    "sentence_distilbert_config.json",
+    "sentence_camembert_config.json",
+    "sentence_albert_config.json",
+    "sentence_xlm-roberta_config.json",
+    "sentence_xlnet_config.json",
+)
+_ENCODER_ONLY_CLASSES = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
+_MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
+_SAVED_TASK = {
+    "transformer_task": "feature-extraction",
+    "modality_config": {"text": {"method": "forward", "method_output_name": "last_hidden_state"}},
+    "module_output_name": "token_embeddings",
+}
+
+
+class Transformer(InputModule):
+    """Tokenizes texts and runs a transformers encoder, producing ``token_embeddings`` ``(batch, seq_len, dim)``.
+
+    Works with any ``AutoModel`` encoder (BERT, RoBERTa, MPNet, XLM-R, ModernBERT, DistilBERT, T5 encoder…).
+
+    Args:
+        model_name_or_path: Local folder or Hugging Face Hub id of a transformers checkpoint.
+        max_seq_length: Longest input in tokens; None takes the tokenizer's ``model_max_length`` capped at
+            the model's ``max_position_embeddings``.
+        model_args: Keyword arguments for ``AutoModel.from_pretrained`` (alias: ``model_kwargs``).
+        tokenizer_args: Keyword arguments for ``AutoTokenizer.from_pretrained`` (aliases: ``tokenizer_kwargs``,
+            ``processor_kwargs``).
+        config_args: Keyword arguments for ``AutoConfig.from_pretrained`` (alias: ``config_kwargs``).
+        cache_dir: Hugging Face cache folder.
+        do_lower_case: Lowercase inputs (added to the tokenizer's normalizer) even if the tokenizer does not.
+        tokenizer_name_or_path: Load the tokenizer from here instead of ``model_name_or_path``.
+        backend: Only ``"torch"`` is implemented.
+        model_kwargs: Same as ``model_args``.
+        tokenizer_kwargs: Same as ``tokenizer_args``.
+        processor_kwargs: Same as ``tokenizer_args`` (the sentence-transformers 6 name).
+        config_kwargs: Same as ``config_args``.
+    """
+
+    config_file_name: ClassVar[str] = "sentence_bert_config.json"
+    config_keys: ClassVar[tuple[str, ...]] = ("max_seq_length", "do_lower_case")
+
+    def __init__(
+        self,
+        model_name_or_path: str | Path,
+        max_seq_length: int | None = None,
+        model_args: dict[str, Any] | None = None,
+        tokenizer_args: dict[str, Any] | None = None,
+        config_args: dict[str, Any] | None = None,
+        cache_dir: str | None = None,
+        do_lower_case: bool = False,
+        tokenizer_name_or_path: str | Path | None = None,
+        backend: str = "torch",
+        *,
+        model_kwargs: dict[str, Any] | None = None,
+        tokenizer_kwargs: dict[str, Any] | None = None,
+        processor_kwargs: dict[str, Any] | None = None,
+        config_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if backend != "torch":
+            raise ValueError(
+                f"Transformer supports backend='torch' only, got backend={backend!r}. "
+                "ONNX and OpenVINO backends are not implemented in embedforge yet; use backend='torch'."
+            )
+        hub = {"cache_dir": cache_dir} if cache_dir else {}
+        model_kwargs = {**hub, **(model_args or {}), **(model_kwargs or {})}
+        tokenizer_kwargs = {**hub, **(tokenizer_args or {}), **(tokenizer_kwargs or {}), **(processor_kwargs or {})}
+        config_kwargs = {**hub, **(config_args or {}), **(config_kwargs or {})}
+        self.do_lower_case = do_lower_case
+        self.backend = backend
+        self._prompt_lengths: dict[str, int | None] = {}
+        self.auto_model: PreTrainedModel = _load_model(str(model_name_or_path), model_kwargs, config_kwargs)
+        if max_seq_length is not None:
+            tokenizer_kwargs.setdefault("model_max_length", max_seq_length)
+        self.tokenizer: PreTrainedTokenizerBase = _load_tokenizer(
+            str(tokenizer_name_or_path or model_name_or_path), tokenizer_kwargs
+        )
+        if "model_max_length" not in tokenizer_kwargs:
+            limit = getattr(self.config, "max_position_embeddings", -1)
+            if isinstance(limit, int) and limit > 0:
+                self.tokenizer.model_max_length = min(self.tokenizer.model_max_length, limit)
+        if do_lower_case:
+            _add_lowercase(self.tokenizer)
+
+    # -------------------------------------------------------------- properties
+    @property
+    def config(self) -> PretrainedConfig:
+        """The transformers config of the wrapped model."""
+        return self.auto_model.config
+
+    @property
+    def model(self) -> PreTrainedModel:
+        """The wrapped transformers model (sentence-transformers 6 name; ``auto_model`` is the classic one)."""
+        return self.auto_model
+
+    @property
+    def max_seq_length(self) -> int | None:
+        """Longest input in tokens (stored as the tokenizer's ``model_max_length``)."""
+        return self.tokenizer.model_max_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int | None) -> None:
+        self.tokenizer.model_max_length = value
+        self._prompt_lengths.clear()
+
+    def get_word_embedding_dimension(self) -> int:
+        """Hidden size of the token embeddings."""
+        return int(self.config.hidden_size)
+
+    get_embedding_dimension = get_word_embedding_dimension
+
+    def __repr__(self) -> str:
+        config = {
+            "max_seq_length": self.max_seq_length,
+            "do_lower_case": self.do_lower_case,
+            "architecture": type(self.auto_model).__name__,
+        }
+        return f"Transformer({config})"
+
+    # ------------------------------------------------------------ tokenization
+    def tokenize(self, texts: Sequence[str] | Sequence[tuple[str, str]], **kwargs: Any) -> Features:
+        """Tokenize a batch of texts (or text pairs), padded to the longest and truncated to ``max_seq_length``.
+
+        Returns:
+            ``input_ids``, ``attention_mask`` (and ``token_type_ids`` when the model uses them), each of shape
+            ``(batch, seq_len)``.
+        """
+        texts = list(texts)
+        if texts and isinstance(texts[0], (tuple, list)):
+            first, second = [pair[0] for pair in texts], [pair[1] for pair in texts]
+            return dict(self._call_tokenizer(first, second))
+        return dict(self._call_tokenizer(texts))
+
+    def _call_tokenizer(self, texts: list[str], pairs: list[str] | None = None) -> Features:
+        return self.tokenizer(
+            texts,
+            pairs,
+            padding=True,
+            truncation="longest_first",
+            return_tensors="pt",
+            max_length=self.max_seq_length,
+        )
+
+    def prompt_length(self, prompt: str, **kwargs: Any) -> int | None:
+        """Tokens the prompt occupies at the start of an input: leading special tokens counted, trailing ones not."""
+        if prompt not in self._prompt_lengths:
+            input_ids = self._call_tokenizer([prompt])["input_ids"][0]
+            length = int(input_ids.shape[-1])
+            if int(input_ids[-1]) in set(self.tokenizer.all_special_ids):
+                length -= 1
+            self._prompt_lengths[prompt] = length
+        return self._prompt_lengths[prompt]
+
+    # ----------------------------------------------------------------- forward
+    def forward(self, features: Features, **kwargs: Any) -> Features:
+        """Add ``token_embeddings`` ``(batch, seq_len, hidden)``; also ``all_layer_embeddings`` when the
+        model config has ``output_hidden_states=True``.
+        """
+        inputs = {key: features[key] for key in _MODEL_INPUTS if key in features}
+        output = self.auto_model(**inputs, return_dict=True)
+        features["token_embeddings"] = output.last_hidden_state
+        hidden_states = getattr(output, "hidden_states", None)
+        if hidden_states is not None:
+            features["all_layer_embeddings"] = hidden_states
+        return features
+
+    # ---------------------------------------------------------- saving/loading
+    def get_config_dict(self) -> dict[str, Any]:
+        """The ``sentence_bert_config.json`` content: what sentence-transformers 6.2 writes, plus our two keys."""
+        return {**_SAVED_TASK, "max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case}
+
+    def save(self, output_path: str | Path, *, safe_serialization: bool = True) -> None:
+        """Write the transformers checkpoint, the tokenizer and ``sentence_bert_config.json``."""
+        path = Path(output_path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.auto_model.save_pretrained(str(path), safe_serialization=safe_serialization)
+        self.tokenizer.save_pretrained(str(path))
+        with open(path / self.config_file_name, "w", encoding="utf-8") as handle:
+            json.dump(self.get_config_dict(), handle, indent=2)
+
+    @classmethod
+    def load(cls, path: Path, context: LoadContext) -> Transformer:
+        """Load from an ST folder (any historical config file name) or a plain transformers checkpoint."""
+        config = next((read_json(path / name) for name in CONFIG_FILE_NAMES if (path / name).is_file()), {})
+        task = config.get("transformer_task", "feature-extraction")
+        if task != "feature-extraction":
+            raise ValueError(
+                f"embedforge's Transformer supports transformer_task='feature-extraction', found {task!r} in "
+                f"{path}. Models for other tasks (reranking heads, generation) are not supported yet."
+            )
+        shared = {"trust_remote_code": context.trust_remote_code, "revision": context.revision}
+        shared = {key: value for key, value in shared.items() if value}
+        return cls(
+            path,
+            max_seq_length=config.get("max_seq_length"),
+            do_lower_case=bool(config.get("do_lower_case", False)),
+            model_args={**shared, **config.get("model_args", {}), **config.get("model_kwargs", {})},
+            tokenizer_args={**shared, **config.get("tokenizer_args", {}), **config.get("processor_kwargs", {})},
+            config_args={**shared, **config.get("config_args", {}), **config.get("config_kwargs", {})},
+            backend=context.backend,
+            model_kwargs=context.model_kwargs,
+            tokenizer_kwargs=context.tokenizer_kwargs,
+            config_kwargs=context.config_kwargs,
+        )
+
+
+def _load_model(name: str, model_kwargs: dict[str, Any], config_kwargs: dict[str, Any]) -> PreTrainedModel:
+    import transformers
+
+    config_kwargs = {key: value for key, value in config_kwargs.items() if key != "trust_remote_code"} | {
+        "trust_remote_code": config_kwargs.get("trust_remote_code", model_kwargs.get("trust_remote_code", False))
+    }
+    config = transformers.AutoConfig.from_pretrained(name, **config_kwargs)
+    encoder_class = _ENCODER_ONLY_CLASSES.get(config.model_type)
+    model_class = getattr(transformers, encoder_class) if encoder_class else transformers.AutoModel
+    return model_class.from_pretrained(name, config=config, **model_kwargs)
+
+
+def _load_tokenizer(name: str, tokenizer_kwargs: dict[str, Any]) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(name, **tokenizer_kwargs)
+
+
+def _add_lowercase(tokenizer: PreTrainedTokenizerBase) -> None:
+    """Put a Lowercase step first in a fast tokenizer's normalizer unless it already lowercases."""
+    from tokenizers.normalizers import Lowercase, Sequence
+
+    normalizer = tokenizer.backend_tokenizer.normalizer
+    if isinstance(normalizer, Lowercase) or (
+        isinstance(normalizer, Sequence) and any(isinstance(step, Lowercase) for step in normalizer)
+    ):
+        return
+    steps = [Lowercase()]
+    if isinstance(normalizer, Sequence):
+        steps += list(normalizer)
+    elif normalizer is not None:
+        steps.append(normalizer)
+    tokenizer.backend_tokenizer.normalizer = Sequence(steps)

@@ -102,4 +102,4 @@ def load_entries(path: Path, context: LoadContext) -> list[tuple[ModuleEntry, Mo
     """
     entries = sorted(read_modules_file(path), key=lambda entry: entry.idx)
     classes = [module_class_for(entry.type, path, context) for entry in entries]
-    return [(entry, cls.load(path / entry.path, context)) for entry, cls in zip(entries, classes)]
+    return [(entry, cls.load(path / entry.path, context)) for entry, cls in zip(entries, classes, strict=True)]

@@ -1,0 +1,1 @@
+"""The SentenceTransformer model class and its encode machinery."""

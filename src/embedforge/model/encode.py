@@ -118,7 +118,7 @@ def token_embeddings(output: dict[str, Any]) -> list[Tensor]:
     mask = output["attention_mask"]
     positions = torch.arange(mask.size(1), device=mask.device)
     last = torch.where(mask.bool(), positions, torch.zeros_like(positions)).max(dim=1).values
-    return [emb[: int(end) + 1].detach() for emb, end in zip(output["token_embeddings"], last)]
+    return [emb[: int(end) + 1].detach() for emb, end in zip(output["token_embeddings"], last, strict=True)]
 
 
 def all_outputs(output: dict[str, Any]) -> list[dict[str, Any]]:

@@ -21,12 +21,11 @@ def version_info() -> dict[str, str]:
     """Versions recorded in ``config_sentence_transformers.json`` (embedforge, transformers, pytorch)."""
     import torch
 
-    versions = {"embedforge": metadata.version("embedforge"), "pytorch": torch.__version__}
-    try:
-        versions["transformers"] = metadata.version("transformers")
-    except metadata.PackageNotFoundError:  # pragma: no cover - transformers is a dependency
-        pass
-    return versions
+    return {
+        "embedforge": metadata.version("embedforge"),
+        "pytorch": torch.__version__,
+        "transformers": metadata.version("transformers"),
+    }
 
 
 def load_pipeline(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from enum import Enum
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

@@ -28,7 +28,25 @@ _LAZY: dict[str, tuple[str, str]] = {
     "BoW": ("bow", "BoW"),
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "CNN",
+    "LSTM",
+    "Asym",
+    "BoW",
+    "Dense",
+    "Dropout",
+    "InputModule",
+    "LayerNorm",
+    "Module",
+    "Normalize",
+    "Pooling",
+    "Router",
+    "StaticEmbedding",
+    "Transformer",
+    "WeightedLayerPooling",
+    "WordEmbeddings",
+    "WordWeights",
+]
 
 if TYPE_CHECKING:
     from embedforge.models.base import InputModule, Module

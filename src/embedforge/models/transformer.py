@@ -170,8 +170,10 @@ class Transformer(InputModule):
 
     # ----------------------------------------------------------------- forward
     def forward(self, features: Features, **kwargs: Any) -> Features:
-        """Add ``token_embeddings`` ``(batch, seq_len, hidden)``; also ``all_layer_embeddings`` when the
-        model config has ``output_hidden_states=True``.
+        """Add ``token_embeddings`` ``(batch, seq_len, hidden)``.
+
+        Also ``all_layer_embeddings`` (one ``(batch, seq_len, hidden)`` per layer) when the model config has
+        ``output_hidden_states=True``.
         """
         inputs = {key: features[key] for key in _MODEL_INPUTS if key in features}
         output = self.auto_model(**inputs, return_dict=True)

@@ -1,0 +1,79 @@
+"""Transformer: tokenization and forward equal sentence-transformers 6.2's; configs of every ST version load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from embedforge.models import Transformer
+from embedforge.models.base import LoadContext
+
+st_modules = pytest.importorskip("sentence_transformers.sentence_transformer.modules")
+
+
+def test_tokenize_and_forward_match_st(tiny_bert_path: Path, sentences: list[str]) -> None:
+    ours, theirs = Transformer(str(tiny_bert_path)), st_modules.Transformer(str(tiny_bert_path))
+    features = ours.tokenize(sentences)
+    expected = theirs.preprocess(sentences)
+    for key in ("input_ids", "attention_mask", "token_type_ids"):
+        torch.testing.assert_close(features[key], expected[key])
+    with torch.no_grad():
+        ours_out = ours(dict(features))["token_embeddings"]
+        theirs_out = theirs({k: expected[k] for k in ("input_ids", "attention_mask", "token_type_ids")})
+    torch.testing.assert_close(ours_out, theirs_out["token_embeddings"])
+
+
+def test_do_lower_case_on_cased_tokenizer(tiny_bert_path: Path) -> None:
+    config = json.loads((tiny_bert_path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["do_lower_case"] = False
+    (tiny_bert_path / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    lowered = Transformer(str(tiny_bert_path), do_lower_case=True)
+    theirs = st_modules.Transformer(str(tiny_bert_path), do_lower_case=True)
+    text = ["A MAN Plays"]
+    torch.testing.assert_close(lowered.tokenize(text)["input_ids"], theirs.preprocess(text)["input_ids"])
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"max_seq_length": 20, "do_lower_case": False},
+        {"transformer_task": "feature-extraction", "module_output_name": "token_embeddings", "max_seq_length": 20},
+    ],
+)
+def test_config_variants_load(tiny_bert_path: Path, config: dict) -> None:
+    (tiny_bert_path / "sentence_bert_config.json").write_text(json.dumps(config), encoding="utf-8")
+    module = Transformer.load(tiny_bert_path, LoadContext())
+    assert module.max_seq_length == 20
+
+
+def test_legacy_config_file_name(tiny_bert_path: Path) -> None:
+    (tiny_bert_path / "sentence_roberta_config.json").write_text(json.dumps({"max_seq_length": 12}), encoding="utf-8")
+    assert Transformer.load(tiny_bert_path, LoadContext()).max_seq_length == 12
+
+
+def test_other_tasks_are_refused_clearly(tiny_bert_path: Path) -> None:
+    (tiny_bert_path / "sentence_bert_config.json").write_text(
+        json.dumps({"transformer_task": "text-generation"}), encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match="feature-extraction"):
+        Transformer.load(tiny_bert_path, LoadContext())
+
+
+def test_default_max_length_capped_by_positions(tiny_bert_path: Path) -> None:
+    config = json.loads((tiny_bert_path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["model_max_length"] = 100000
+    (tiny_bert_path / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert Transformer(str(tiny_bert_path)).max_seq_length == 64
+
+
+def test_backend_other_than_torch_is_refused(tiny_bert_path: Path) -> None:
+    with pytest.raises(ValueError, match="backend='torch'"):
+        Transformer(str(tiny_bert_path), backend="onnx")
+
+
+def test_prompt_length_excludes_trailing_sep(tiny_bert_path: Path) -> None:
+    module = Transformer(str(tiny_bert_path))
+    assert module.prompt_length("query: ") == len(module.tokenizer("query: ")["input_ids"]) - 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +88,7 @@ class Transformer(InputModule):
         self.backend = backend
         self._prompt_lengths: dict[str, int | None] = {}
         self.auto_model: PreTrainedModel = _load_model(str(model_name_or_path), model_kwargs, config_kwargs)
+        self._model_inputs = _accepted_inputs(self.auto_model)
         if max_seq_length is not None:
             tokenizer_kwargs.setdefault("model_max_length", max_seq_length)
         self.tokenizer: PreTrainedTokenizerBase = _load_tokenizer(
@@ -175,7 +177,7 @@ class Transformer(InputModule):
         Also ``all_layer_embeddings`` (one ``(batch, seq_len, hidden)`` per layer) when the model config has
         ``output_hidden_states=True``.
         """
-        inputs = {key: features[key] for key in _MODEL_INPUTS if key in features}
+        inputs = {key: features[key] for key in self._model_inputs if key in features}
         output = self.auto_model(**inputs, return_dict=True)
         features["token_embeddings"] = output.last_hidden_state
         hidden_states = getattr(output, "hidden_states", None)
@@ -233,6 +235,14 @@ def _load_model(name: str, model_kwargs: dict[str, Any], config_kwargs: dict[str
     encoder_class = _ENCODER_ONLY_CLASSES.get(config.model_type)
     model_class = getattr(transformers, encoder_class) if encoder_class else transformers.AutoModel
     return model_class.from_pretrained(name, config=config, **model_kwargs)
+
+
+def _accepted_inputs(model: PreTrainedModel) -> tuple[str, ...]:
+    """The tokenizer outputs that ``model.forward`` accepts (MPNet and DistilBERT take no ``token_type_ids``)."""
+    parameters = inspect.signature(model.forward).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return _MODEL_INPUTS
+    return tuple(name for name in _MODEL_INPUTS if name in parameters)
 
 
 def _load_tokenizer(name: str, tokenizer_kwargs: dict[str, Any]) -> PreTrainedTokenizerBase:

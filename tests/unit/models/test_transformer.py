@@ -77,3 +77,35 @@ def test_backend_other_than_torch_is_refused(tiny_bert_path: Path) -> None:
 def test_prompt_length_excludes_trailing_sep(tiny_bert_path: Path) -> None:
     module = Transformer(str(tiny_bert_path))
     assert module.prompt_length("query: ") == len(module.tokenizer("query: ")["input_ids"]) - 1
+
+
+ARCHITECTURES = {
+    "roberta": ("RobertaConfig", {"pad_token_id": 0, "type_vocab_size": 1}),
+    "mpnet": ("MPNetConfig", {"pad_token_id": 0}),
+    "xlm-roberta": ("XLMRobertaConfig", {"pad_token_id": 0, "type_vocab_size": 1}),
+    "distilbert": ("DistilBertConfig", {"pad_token_id": 0}),
+    "modernbert": ("ModernBertConfig", {"pad_token_id": 0, "global_attn_every_n_layers": 1}),
+}
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_other_architectures_match_st(tiny_bert_path: Path, sentences: list[str], architecture: str) -> None:
+    import transformers
+
+    from embedforge import SentenceTransformer
+
+    st = pytest.importorskip("sentence_transformers")
+    config_name, extra = ARCHITECTURES[architecture]
+    vocab = len((tiny_bert_path / "vocab.txt").read_text(encoding="utf-8").split())
+    sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+    if architecture == "distilbert":
+        sizes = {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64}
+    config = getattr(transformers, config_name)(vocab_size=vocab, max_position_embeddings=66, **sizes, **extra)
+    torch.manual_seed(0)
+    transformers.AutoModel.from_config(config).save_pretrained(str(tiny_bert_path))
+    ours = SentenceTransformer(str(tiny_bert_path), device="cpu")
+    theirs = st.SentenceTransformer(str(tiny_bert_path), device="cpu")
+    assert ours[0].auto_model.config.model_type == architecture
+    torch.testing.assert_close(
+        torch.as_tensor(ours.encode(sentences)), torch.as_tensor(theirs.encode(sentences)), atol=1e-5, rtol=0
+    )

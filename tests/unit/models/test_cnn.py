@@ -10,6 +10,7 @@ import torch
 
 from embedforge.models.base import LoadContext
 from embedforge.models.cnn import CNN
+from helpers import assert_features_close
 
 st_modules = pytest.importorskip("sentence_transformers.sentence_transformer.modules")
 pytestmark = pytest.mark.interop
@@ -27,12 +28,6 @@ def run(module: torch.nn.Module) -> dict[str, torch.Tensor]:
         return module(make_features())
 
 
-def assert_same(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]) -> None:
-    assert set(ours) == set(theirs)
-    for key, value in theirs.items():
-        torch.testing.assert_close(ours[key], value, atol=1e-6, rtol=0)
-
-
 @pytest.fixture
 def pair() -> tuple[CNN, torch.nn.Module]:
     torch.manual_seed(1)
@@ -46,7 +41,7 @@ def test_forward_matches_st(pair: tuple[CNN, torch.nn.Module]) -> None:
     ours, theirs = pair
     out = run(ours)
     assert out["token_embeddings"].shape == (3, 7, 12)
-    assert_same(out, run(theirs))
+    assert_features_close(out, run(theirs))
     assert ours.get_embedding_dimension() == theirs.get_embedding_dimension() == 12
 
 
@@ -59,7 +54,7 @@ def test_strides_and_even_kernels_match_st(kernel_sizes: list[int], stride_sizes
     ours.load_state_dict(theirs.state_dict())
     out = run(ours)
     assert out["token_embeddings"].shape[1] == (6 if stride_sizes is None else 4)
-    assert_same(out, run(theirs))
+    assert_features_close(out, run(theirs))
 
 
 @pytest.mark.parametrize("safe_serialization", [True, False])
@@ -69,7 +64,7 @@ def test_save_ours_load_st(pair: tuple[CNN, torch.nn.Module], tmp_path: Path, sa
     assert (tmp_path / "cnn_config.json").is_file()
     assert (tmp_path / ("model.safetensors" if safe_serialization else "pytorch_model.bin")).is_file()
     loaded = st_modules.CNN.load(str(tmp_path)).eval()
-    assert_same(run(ours), run(loaded))
+    assert_features_close(run(ours), run(loaded))
 
 
 @pytest.mark.parametrize("safe_serialization", [True, False])
@@ -78,7 +73,7 @@ def test_save_st_load_ours(pair: tuple[CNN, torch.nn.Module], tmp_path: Path, sa
     (tmp_path / "st").mkdir()
     theirs.save(str(tmp_path / "st"), safe_serialization=safe_serialization)
     loaded = CNN.load(tmp_path / "st", LoadContext()).eval()
-    assert_same(run(loaded), run(theirs))
+    assert_features_close(run(loaded), run(theirs))
     ours.save(tmp_path / "ours", safe_serialization=safe_serialization)
     assert json.loads((tmp_path / "ours" / "cnn_config.json").read_text()) == json.loads(
         (tmp_path / "st" / "cnn_config.json").read_text()
@@ -96,7 +91,7 @@ def test_config_round_trip_and_legacy_key(tmp_path: Path) -> None:
     ours.save(tmp_path)
     (tmp_path / "cnn_config.json").write_text(json.dumps(legacy))
     mine, st = CNN.load(tmp_path, LoadContext()).eval(), st_modules.CNN.load(str(tmp_path)).eval()
-    assert_same(run(mine), run(st))
+    assert_features_close(run(mine), run(st))
 
 
 def test_mismatched_strides_are_rejected() -> None:

@@ -10,6 +10,7 @@ import torch
 
 from embedforge.models.base import LoadContext
 from embedforge.models.lstm import LSTM
+from helpers import assert_features_close
 
 st_modules = pytest.importorskip("sentence_transformers.sentence_transformer.modules")
 pytestmark = pytest.mark.interop
@@ -28,12 +29,6 @@ def run(module: torch.nn.Module) -> dict[str, torch.Tensor]:
         return module(make_features())
 
 
-def assert_same(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]) -> None:
-    assert set(ours) == set(theirs)
-    for key, value in theirs.items():
-        torch.testing.assert_close(ours[key], value, atol=1e-6, rtol=0)
-
-
 @pytest.fixture(params=[True, False], ids=["bidirectional", "forward-only"])
 def pair(request: pytest.FixtureRequest) -> tuple[LSTM, torch.nn.Module]:
     kwargs = {"embedding_dimension": 8, "hidden_dim": 5, "num_layers": 2, "bidirectional": request.param}
@@ -48,7 +43,7 @@ def test_forward_matches_st(pair: tuple[LSTM, torch.nn.Module]) -> None:
     ours, theirs = pair
     out = run(ours)
     assert out["token_embeddings"].shape == (3, 4, ours.get_embedding_dimension())
-    assert_same(out, run(theirs))
+    assert_features_close(out, run(theirs))
     assert ours.get_embedding_dimension() == theirs.get_embedding_dimension()
 
 
@@ -58,7 +53,7 @@ def test_save_ours_load_st(pair: tuple[LSTM, torch.nn.Module], tmp_path: Path, s
     ours.save(tmp_path, safe_serialization=safe_serialization)
     assert (tmp_path / "lstm_config.json").is_file()
     loaded = st_modules.LSTM.load(str(tmp_path)).eval()
-    assert_same(run(ours), run(loaded))
+    assert_features_close(run(ours), run(loaded))
 
 
 @pytest.mark.parametrize("safe_serialization", [True, False])
@@ -67,7 +62,7 @@ def test_save_st_load_ours(pair: tuple[LSTM, torch.nn.Module], tmp_path: Path, s
     (tmp_path / "st").mkdir()
     theirs.save(str(tmp_path / "st"), safe_serialization=safe_serialization)
     loaded = LSTM.load(tmp_path / "st", LoadContext()).eval()
-    assert_same(run(loaded), run(theirs))
+    assert_features_close(run(loaded), run(theirs))
     ours.save(tmp_path / "ours")
     assert json.loads((tmp_path / "ours" / "lstm_config.json").read_text()) == json.loads(
         (tmp_path / "st" / "lstm_config.json").read_text()
@@ -93,4 +88,4 @@ def test_config_round_trip_and_legacy_key(tmp_path: Path) -> None:
     with torch.no_grad():
         mine = LSTM.load(tmp_path, LoadContext()).eval()({**features})
         st = st_modules.LSTM.load(str(tmp_path)).eval()({**features})
-    assert_same(mine, st)
+    assert_features_close(mine, st)

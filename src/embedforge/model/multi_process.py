@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_CPU_WORKERS = 4
-RESULT_TIMEOUT_S = 3600.0
+POLL_INTERVAL_S = 1.0
 
 
 def default_devices() -> list[str]:
@@ -79,17 +79,25 @@ class MultiProcessPool:
         results: dict[int, Any] = {}
         while len(results) < len(starts):
             try:
-                chunk_id, embeddings = self.output_queue.get(timeout=RESULT_TIMEOUT_S)
-            except queue.Empty as error:
-                raise TimeoutError(
-                    f"No result from the encoding workers for {RESULT_TIMEOUT_S:.0f} s; a worker may have died "
-                    "(out of memory?). Restart the pool with fewer or smaller devices."
-                ) from error
+                chunk_id, embeddings = self.output_queue.get(timeout=POLL_INTERVAL_S)
+            except queue.Empty:
+                self._check_workers()
+                continue
             results[chunk_id] = embeddings
         ordered = [results[index] for index in range(len(starts))]
         if isinstance(ordered[0], Tensor):
             return torch.cat(ordered)
         return [item for part in ordered for item in part]
+
+    def _check_workers(self) -> None:
+        dead = [process for process in self.processes if not process.is_alive()]
+        if dead:
+            codes = ", ".join(str(process.exitcode) for process in dead)
+            raise RuntimeError(
+                f"{len(dead)} of {len(self.processes)} encoding workers died (exit codes {codes}). With the spawn "
+                "start method the calling script must guard its code with `if __name__ == \"__main__\":`; "
+                "otherwise look for out-of-memory kills. Stop the pool and start a new one."
+            )
 
     def close(self) -> None:
         """Stop and join every worker, then close the queues."""

@@ -81,26 +81,23 @@ class BatchOptions:
 
 
 def embed_in_batches(
-    texts: Sequence[str | Sequence[str]],
-    embed_batch: Callable[[list[Any]], Any],
-    options: BatchOptions,
-) -> tuple[list[Any] | Tensor, np.ndarray]:
-    """Run ``embed_batch`` over length-sorted batches of ``texts``.
+    order: np.ndarray, embed_batch: Callable[[np.ndarray], Any], options: BatchOptions
+) -> list[Any] | Tensor:
+    """Call ``embed_batch`` on consecutive slices of ``order`` (indices of the texts, longest first).
 
     Returns:
-        For sentence embeddings, one tensor ``(len(texts), dim)`` in *sorted* order; otherwise a list in sorted
-        order. Also the order used, so callers can restore the input order.
+        For sentence embeddings, one tensor ``(len(order), dim)`` in the order of ``order``; otherwise a list
+        in that order.
     """
-    order = longest_first_order(texts)
-    starts = range(0, len(texts), options.batch_size)
+    starts = range(0, len(order), options.batch_size)
     if options.show_progress_bar:
         from tqdm.autonotebook import tqdm
 
         starts = tqdm(starts, desc="Batches")
-    parts = [embed_batch([texts[i] for i in order[start : start + options.batch_size]]) for start in starts]
+    parts = [embed_batch(order[start : start + options.batch_size]) for start in starts]
     if options.output_value == "sentence_embedding":
-        return (torch.cat(parts) if parts else torch.empty(0)), order
-    return [item for part in parts for item in part], order
+        return torch.cat(parts) if parts else torch.empty(0)
+    return [item for part in parts for item in part]
 
 
 def sentence_embeddings(output: dict[str, Any], options: BatchOptions) -> Tensor:

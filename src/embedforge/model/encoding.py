@@ -81,19 +81,44 @@ def run_encode(
     return _finish(embeddings, precision, convert_to_numpy, convert_to_tensor, single)
 
 
-def embed_texts(model: SentenceTransformer, texts: list[Any], options: steps.BatchOptions) -> Tensor | list[Any]:
-    """Embed ``texts`` in this process, in input order: a tensor ``(n, dim)`` or a list for other outputs."""
-    model.eval()
-    tokenize_kwargs: dict[str, Any] = {"prompt": options.prompt}
-    forward_kwargs: dict[str, Any] = {}
-    if options.task is not None:
-        tokenize_kwargs["task"] = forward_kwargs["task"] = options.task
+PRETOKENIZE_CHUNK = 16384
+"""Texts tokenized (and length-sorted) together; bounds the memory that unpadded token ids take."""
 
-    def embed_batch(batch: list[Any]) -> Tensor | list[Any]:
-        features = model.tokenize(batch, **tokenize_kwargs)
-        features = {key: _to(value, options.device) for key, value in features.items()}
+
+def embed_texts(model: SentenceTransformer, texts: list[Any], options: steps.BatchOptions) -> Tensor | list[Any]:
+    """Embed ``texts`` in this process, in input order: a tensor ``(n, dim)`` or a list for other outputs.
+
+    Texts are tokenized once per chunk without padding, sorted by token count and batched, so batches carry
+    almost no padding. Input modules that only tokenize whole batches are batched by character length.
+    """
+    model.eval()
+    if options.device != model.device:
+        model.to(options.device)
+    parts = [
+        _embed_chunk(model, texts[start : start + PRETOKENIZE_CHUNK], options)
+        for start in range(0, len(texts), PRETOKENIZE_CHUNK)
+    ]
+    if options.output_value == "sentence_embedding":
+        return torch.cat(parts) if parts else torch.empty(0)
+    return [item for part in parts for item in part]
+
+
+def _embed_chunk(model: SentenceTransformer, texts: list[Any], options: steps.BatchOptions) -> Tensor | list[Any]:
+    task_kwargs = {"task": options.task} if options.task is not None else {}
+    pretokenized = model.input_module.pretokenize(texts, prompt=options.prompt, **task_kwargs)
+    if pretokenized is not None:
+        order = np.argsort(-np.asarray(pretokenized.lengths), kind="stable")
+        make_features = pretokenized.collate
+    else:
+        order = steps.longest_first_order(texts)
+
+        def make_features(indices: np.ndarray) -> dict[str, Any]:
+            return model.tokenize([texts[i] for i in indices], prompt=options.prompt, **task_kwargs)
+
+    def embed_batch(indices: np.ndarray) -> Tensor | list[Any]:
+        features = {key: _to(value, options.device) for key, value in make_features(indices).items()}
         with torch.inference_mode():
-            output = model(features, **forward_kwargs)
+            output = model(features, **task_kwargs)
         if options.output_value == "sentence_embedding":
             return steps.sentence_embeddings(output, options)
         if options.truncate_dim is not None and "sentence_embedding" in output:
@@ -102,10 +127,7 @@ def embed_texts(model: SentenceTransformer, texts: list[Any], options: steps.Bat
             return steps.token_embeddings(output)
         return steps.all_outputs(output)
 
-    if options.device != model.device:
-        model.to(options.device)
-    items, order = steps.embed_in_batches(texts, embed_batch, options)
-    return steps.restore_order(items, order)
+    return steps.restore_order(steps.embed_in_batches(order, embed_batch, options), order)
 
 
 def _to(value: Any, device: torch.device) -> Any:

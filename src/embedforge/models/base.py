@@ -16,10 +16,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from embedforge.models.pretokenized import PreTokenized
 
 Features = dict[str, Any]
 """A dict of named tensors (and small metadata such as ``prompt_length``) passed between modules."""
@@ -187,6 +190,20 @@ class InputModule(Module):
         if prompt_length is not None:
             features["prompt_length"] = prompt_length
         return features
+
+    def pretokenize(self, texts: Sequence[str], prompt: str | None = None, **kwargs: Any) -> PreTokenized | None:
+        """Tokenize all texts once, unpadded, so ``encode`` can batch them by token length.
+
+        Modules that can only tokenize whole batches return None (the default) and ``encode`` falls back to
+        :meth:`preprocess` per batch.
+
+        Args:
+            texts: All texts to encode.
+            prompt: Optional instruction prepended to every text.
+            **kwargs: Module-specific options.
+        """
+        del texts, prompt, kwargs
+        return None
 
     def prompt_length(self, prompt: str, **kwargs: Any) -> int | None:
         """Number of tokens that ``prompt`` occupies at the start of a tokenized text, or None if unknown."""

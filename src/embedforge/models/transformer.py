@@ -13,6 +13,8 @@ from embedforge.models.base import Features, InputModule, LoadContext, read_json
 if TYPE_CHECKING:
     from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+    from embedforge.models.pretokenized import PreTokenized
+
 CONFIG_FILE_NAMES: tuple[str, ...] = (
     "sentence_bert_config.json",
     "sentence_roberta_config.json",
@@ -159,6 +161,27 @@ class Transformer(InputModule):
             return_tensors="pt",
             max_length=self.max_seq_length,
         )
+
+    def pretokenize(
+        self, texts: Sequence[str] | Sequence[tuple[str, str]], prompt: str | None = None, **kwargs: Any
+    ) -> PreTokenized:
+        """Tokenize all texts (or pairs) once, unpadded and truncated to ``max_seq_length``; see PreTokenized."""
+        from embedforge.models.pretokenized import PreTokenized
+
+        texts = list(texts)
+        if prompt:
+            texts = [prompt + text for text in texts]
+        pairs = None
+        if texts and isinstance(texts[0], (tuple, list)):
+            texts, pairs = [pair[0] for pair in texts], [pair[1] for pair in texts]
+        encoded = self.tokenizer(
+            texts, pairs, padding=False, truncation="longest_first", max_length=self.max_seq_length
+        )
+        columns = {name: encoded[name] for name in self.tokenizer.model_input_names if name in encoded}
+        pad_id = self.tokenizer.pad_token_id
+        pad_values = {"input_ids": pad_id or 0, "token_type_ids": self.tokenizer.pad_token_type_id}
+        extra = {"prompt_length": self.prompt_length(prompt)} if prompt else {}
+        return PreTokenized(columns, pad_values, left_padding=self.tokenizer.padding_side == "left", extra=extra)
 
     def prompt_length(self, prompt: str, **kwargs: Any) -> int | None:
         """Tokens the prompt occupies at the start of an input: leading special tokens counted, trailing ones not."""

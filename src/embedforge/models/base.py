@@ -185,7 +185,7 @@ class InputModule(Module):
         """
         if not prompt:
             return self.tokenize(texts, **kwargs)
-        features = self.tokenize([prompt + text for text in texts], **kwargs)
+        features = self.tokenize(prepend_prompt(texts, prompt), **kwargs)
         prompt_length = self.prompt_length(prompt, **kwargs)
         if prompt_length is not None:
             features["prompt_length"] = prompt_length
@@ -218,6 +218,11 @@ class InputModule(Module):
     @max_seq_length.setter
     def max_seq_length(self, value: int | None) -> None:
         raise AttributeError(f"{type(self).__name__} has no settable max_seq_length (got {value}).")
+
+
+def prepend_prompt(texts: Sequence[str] | Sequence[Sequence[str]], prompt: str) -> list[Any]:
+    """``prompt + text`` for every text; for a text pair the prompt goes before the first text only (as ST)."""
+    return [prompt + text if isinstance(text, str) else (prompt + text[0], *text[1:]) for text in texts]
 
 
 def read_json(path: Path) -> dict[str, Any]:

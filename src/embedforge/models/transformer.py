@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from embedforge.models.base import Features, InputModule, LoadContext, read_json
+from embedforge.models.base import Features, InputModule, LoadContext, prepend_prompt, read_json
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -170,7 +170,7 @@ class Transformer(InputModule):
 
         texts = list(texts)
         if prompt:
-            texts = [prompt + text for text in texts]
+            texts = prepend_prompt(texts, prompt)
         pairs = None
         if texts and isinstance(texts[0], (tuple, list)):
             texts, pairs = [pair[0] for pair in texts], [pair[1] for pair in texts]

@@ -164,3 +164,9 @@ def test_tokenize_text_pairs(pair: tuple) -> None:
     ours_features = ours.tokenize([("a man", "a dog runs")])
     assert ours_features["token_type_ids"].sum() > 0
     torch.testing.assert_close(ours_features["input_ids"], theirs.tokenize([("a man", "a dog runs")])["input_ids"])
+
+
+def test_prompt_with_text_pairs_matches_st(pair: tuple) -> None:
+    ours, theirs = pair
+    texts = [("a man", "a dog runs"), ("the cat sits", "food")]
+    np.testing.assert_allclose(ours.encode(texts, prompt="query: "), theirs.encode(texts, prompt="query: "), atol=1e-5)

@@ -1,0 +1,1 @@
+"""Training data helpers: column-role validation, the collator and the batch samplers."""

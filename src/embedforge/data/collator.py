@@ -1,0 +1,83 @@
+"""Turn dataset rows into model inputs: tokenize each text column once, with its prompt, and stack the labels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+LABEL_COLUMNS: tuple[str, ...] = ("label", "labels", "score", "scores")
+"""Column names read as the label, in priority order (the first one present wins)."""
+RESERVED_COLUMNS: tuple[str, ...] = ("dataset_name", "return_loss")
+
+
+def label_column(columns: Sequence[str], valid_label_columns: Sequence[str] = LABEL_COLUMNS) -> str | None:
+    """The label column among ``columns``, or None."""
+    return next((name for name in valid_label_columns if name in columns), None)
+
+
+def text_columns(columns: Sequence[str], valid_label_columns: Sequence[str] = LABEL_COLUMNS) -> list[str]:
+    """The input columns, in dataset order: every column but the label and the reserved ones."""
+    label = label_column(columns, valid_label_columns)
+    return [name for name in columns if name != label and name not in RESERVED_COLUMNS]
+
+
+def resolve_column_setting(setting: Any, dataset_name: str | None, column: str) -> Any:
+    """Look up a prompt or route given as one value, ``{column: v}``, ``{dataset: v}`` or ``{dataset: {column: v}}``."""
+    if setting is None or isinstance(setting, str):
+        return setting
+    if dataset_name is not None and dataset_name in setting:
+        setting = setting[dataset_name]
+        if setting is None or isinstance(setting, str):
+            return setting
+    return setting.get(column)
+
+
+@dataclass
+class SentenceTransformerDataCollator:
+    """Collate dataset rows into ``{"sentence_features": [...], "label": tensor, ...}``.
+
+    Every text column is tokenized once per batch by ``tokenize_fn`` (the model's ``tokenize``), with the prompt
+    and route configured for that column and dataset; ``prompt_length`` is recorded so that
+    ``Pooling(include_prompt=False)`` can skip prompt tokens.
+
+    Args:
+        tokenize_fn: ``tokenize(texts, prompt=None, task=None) -> features``.
+        valid_label_columns: Names read as the label column, in priority order.
+        prompts: Prompts, as ``SentenceTransformerTrainingArguments.prompts``.
+        router_mapping: Routes, as ``SentenceTransformerTrainingArguments.router_mapping``.
+    """
+
+    tokenize_fn: Callable[..., dict[str, Any]]
+    valid_label_columns: tuple[str, ...] = LABEL_COLUMNS
+    prompts: str | dict[str, Any] | None = None
+    router_mapping: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Collate one batch of rows (all from the same dataset).
+
+        Returns:
+            ``sentence_features``: one tokenized dict per text column (tensors ``(batch, seq_len)``);
+            ``label``: ``(batch, ...)`` tensor when the dataset has a label column; ``dataset_name`` when rows
+            carry one; ``return_loss``: True.
+        """
+        columns = list(rows[0])
+        dataset_name = rows[0].get("dataset_name")
+        batch: dict[str, Any] = {"return_loss": True}
+        if dataset_name is not None:
+            batch["dataset_name"] = dataset_name
+        label = label_column(columns, self.valid_label_columns)
+        if label is not None:
+            batch["label"] = torch.tensor([row[label] for row in rows])
+        batch["sentence_features"] = [self._tokenize(rows, column, dataset_name) for column in
+                                      text_columns(columns, self.valid_label_columns)]
+        return batch
+
+    def _tokenize(self, rows: list[dict[str, Any]], column: str, dataset_name: str | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"prompt": resolve_column_setting(self.prompts, dataset_name, column)}
+        task = resolve_column_setting(self.router_mapping or None, dataset_name, column)
+        if task is not None:
+            kwargs["task"] = task
+        return self.tokenize_fn([row[column] for row in rows], **kwargs)

@@ -13,6 +13,15 @@ __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
     "SentenceTransformer": "embedforge.model.sentence_transformer",
+    "SentenceTransformerTrainer": "embedforge.training.trainer",
+    "SentenceTransformerTrainingArguments": "embedforge.training.arguments",
+    "SentenceTransformerModelCardData": "embedforge.model_card",
+    "InputExample": "embedforge.readers",
+    "losses": "embedforge.losses",
+    "evaluation": "embedforge.evaluation",
+    "training_args": "embedforge.training_args",
+    "datasets": "embedforge.datasets",
+    "readers": "embedforge.readers",
     "SimilarityFunction": "embedforge.similarity_functions",
     "quantize_embeddings": "embedforge.quantization",
     "util": "embedforge.util",
@@ -20,12 +29,25 @@ _LAZY: dict[str, str] = {
     "quantization": "embedforge.quantization",
 }
 
-__all__ = ["SentenceTransformer", "SimilarityFunction", "__version__", "quantize_embeddings"]
+__all__ = [
+    "InputExample",
+    "SentenceTransformer",
+    "SentenceTransformerModelCardData",
+    "SentenceTransformerTrainer",
+    "SentenceTransformerTrainingArguments",
+    "SimilarityFunction",
+    "__version__",
+    "quantize_embeddings",
+]
 
 if TYPE_CHECKING:
     from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model_card import SentenceTransformerModelCardData
     from embedforge.quantization import quantize_embeddings
+    from embedforge.readers import InputExample
     from embedforge.similarity_functions import SimilarityFunction
+    from embedforge.training.arguments import SentenceTransformerTrainingArguments
+    from embedforge.training.trainer import SentenceTransformerTrainer
 
 
 def __getattr__(name: str) -> Any:

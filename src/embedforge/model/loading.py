@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable
+from enum import Enum
 from importlib import metadata
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from embedforge.models.base import LoadContext
 
 logger = logging.getLogger(__name__)
 
+SIMILARITY_FN_NAMES = ("cosine", "dot", "euclidean", "manhattan")
+
 
 def version_info() -> dict[str, str]:
     """Versions recorded in ``config_sentence_transformers.json`` (embedforge, transformers, pytorch)."""
@@ -26,6 +30,21 @@ def version_info() -> dict[str, str]:
         "pytorch": torch.__version__,
         "transformers": metadata.version("transformers"),
     }
+
+
+def build_pipeline(
+    name_or_path: str | Path | None, modules: Iterable[nn.Module] | None, context: LoadContext
+) -> tuple[OrderedDict[str, nn.Module], ModelConfig, str | None]:
+    """The named modules, model config and model card for a SentenceTransformer built from a name or modules."""
+    if name_or_path is not None and modules is not None:
+        raise ValueError("SentenceTransformer takes model_name_or_path or modules, not both; pass one of them.")
+    if name_or_path is not None:
+        return load_pipeline(name_or_path, context)
+    if modules is None:
+        raise ValueError("SentenceTransformer needs model_name_or_path or modules; got neither.")
+    if isinstance(modules, OrderedDict):
+        return modules, ModelConfig(), None
+    return OrderedDict((str(index), module) for index, module in enumerate(modules)), ModelConfig(), None
 
 
 def load_pipeline(
@@ -67,3 +86,24 @@ def _plain_checkpoint(folder: Path, context: LoadContext) -> OrderedDict[str, nn
     transformer = Transformer.load(folder, context)
     pooling = Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
     return OrderedDict([("0", transformer), ("1", pooling)])
+
+
+def check_similarity_fn_name(value: str | Enum | None) -> str | None:
+    """Validate a similarity function name (a SimilarityFunction member is accepted)."""
+    if isinstance(value, Enum):
+        value = value.value
+    if value == "dot_product":
+        value = "dot"
+    if value is not None and value not in SIMILARITY_FN_NAMES:
+        raise ValueError(f"similarity_fn_name must be one of {SIMILARITY_FN_NAMES}, got {value!r}. Pick one of those.")
+    return value
+
+
+def check_default_prompt(name: str | None, prompts: dict[str, str]) -> str | None:
+    """Check that the default prompt name is one of the prompts."""
+    if name is not None and name not in prompts:
+        raise ValueError(
+            f"default_prompt_name {name!r} is not among the model's prompts {sorted(prompts)}. "
+            "Add it to prompts= or choose one of those names."
+        )
+    return name

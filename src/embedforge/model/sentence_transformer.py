@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
@@ -16,14 +15,14 @@ from torch import Tensor, nn
 
 from embedforge.io.layout import ModelConfig
 from embedforge.model import encode as steps
+from embedforge.model.loading import check_default_prompt, check_similarity_fn_name
 from embedforge.models.base import Features, InputModule, LoadContext, Module
 
 if TYPE_CHECKING:
     from embedforge.model.multi_process import MultiProcessPool
+    from embedforge.model_card import SentenceTransformerModelCardData
 
 logger = logging.getLogger(__name__)
-
-SIMILARITY_FN_NAMES = ("cosine", "dot", "euclidean", "manhattan")
 
 
 def default_device() -> str:
@@ -86,7 +85,7 @@ class SentenceTransformer(nn.Sequential):
         model_kwargs: dict[str, Any] | None = None,
         tokenizer_kwargs: dict[str, Any] | None = None,
         config_kwargs: dict[str, Any] | None = None,
-        model_card_data: Any | None = None,
+        model_card_data: SentenceTransformerModelCardData | None = None,
         backend: str = "torch",
         processor_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -101,29 +100,20 @@ class SentenceTransformer(nn.Sequential):
             token=token if token is not None else use_auth_token,
             local_files_only=local_files_only,
         )
-        config = ModelConfig()
-        self.model_card_text: str | None = None
-        named: OrderedDict[str, nn.Module]
-        if model_name_or_path is not None and modules is not None:
-            raise ValueError("SentenceTransformer takes model_name_or_path or modules, not both; pass one of them.")
-        if model_name_or_path is not None:
-            from embedforge.model.loading import load_pipeline
+        from embedforge.model.loading import build_pipeline
+        from embedforge.model_card import SentenceTransformerModelCardData
 
-            named, config, self.model_card_text = load_pipeline(model_name_or_path, context)
-        else:
-            named = _as_named(modules)
+        named, config, self.model_card_text = build_pipeline(model_name_or_path, modules, context)
         super().__init__(named)
         self.prompts: dict[str, str] = {**config.prompts, **(prompts or {})}
-        self.default_prompt_name = default_prompt_name or config.default_prompt_name
-        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
-            raise ValueError(
-                f"default_prompt_name {self.default_prompt_name!r} is not among the model's prompts "
-                f"{sorted(self.prompts)}. Add it to prompts= or choose one of those names."
-            )
+        self.default_prompt_name = check_default_prompt(default_prompt_name or config.default_prompt_name,
+                                                        self.prompts)
         self._similarity_fn_name: str | None = None
         self.similarity_fn_name = similarity_fn_name or config.similarity_fn_name
         self.truncate_dim = truncate_dim
-        self.model_card_data = model_card_data
+        self.model_card_data = model_card_data or SentenceTransformerModelCardData()
+        if model_name_or_path is not None:
+            self.model_card_data.set_base_model(str(model_name_or_path))
         self.to(device or default_device())
 
     # ------------------------------------------------------------- properties
@@ -175,16 +165,8 @@ class SentenceTransformer(nn.Sequential):
         return self._similarity_fn_name
 
     @similarity_fn_name.setter
-    def similarity_fn_name(self, value: str | None) -> None:
-        if isinstance(value, Enum):  # a SimilarityFunction member
-            value = value.value
-        if value == "dot_product":
-            value = "dot"
-        if value is not None and value not in SIMILARITY_FN_NAMES:
-            raise ValueError(
-                f"similarity_fn_name must be one of {SIMILARITY_FN_NAMES}, got {value!r}. Pick one of those."
-            )
-        self._similarity_fn_name = value
+    def similarity_fn_name(self, value: str | Enum | None) -> None:
+        self._similarity_fn_name = check_similarity_fn_name(value)
 
     def get_sentence_embedding_dimension(self) -> int | None:
         """Size of the embeddings ``encode`` returns (after ``truncate_dim``), or None if unknown."""
@@ -313,6 +295,14 @@ class SentenceTransformer(nn.Sequential):
 
     truncate_embeddings = truncate_sentence_embeddings
 
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
+        """Turn on gradient checkpointing in every Transformer module (less memory, more compute)."""
+        from embedforge.models.transformer import Transformer
+
+        for module in self.modules():
+            if isinstance(module, Transformer):
+                module.auto_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs)
+
     def set_pooling_include_prompt(self, include_prompt: bool) -> None:
         """Set ``include_prompt`` on the first Pooling module."""
         from embedforge.models.pooling import Pooling
@@ -343,14 +333,22 @@ class SentenceTransformer(nn.Sequential):
         from embedforge.io.save import save_model_folder
         from embedforge.model.loading import version_info
 
-        del model_name, train_datasets  # used by the generated model card (training issue)
+        if train_datasets is not None:
+            self.model_card_data.train_datasets = [{"name": name} for name in train_datasets]
         config = ModelConfig(
             versions=version_info(),
             prompts=dict(self.prompts),
             default_prompt_name=self.default_prompt_name,
             similarity_fn_name=self.similarity_fn_name,
         )
-        card = self.model_card_text if create_model_card else None
+        card = None
+        if create_model_card:
+            from embedforge.model_card import render_model_card
+
+            if model_name is not None:
+                self.model_card_data.model_name = model_name
+            trained = self.model_card_data.trained or self.model_card_text is None
+            card = render_model_card(self, self.model_card_data) if trained else self.model_card_text
         save_model_folder(path, list(self.named_children()), config, safe_serialization=safe_serialization,
                           model_card=card)
 
@@ -379,14 +377,6 @@ class SentenceTransformer(nn.Sequential):
         if output_path is not None:
             Path(output_path).mkdir(parents=True, exist_ok=True)
         return evaluator(self, output_path=output_path)
-
-
-def _as_named(modules: Iterable[nn.Module] | None) -> OrderedDict[str, nn.Module]:
-    if modules is None:
-        raise ValueError("SentenceTransformer needs model_name_or_path or modules; got neither.")
-    if isinstance(modules, OrderedDict):
-        return modules
-    return OrderedDict((str(index), module) for index, module in enumerate(modules))
 
 
 __all__ = ["SentenceTransformer"]

@@ -1,0 +1,22 @@
+"""Evaluators: measure a SentenceTransformer on a dataset during or after training.
+
+Mirrors ``sentence_transformers.evaluation`` (6.2): same class names, arguments, metric keys and values.
+Every evaluator returns a dict of metrics whose keys start with its ``name`` and declares its ``primary_metric``.
+"""
+
+from __future__ import annotations
+
+from embedforge.evaluation.base import BaseEvaluator, SentenceEvaluator
+from embedforge.evaluation.embedding_similarity import EmbeddingSimilarityEvaluator
+from embedforge.evaluation.sequential import SequentialEvaluator
+from embedforge.evaluation.triplet import TripletEvaluator
+from embedforge.similarity_functions import SimilarityFunction
+
+__all__ = [
+    "BaseEvaluator",
+    "EmbeddingSimilarityEvaluator",
+    "SentenceEvaluator",
+    "SequentialEvaluator",
+    "SimilarityFunction",
+    "TripletEvaluator",
+]

@@ -1,0 +1,80 @@
+"""Checks of evaluator inputs (run at construction, before any encoding) and encoding each text once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_same_length", "check_texts", "encode_unique"]
+
+
+def check_texts(owner: str, argument: str, values: Iterable[Any]) -> list[str]:
+    """A non-empty list of strings, or a ``ValueError`` that says which argument is wrong and how.
+
+    Args:
+        owner: Evaluator class name, for the error message.
+        argument: Argument name, for the error message.
+        values: The texts (a list, tuple, dataset column...).
+
+    Returns:
+        The texts as a list.
+
+    Raises:
+        ValueError: If ``values`` is empty or holds something other than strings.
+    """
+    if isinstance(values, str):
+        raise ValueError(
+            f"{owner}: `{argument}` must be a list of texts, found a single string {values[:50]!r}. Wrap it in a list."
+        )
+    texts = list(values)
+    if not texts:
+        raise ValueError(f"{owner}: `{argument}` must hold at least one text, found an empty list. Pass the texts.")
+    bad = next(((index, text) for index, text in enumerate(texts) if not isinstance(text, str)), None)
+    if bad is not None:
+        index, text = bad
+        raise ValueError(
+            f"{owner}: `{argument}` must hold only strings, found {type(text).__name__} {text!r} at index {index}. "
+            "Convert or drop that entry."
+        )
+    return texts
+
+
+def check_same_length(owner: str, reference: tuple[str, Sequence[Any]], *others: tuple[str, Sequence[Any]]) -> None:
+    """Raise a ``ValueError`` unless every sequence in ``others`` is as long as ``reference``.
+
+    Args:
+        owner: Evaluator class name, for the error message.
+        reference: ``(argument name, values)`` that the others must match.
+        *others: ``(argument name, values)`` pairs.
+
+    Raises:
+        ValueError: Naming the first mismatching argument and both lengths.
+    """
+    reference_name, reference_values = reference
+    for name, values in others:
+        if len(values) != len(reference_values):
+            raise ValueError(
+                f"{owner}: `{name}` must have one entry per `{reference_name}` entry ({len(reference_values)}), "
+                f"found {len(values)}. Pass sequences of equal length."
+            )
+
+
+def encode_unique(
+    encode: Callable[..., np.ndarray], groups: Sequence[Sequence[str]], **kwargs: Any
+) -> list[np.ndarray]:
+    """Embed the texts of several groups with one ``encode`` call that sees each distinct text once.
+
+    Args:
+        encode: ``model.encode`` or a role-specific variant such as ``model.encode_query``.
+        groups: Lists of texts, e.g. ``[sentences1, sentences2]``.
+        **kwargs: Passed to ``encode`` (batch size, precision...); it must return a numpy array ``(n, dim)``.
+
+    Returns:
+        One embedding array ``(len(group), dim)`` per group, rows in the group's order.
+    """
+    index: dict[str, int] = {}
+    positions = [np.asarray([index.setdefault(text, len(index)) for text in group], dtype=np.int64) for group in groups]
+    embeddings = np.asarray(encode(list(index), **kwargs))
+    return [embeddings[rows] for rows in positions]

@@ -213,7 +213,8 @@ class SentenceTransformerModelCardData:
     def set_hyperparameters(self, args: TrainingArguments) -> None:
         """Record the training arguments, all of them and those that differ from their defaults.
 
-        Defaults come from ``type(args)(output_dir=args.output_dir)``. Bookkeeping arguments
+        Defaults come from ``type(args)(output_dir=args.output_dir)``, sharing the configured accelerator state.
+        Bookkeeping arguments
         (:data:`IGNORED_HYPERPARAMETERS`: output and logging folders, run name, save/eval schedule, tokens)
         are left out.
 
@@ -221,7 +222,8 @@ class SentenceTransformerModelCardData:
             args: The trainer's arguments.
         """
         values = {key: value for key, value in args.to_dict().items() if key not in IGNORED_HYPERPARAMETERS}
-        defaults = type(args)(output_dir=args.output_dir).to_dict()
+        # Reuse the trainer's accelerator state: a fresh default would reset it mid-training.
+        defaults = type(args)(output_dir=args.output_dir, accelerator_config={"use_configured_state": True}).to_dict()
         self.all_hyperparameters = values
         self.non_default_hyperparameters = {
             key: value for key, value in values.items() if key in defaults and value != defaults[key]

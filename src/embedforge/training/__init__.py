@@ -1,0 +1,1 @@
+"""Training: arguments, the Trainer subclass, dataloaders and optimizer groups."""

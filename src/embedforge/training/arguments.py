@@ -1,0 +1,106 @@
+"""SentenceTransformerTrainingArguments: transformers' TrainingArguments plus the sentence-embedding options."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from transformers import TrainingArguments
+
+logger = logging.getLogger(__name__)
+
+
+class BatchSamplers(str, Enum):
+    """How a dataset's rows are grouped into batches.
+
+    - ``BATCH_SAMPLER``: random batches (default).
+    - ``NO_DUPLICATES``: no text appears twice in a batch (recommended for in-batch-negative losses such as MNRL,
+      where a duplicate would be a false negative).
+    - ``NO_DUPLICATES_HASHED``: the same, comparing precomputed hashes (less memory on large datasets).
+    - ``GROUP_BY_LABEL``: several rows of each label per batch (for the batch triplet losses).
+    """
+
+    BATCH_SAMPLER = "batch_sampler"
+    NO_DUPLICATES = "no_duplicates"
+    NO_DUPLICATES_HASHED = "no_duplicates_hashed"
+    GROUP_BY_LABEL = "group_by_label"
+
+
+class MultiDatasetBatchSamplers(str, Enum):
+    """How batches of several datasets are interleaved (every batch comes from one dataset).
+
+    - ``ROUND_ROBIN``: one batch of each dataset in turn, until the smallest is exhausted.
+    - ``PROPORTIONAL``: datasets drawn in proportion to their size; every batch of every dataset is used (default).
+    """
+
+    ROUND_ROBIN = "round_robin"
+    PROPORTIONAL = "proportional"
+
+
+def _parse_json(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().startswith("{"):
+        return json.loads(value)
+    return value
+
+
+@dataclass(kw_only=True)
+class SentenceTransformerTrainingArguments(TrainingArguments):
+    """All of :class:`transformers.TrainingArguments`, plus the sentence-embedding options below.
+
+    Args:
+        prompts: A prompt for every text column; a ``{column: prompt}`` map; a ``{dataset: prompt}`` map; or
+            ``{dataset: {column: prompt}}``. JSON strings are accepted (command line).
+        batch_sampler: A :class:`BatchSamplers` value (or its string), or a callable building a batch sampler
+            ``(dataset, batch_size, drop_last, valid_label_columns, generator, seed)``.
+        multi_dataset_batch_sampler: A :class:`MultiDatasetBatchSamplers` value or a callable
+            ``(dataset, batch_samplers, generator, seed)``.
+        router_mapping: ``{column: route}`` or ``{dataset: {column: route}}`` for models with a Router.
+        learning_rate_mapping: ``{regex over parameter names: learning rate}``.
+        warmup_ratio: Deprecated in transformers 5; converted to ``warmup_steps`` (a float below 1 is a ratio).
+    """
+
+    prompts: str | dict[str, Any] | None = None
+    batch_sampler: BatchSamplers | str | Callable[..., Any] = BatchSamplers.BATCH_SAMPLER
+    multi_dataset_batch_sampler: MultiDatasetBatchSamplers | str | Callable[..., Any] = (
+        MultiDatasetBatchSamplers.PROPORTIONAL
+    )
+    router_mapping: str | dict[str, Any] = field(default_factory=dict)
+    learning_rate_mapping: str | dict[str, float] = field(default_factory=dict)
+    warmup_ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.warmup_ratio is not None:
+            if self.warmup_steps:
+                raise ValueError(
+                    f"Got both warmup_ratio={self.warmup_ratio} and warmup_steps={self.warmup_steps}; pass one. "
+                    "With transformers 5, warmup_steps=0.1 means 10% of the steps."
+                )
+            logger.warning("warmup_ratio is deprecated in transformers 5; using warmup_steps=%s.", self.warmup_ratio)
+            self.warmup_steps = self.warmup_ratio
+        super().__post_init__()
+        self.prediction_loss_only = True
+        self.remove_unused_columns = False  # the collator decides which columns are inputs
+        self.ddp_broadcast_buffers = False
+        self.prompts = _parse_json(self.prompts)
+        self.router_mapping = _parse_json(self.router_mapping) or {}
+        self.learning_rate_mapping = _parse_json(self.learning_rate_mapping) or {}
+        self.batch_sampler = _as_enum(BatchSamplers, self.batch_sampler, "batch_sampler")
+        self.multi_dataset_batch_sampler = _as_enum(
+            MultiDatasetBatchSamplers, self.multi_dataset_batch_sampler, "multi_dataset_batch_sampler"
+        )
+
+
+def _as_enum(enum: type[Enum], value: Any, name: str) -> Any:
+    if callable(value) and not isinstance(value, (str, Enum)):
+        return value
+    try:
+        return enum(value)
+    except ValueError as error:
+        choices = ", ".join(repr(member.value) for member in enum)
+        raise ValueError(
+            f"{name} expects one of {choices} (or a callable building a sampler), got {value!r}."
+        ) from error

@@ -372,6 +372,15 @@ class SentenceTransformer(nn.Sequential):
         """Stop the workers of a pool."""
         pool.close()
 
+    def fit(self, train_objectives: Sequence[tuple[Any, nn.Module]], **kwargs: Any) -> None:
+        """The pre-v3 training API; runs :class:`~embedforge.SentenceTransformerTrainer` underneath.
+
+        See :func:`embedforge.training.fit.fit` for the arguments (``evaluator``, ``epochs``, ``warmup_steps``…).
+        """
+        from embedforge.training.fit import fit
+
+        fit(self, train_objectives, **kwargs)
+
     def evaluate(self, evaluator: Any, output_path: str | None = None) -> dict[str, float] | float:
         """Run an evaluator on this model."""
         if output_path is not None:

@@ -270,7 +270,7 @@ def summarize_loss(loss: nn.Module) -> LossSummary:
     cls = type(loss)
     fullname = f"{cls.__module__}.{cls.__qualname__}"
     if isinstance(loss, Loss):
-        return LossSummary(cls.__name__, fullname, loss.get_config_dict(), cls.citation)
+        return LossSummary(cls.__name__, fullname, loss.get_config_dict(), loss.citation)
     return LossSummary(cls.__name__, fullname)
 
 

@@ -87,6 +87,11 @@ class SentenceTransformerTrainer(Trainer):
         evaluation = _as_dict_or_none(eval_dataset, "eval")
         self.loss = _prepare_losses(loss, model, train or evaluation)
         self._validate(train, evaluation)
+        if args.eval_strategy != "no" and evaluation is None and evaluator is None:
+            raise ValueError(
+                f"eval_strategy={args.eval_strategy.value!r} needs eval_dataset= or evaluator=; got neither. "
+                "Pass one, or set eval_strategy='no'."
+            )
         multi = _needs_dataset_names(train, evaluation, self.loss, args)
         if data_collator is None:
             data_collator = SentenceTransformerDataCollator(
@@ -97,7 +102,8 @@ class SentenceTransformerTrainer(Trainer):
             args=args,
             data_collator=data_collator,
             train_dataset=dataloaders.prepare_datasets(train, multi),
-            eval_dataset=dataloaders.prepare_datasets(evaluation, multi),
+            # transformers refuses eval steps without an eval dataset; an evaluator alone is enough here
+            eval_dataset=dataloaders.prepare_datasets(evaluation, multi) if evaluation or not evaluator else "none",
             processing_class=processing_class,
             model_init=model_init,
             callbacks=callbacks,
@@ -107,12 +113,9 @@ class SentenceTransformerTrainer(Trainer):
         self.model_accepts_loss_kwargs = False  # losses average over their batch themselves
         for module in _loss_modules(self.loss):
             module.to(self.model.device)
+        if evaluation is None:
+            self.eval_dataset = None
         self.evaluator = _as_evaluator(evaluator)
-        if args.eval_strategy != "no" and evaluation is None and self.evaluator is None:
-            raise ValueError(
-                f"eval_strategy={args.eval_strategy.value!r} needs eval_dataset= or evaluator=; got neither. "
-                "Pass one, or set eval_strategy='no'."
-            )
         self._attach_model_card(train, evaluation)
 
     # ------------------------------------------------------------ validation

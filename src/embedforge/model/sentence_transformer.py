@@ -372,14 +372,14 @@ class SentenceTransformer(nn.Sequential):
         """Stop the workers of a pool."""
         pool.close()
 
-    def fit(self, train_objectives: Sequence[tuple[Any, nn.Module]], **kwargs: Any) -> None:
+    def fit(self, train_objectives: Sequence[tuple[Any, nn.Module]], *args: Any, **kwargs: Any) -> None:
         """The pre-v3 training API; runs :class:`~embedforge.SentenceTransformerTrainer` underneath.
 
         See :func:`embedforge.training.fit.fit` for the arguments (``evaluator``, ``epochs``, ``warmup_steps``…).
         """
         from embedforge.training.fit import fit
 
-        fit(self, train_objectives, **kwargs)
+        fit(self, train_objectives, *args, **kwargs)
 
     def evaluate(self, evaluator: Any, output_path: str | None = None) -> dict[str, float] | float:
         """Run an evaluator on this model."""

@@ -222,7 +222,11 @@ class SentenceTransformerTrainer(Trainer):
                 self.args.weight_decay,
                 self.args.learning_rate_mapping,
             )
-            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, losses)
+            if self.optimizer_cls_and_kwargs is not None:
+                optimizer_cls, optimizer_kwargs = self.optimizer_cls_and_kwargs
+                optimizer_kwargs = dict(optimizer_kwargs)
+            else:
+                optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, losses)
             self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
 

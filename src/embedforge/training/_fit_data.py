@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader
 
 from embedforge.datasets.no_duplicates_dataloader import NoDuplicatesDataLoader
+from embedforge.losses.contrastive_tension_data_loader import ContrastiveTensionDataLoader
 from embedforge.training.arguments import BatchSamplers
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 8
 """Batch size used when no objective's loader tells its own (as sentence-transformers)."""
 
-LegacyLoader = DataLoader | NoDuplicatesDataLoader
+LegacyLoader = DataLoader | NoDuplicatesDataLoader | ContrastiveTensionDataLoader
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,10 @@ def read_examples(loader: LegacyLoader) -> list[InputExample]:
     Raises:
         TypeError: If ``loader`` is of another type.
     """
-    if not isinstance(loader, (DataLoader, NoDuplicatesDataLoader)):
+    if not isinstance(loader, (DataLoader, NoDuplicatesDataLoader, ContrastiveTensionDataLoader)):
         raise TypeError(
-            f"fit() reads each objective's examples from a torch DataLoader or a NoDuplicatesDataLoader, got "
+            f"fit() reads each objective's examples from a torch DataLoader, a NoDuplicatesDataLoader or a "
+            f"ContrastiveTensionDataLoader, got "
             f"{type(loader).__name__}. Wrap the InputExamples in torch.utils.data.DataLoader(examples, "
             "batch_size=..., shuffle=True), or train with SentenceTransformerTrainer and a datasets.Dataset."
         )

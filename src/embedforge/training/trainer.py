@@ -153,8 +153,10 @@ class SentenceTransformerTrainer(Trainer):
     ) -> torch.Tensor | tuple[torch.Tensor, dict[str, Any]]:
         """Apply the batch's loss to its ``sentence_features`` and ``label``; dict-valued losses are summed."""
         loss_fn = self.loss_for(inputs.get("dataset_name"))
-        if model is not self.model and isinstance(loss_fn, Loss):
-            loss_fn.model = model  # a DDP/compiled wrapper: route the forward through it
+        if model is not self.model:  # a DDP/compiled wrapper: route every (nested) loss's forward through it
+            for module in list(loss_fn.modules()):
+                if isinstance(module, Loss):
+                    module.model = model
         value = loss_fn(inputs["sentence_features"], inputs.get("label"))
         if isinstance(value, dict):
             self.log({key: float(part.detach()) for key, part in value.items()})

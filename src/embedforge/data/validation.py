@@ -112,6 +112,7 @@ def _label_problems(name: str, dataset: Dataset, loss_name: str, label: str, kin
         LabelKind.INT: _INTEGER_TYPES,
         LabelKind.BINARY: _INTEGER_TYPES,
         LabelKind.FLOAT_LIST: ("list", "sequence", "largelist"),
+        LabelKind.INT_OR_FLOAT_LIST: (*_INTEGER_TYPES, "list", "sequence", "largelist"),
         LabelKind.FLOAT_OR_FLOAT_LIST: (*_FLOAT_TYPES, *_INTEGER_TYPES, "list", "sequence", "largelist"),
     }.get(kind)
     if expected is None or dtype in expected:

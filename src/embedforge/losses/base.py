@@ -34,6 +34,8 @@ class LabelKind(str, Enum):
     """0 or 1 per row."""
     FLOAT_LIST = "float_list"
     """A list of floats per row (teacher scores or embeddings)."""
+    INT_OR_FLOAT_LIST = "int_or_float_list"
+    """An integer class, or a list of class probabilities, per row."""
     FLOAT_OR_FLOAT_LIST = "float_or_float_list"
     """A float or a list of floats per row (e.g. a teacher margin, or one teacher score per candidate)."""
     ANY = "any"

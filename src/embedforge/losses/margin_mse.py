@@ -41,8 +41,8 @@ class MarginMSELoss(Loss):
     ===============================================  =====================================================================
 
     The documents need not be a positive and a negative: both may be relevant, and a negative margin says the
-    second is the better one. Because the label column is a float in one layout and a list in the others, the
-    trainer's up-front check accepts any label column for this loss (its shape is checked at the first step).
+    second is the better one. The label column is a float in one layout and a list in the others: the trainer's
+    up-front check accepts either (the list length is checked against the columns at the first step).
 
     When to use: distilling a cross-encoder's scores into a bi-encoder (MS MARCO recipes). Each query only sees its
     own documents, so training is slower than with in-batch negatives.

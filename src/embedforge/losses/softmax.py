@@ -105,7 +105,7 @@ class SoftmaxLoss(Loss):
     input_spec = InputSpec(
         min_texts=2,
         max_texts=2,
-        label=LabelKind.INT,
+        label=LabelKind.INT_OR_FLOAT_LIST,
         description="(sentence_A, sentence_B) pairs with a class label (an int, or a list of class probabilities)",
     )
     config_keys = (

@@ -74,7 +74,23 @@ def test_declarations_and_errors(model_pair: tuple) -> None:
     ours, _ = model_pair
     loss = SoftmaxLoss(ours, 32, 3)
     assert isinstance(loss, Loss)
-    assert loss.input_spec == InputSpec(2, 2, LabelKind.INT, loss.input_spec.description)
+    assert loss.input_spec == InputSpec(2, 2, LabelKind.INT_OR_FLOAT_LIST, loss.input_spec.description)
     assert "probabilities" in loss.input_spec.description
     with pytest.raises(ValueError, match="at least one of"):
         SoftmaxLoss(ours, 32, 3, concatenation_sent_rep=False, concatenation_sent_difference=False)
+
+
+def test_probability_labels_pass_validation(tiny_bert_path) -> None:
+    from datasets import Dataset
+
+    from embedforge import SentenceTransformer
+    from embedforge.data.validation import DatasetValidationError, validate_datasets
+    from embedforge.losses import SoftmaxLoss
+
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu")
+    loss = SoftmaxLoss(model, embedding_dimension=32, num_labels=3)
+    soft = Dataset.from_dict({"a": ["a man"], "b": ["a dog"], "label": [[0.2, 0.5, 0.3]]})
+    validate_datasets({"train": soft}, {"train": loss})
+    text_labels = Dataset.from_dict({"a": ["a man"], "b": ["a dog"], "label": ["entailment"]})
+    with pytest.raises(DatasetValidationError, match="int_or_float_list"):
+        validate_datasets({"train": text_labels}, {"train": loss})

@@ -139,8 +139,9 @@ class SentenceTransformerTrainer(Trainer):
         from embedforge.model_card import ModelCardCallback
 
         card = self.model.model_card_data
-        losses = self.loss if isinstance(self.loss, dict) else {"": self.loss}
-        card.set_training_data(train, evaluation, losses, tokenize=self.model.tokenize)
+        if train is not None:  # an evaluation-only trainer must not replace what training recorded
+            losses = self.loss if isinstance(self.loss, dict) else {"": self.loss}
+            card.set_training_data(train, evaluation, losses, tokenize=self.model.tokenize)
         self.add_callback(ModelCardCallback(card))
 
     # ------------------------------------------------------------------ loss

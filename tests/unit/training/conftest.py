@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
 from pathlib import Path
 
 import pytest
 from datasets import Dataset
 
 from embedforge import SentenceTransformer
-
-
-def read_csv(path: Path, limit: int) -> list[dict[str, str]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        return [row for _, row in zip(range(limit), reader, strict=False)]
+from helpers import read_csv
 
 
 @pytest.fixture

@@ -11,13 +11,12 @@ from datasets import Dataset
 from embedforge import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from embedforge.losses import CoSENTLoss, CosineSimilarityLoss, MultipleNegativesRankingLoss, SoftmaxLoss
 from embedforge.training_args import MultiDatasetBatchSamplers
+from helpers import read_csv
 
 
 @pytest.fixture
 def setup(tiny_model: SentenceTransformer, stsb_pairs: Dataset, caption_pairs: Dataset, nli_pairs: Dataset,
           shared_data: Path) -> tuple[dict[str, Dataset], dict]:
-    from conftest import read_csv  # tests/unit/training/conftest.py
-
     rows = read_csv(shared_data / "mrpc" / "train.csv", 24)
     mrpc = Dataset.from_dict({"sentence1": [r["sentence1"] for r in rows], "sentence2": [r["sentence2"] for r in rows],
                               "label": [float(r["label"]) for r in rows]})

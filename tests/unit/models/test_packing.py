@@ -1,0 +1,90 @@
+"""Packed (unpadded) training forward: same embeddings and gradients as the padded forward, config untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from embedforge import SentenceTransformer
+from embedforge.models.packing import PACKED_ATTENTION, Packing, can_pack
+
+
+def _loss_and_grads(model: SentenceTransformer, sentences: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    model.zero_grad(set_to_none=True)
+    first, second = model.tokenize(sentences[:4]), model.tokenize(sentences[3:])
+    embeddings = [model(features)["sentence_embedding"] for features in (first, second)]
+    loss = torch.nn.functional.cosine_similarity(*embeddings).sum()
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return torch.cat(embeddings).detach(), grads
+
+
+@pytest.mark.parametrize("path_fixture", ["tiny_bert_path", "minilm_path"])
+def test_packed_equals_padded_in_value_and_gradient(
+    path_fixture: str, sentences: list[str], request: pytest.FixtureRequest
+) -> None:
+    model = SentenceTransformer(str(request.getfixturevalue(path_fixture)), device="cpu").train()
+    for module in model.modules():  # training mode (packing on) without dropout: the forwards must agree
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    model[0].unpad = False
+    padded_embeddings, padded_grads = _loss_and_grads(model, sentences)
+    model[0].unpad = True
+    packed_embeddings, packed_grads = _loss_and_grads(model, sentences)
+    torch.testing.assert_close(packed_embeddings, padded_embeddings, atol=1e-6, rtol=1e-5)
+    assert packed_grads.keys() == padded_grads.keys()
+    for name, grad in padded_grads.items():
+        scale = max(float(grad.abs().max()), 1e-3)  # key biases get ~0 gradients (softmax shift invariance)
+        torch.testing.assert_close(packed_grads[name] / scale, grad / scale, atol=1e-5, rtol=0, msg=name)
+
+
+def test_packing_is_used_in_training_only_and_restores_the_config(tiny_bert_path: Path, sentences: list[str]) -> None:
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu").train()
+    features = model.tokenize(sentences)
+    auto_model = model[0].auto_model
+    assert can_pack(auto_model, features, "right")
+    assert not can_pack(auto_model, features, "left")
+    with torch.no_grad():  # GradCache's first pass: packed too, so that its dropout masks match the second pass
+        assert can_pack(auto_model, features, "right")
+    model.eval()
+    assert not can_pack(auto_model, features, "right")
+    model.train()
+    model(features)["sentence_embedding"].sum().backward()
+    assert auto_model.config._attn_implementation == "sdpa"
+    assert PACKED_ATTENTION not in (model[0].auto_model.config.to_json_string())
+
+
+def test_packing_round_trip() -> None:
+    mask = torch.tensor([[1, 1, 1], [1, 0, 0]])
+    packing = Packing.from_attention_mask(mask)
+    values = torch.arange(6.0).view(2, 3, 1)
+    packed = packing.pack(values)
+    assert packed.flatten().tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert packing.unpack(packed).flatten().tolist() == [0.0, 1.0, 2.0, 3.0, 0.0, 0.0]
+
+
+def test_default_packs_in_training_on_cpu_only(tiny_bert_path: Path, sentences: list[str]) -> None:
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu").train()
+    transformer = model[0]
+    assert transformer.unpad is None
+    features = model.tokenize(sentences)
+    assert transformer.runs_unpadded(features)
+    token_embeddings = model(dict(features))["token_embeddings"]
+    padded = ~features["attention_mask"].bool()
+    assert padded.any()
+    assert not token_embeddings[padded].any()  # the packed forward leaves zeros at padded positions
+    meta = {key: value.to("meta") for key, value in features.items()}
+    assert not transformer.runs_unpadded(meta)  # an accelerator: the padded forward unless unpad=True
+    transformer.unpad = False
+    assert not transformer.runs_unpadded(features)
+    model.eval()
+    transformer.unpad = True
+    assert not transformer.runs_unpadded(features)  # never outside training mode
+
+
+def test_gradient_checkpointing_keeps_the_padded_forward(tiny_bert_path: Path, sentences: list[str]) -> None:
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu").train()
+    model[0].auto_model.gradient_checkpointing_enable()
+    assert not model[0].runs_unpadded(model.tokenize(sentences))

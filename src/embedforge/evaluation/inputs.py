@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from embedforge.evaluation.embedding_cache import active_cache
+
 __all__ = ["check_same_length", "check_texts", "encode_unique"]
 
 
@@ -66,6 +68,10 @@ def encode_unique(
 ) -> list[np.ndarray]:
     """Embed the texts of several groups with one ``encode`` call that sees each distinct text once.
 
+    During a :class:`~embedforge.evaluation.SequentialEvaluator` call, texts already embedded by an earlier
+    evaluator with the same method and options come from the round's
+    :class:`~embedforge.evaluation.embedding_cache.EmbeddingCache`; only the others are encoded.
+
     Args:
         encode: ``model.encode`` or a role-specific variant such as ``model.encode_query``.
         groups: Lists of texts, e.g. ``[sentences1, sentences2]``.
@@ -76,5 +82,9 @@ def encode_unique(
     """
     index: dict[str, int] = {}
     positions = [np.asarray([index.setdefault(text, len(index)) for text in group], dtype=np.int64) for group in groups]
-    embeddings = np.asarray(encode(list(index), **kwargs))
+    cache = active_cache()
+    if cache is None:
+        embeddings = np.asarray(encode(list(index), **kwargs))
+    else:
+        embeddings = cache.embed(encode, list(index), **kwargs)
     return [embeddings[rows] for rows in positions]

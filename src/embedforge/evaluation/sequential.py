@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from embedforge.evaluation.base import SentenceEvaluator
+from embedforge.evaluation.embedding_cache import shared_embeddings
 
 if TYPE_CHECKING:
     from embedforge.model.sentence_transformer import SentenceTransformer
 
 __all__ = ["SequentialEvaluator"]
+
+logger = logging.getLogger(__name__)
 
 
 def last_score(scores: Sequence[float]) -> float:
@@ -20,6 +24,9 @@ def last_score(scores: Sequence[float]) -> float:
 
 class SequentialEvaluator(SentenceEvaluator):
     """Run evaluators in order; return all their metrics plus ``sequential_score`` (the primary metric).
+
+    While it runs, the evaluators share one :class:`~embedforge.evaluation.embedding_cache.EmbeddingCache`: a text
+    that several of them embed the same way is embedded once.
 
     ``sequential_score`` is ``main_score_function`` applied to the evaluators' primary scores (an evaluator
     without ``primary_metric`` contributes its first metric). The trainer wraps a list passed as
@@ -68,14 +75,20 @@ class SequentialEvaluator(SentenceEvaluator):
         """
         results: dict[str, float] = {}
         scores: list[float] = []
-        for index, evaluator in enumerate(self.evaluators):
-            evaluation: dict[str, float] | float = evaluator(model, output_path, epoch, steps)
-            if not isinstance(evaluation, dict):
-                scores.append(evaluation)
-                evaluation = {f"evaluator_{index}": evaluation}
-            else:
-                scores.append(_primary_score(index, evaluator, evaluation))
-            results.update(evaluation)
+        with shared_embeddings() as cache:  # texts several evaluators need are embedded once
+            for index, evaluator in enumerate(self.evaluators):
+                evaluation: dict[str, float] | float = evaluator(model, output_path, epoch, steps)
+                if not isinstance(evaluation, dict):  # a legacy evaluator returning its score
+                    scores.append(evaluation)
+                    evaluation = {f"evaluator_{index}": evaluation}
+                else:
+                    scores.append(_primary_score(index, evaluator, evaluation))
+                results.update(evaluation)
+        if cache.reused:
+            logger.info(
+                "SequentialEvaluator: %d texts embedded, %d embeddings reused across evaluators.",
+                cache.computed, cache.reused,
+            )
         self.primary_metric = "sequential_score"
         results["sequential_score"] = self.main_score_function(scores) if scores else 0.0
         self.store_metrics_in_model_card_data(model, results, epoch, steps)

@@ -16,9 +16,10 @@ from embedforge.losses.functional.modifiers import (
     layer_distillation_loss,
     layer_weight,
 )
-from embedforge.losses.modifier import LossModifier, replaced_forward, uses_gradient_cache
+from embedforge.losses.modifier import LossModifier, innermost_cached_loss, replaced_forward, uses_gradient_cache
 
 if TYPE_CHECKING:
+    from embedforge.losses.cached import CalculateLoss, EmbedFn, MiniBatches
     from embedforge.model.sentence_transformer import SentenceTransformer
     from embedforge.models.base import Features
     from embedforge.models.transformer import Transformer
@@ -57,9 +58,14 @@ class AdaptiveLayerLoss(LossModifier):
     any         whatever the wrapped loss takes
     ==========  ================================
 
-    Requirements: the model's first module is a ``Transformer``; the wrapped loss must not cache gradients
-    (``Cached*`` losses, ``MegaBatchMarginLoss`` with its mini-batched default), because those back-propagate
-    after this loss has finished.
+    Requirements: the model's first module is a ``Transformer``.
+
+    With a gradient-caching loss (``Cached*`` losses, ``MegaBatchMarginLoss`` with its mini-batched default, also
+    inside ``MatryoshkaLoss`` as in ``Matryoshka2dLoss``), the layers are sampled first; each mini-batch is then
+    embedded once at the final and the sampled layers together (both GradCache passes), and the loss calculation
+    and KL terms run per layer on the cached embeddings: value and gradients equal the plain loss's, with the
+    cached loss's memory bound (sentence-transformers refuses this combination). With ``n_layers_per_step`` or
+    ``n_dims_per_step`` sampling, the random draws happen in another order than in the plain path.
 
     When to use: to let users drop layers at inference (faster encoding) with little loss of quality.
 
@@ -81,8 +87,7 @@ class AdaptiveLayerLoss(LossModifier):
             callable from layer index (0 = embedding layer output) to weight.
 
     Raises:
-        ValueError: For an unknown ``layer_weighting``, a model not starting with a Transformer, or a
-            gradient-caching wrapped loss.
+        ValueError: For an unknown ``layer_weighting`` or a model not starting with a Transformer.
 
     Example:
         >>> from embedforge import SentenceTransformer
@@ -119,13 +124,6 @@ class AdaptiveLayerLoss(LossModifier):
                 f'layer_weighting must be "uniform", "log", "linear", or a callable, but got {layer_weighting!r}.'
             )
         _check_transformer_first(self.base_model)
-        if uses_gradient_cache(loss):
-            raise ValueError(
-                f"AdaptiveLayerLoss cannot wrap {type(loss).__name__}: it back-propagates from a hook after the "
-                "loss is returned, when the layer outputs are no longer substituted, and it caches one batch of "
-                "gradients while this loss runs once per layer. Wrap the non-cached loss (e.g. "
-                "MultipleNegativesRankingLoss) instead."
-            )
         self.n_layers_per_step = n_layers_per_step
         self.last_layer_weight = last_layer_weight
         self.prior_layers_weight = prior_layers_weight
@@ -147,6 +145,8 @@ class AdaptiveLayerLoss(LossModifier):
         Returns:
             Scalar loss.
         """
+        if uses_gradient_cache(self.loss):
+            return self._forward_cached(sentence_features, labels)
         model = self.base_model
         transformer = model[0]
         with (
@@ -165,6 +165,48 @@ class AdaptiveLayerLoss(LossModifier):
                     loss = loss + distillation * self.kl_div_weight
         return loss
 
+    def _forward_cached(self, sentence_features: list[Features], labels: Tensor | None) -> Tensor:
+        """The same loss through the wrapped loss's gradient cache: all used layers embedded per mini-batch."""
+        cached = innermost_cached_loss(self.loss)
+        transformer = self.base_model[0]
+        indices = self._sampled_layers(transformer.auto_model.config.num_hidden_layers + 1)
+        layers = [None, *indices]  # None: the final layer
+        with (
+            cached.wrapped_embedding(partial(_stacked_layers, transformer, layers)),
+            cached.wrapped_calculation(partial(self._per_layer, indices)),
+        ):
+            return self.loss(sentence_features, labels)
+
+    def _per_layer(self, indices: Sequence[int], calculate: CalculateLoss) -> CalculateLoss:
+        """Split the stacked embeddings per layer; weighted loss per layer plus the KL terms."""
+
+        def per_layer(
+            reps: MiniBatches,
+            labels: Tensor | None,
+            *,
+            extras: list[list[Any]] | None = None,
+            with_backward: bool = False,
+        ) -> Tensor:
+            dim = reps[0][0].size(1) // (len(indices) + 1)
+            parts = [[[rep[:, k * dim : (k + 1) * dim] for rep in column] for column in reps]
+                     for k in range(len(indices) + 1)]
+            total = self.last_layer_weight * _weighted_part(calculate, parts[0], labels, extras, with_backward,
+                                                            self.last_layer_weight)
+            final = torch.cat([rep for column in parts[0] for rep in column]) if self.kl_temperature > 0 else None
+            for index, part in zip(indices, parts[1:], strict=True):
+                weight = self.get_layer_weight(index) / len(indices) * self.prior_layers_weight
+                total = total + weight * _weighted_part(calculate, part, labels, extras, with_backward, weight)
+                if final is not None:
+                    layer = torch.cat([rep for column in part for rep in column])
+                    distillation = layer_distillation_loss(layer, final, self.kl_temperature) * self.kl_div_weight
+                    if with_backward:
+                        distillation.backward()
+                        distillation = distillation.detach()
+                    total = total + distillation
+            return total
+
+        return per_layer
+
     def _sampled_layers(self, num_layers: int) -> Sequence[int]:
         """Prior layers (all hidden states but the last) used this step."""
         indices: Sequence[int] = range(num_layers - 1)
@@ -177,6 +219,45 @@ class AdaptiveLayerLoss(LossModifier):
         weighting = self.layer_weighting
         name = weighting if isinstance(weighting, str) else getattr(weighting, "__name__", "custom")
         return {**super().get_config_dict(), "loss": type(self.loss).__name__, "layer_weighting": name}
+
+
+def _weighted_part(
+    calculate: CalculateLoss,
+    part: MiniBatches,
+    labels: Tensor | None,
+    extras: list[list[Any]] | None,
+    with_backward: bool,
+    weight: float,
+) -> Tensor:
+    """``calculate`` on one layer's slices; with ``with_backward``, ``weight`` times its gradient reaches them."""
+    if not with_backward:
+        return calculate(part, labels, extras=extras)
+    leaves = [[rep.detach().requires_grad_() for rep in column] for column in part]
+    value = calculate(leaves, labels, extras=extras, with_backward=True)
+    for rep_column, leaf_column in zip(part, leaves, strict=True):
+        for rep, leaf in zip(rep_column, leaf_column, strict=True):
+            if leaf.grad is not None:
+                rep.backward(weight * leaf.grad)
+    return value
+
+
+def _stacked_layers(transformer: Transformer, layers: Sequence[int | None], embed: EmbedFn) -> EmbedFn:
+    """An embedding function returning the embeddings of ``layers`` side by side, ``(batch, len(layers) * dim)``.
+
+    The transformer runs once with its hidden states kept; the modules after it then run on each layer's hidden
+    states (``None`` is the final layer, as the model computes it).
+    """
+
+    def stacked(features: Features) -> Tensor:
+        with replaced_forward(transformer, partial(_LayerCache, transformer)) as cache:
+            outputs = []
+            for layer in layers:
+                if layer is not None:
+                    cache.use_layer(layer)
+                outputs.append(embed(features))
+        return torch.cat(outputs, dim=1)
+
+    return stacked
 
 
 class _LayerCache:

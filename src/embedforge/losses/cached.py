@@ -40,10 +40,13 @@ if TYPE_CHECKING:
     from embedforge.model.sentence_transformer import SentenceTransformer
     from embedforge.models.base import Features
 
-__all__ = ["CachedLoss", "CalculateLoss", "MiniBatches"]
+__all__ = ["CachedLoss", "CalculateLoss", "EmbedFn", "MiniBatches"]
 
 MiniBatches = list[list[Tensor]]
 """Per column, the embeddings ``(mini_batch, dim)`` of each of its mini-batches, in order."""
+
+EmbedFn = Callable[["Features"], Tensor]
+"""Runs the model on one mini-batch's features and returns its ``(mini_batch, dim)`` embeddings."""
 
 
 class CalculateLoss(Protocol):
@@ -70,6 +73,7 @@ class _CachedPass:
     random_states: list[list[RandContext]]
     gradients: MiniBatches
     autocast: _AutocastState
+    embed: EmbedFn
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class CachedLoss(Loss):
         self.mini_batch_num_tokens = mini_batch_num_tokens
         self.show_progress_bar = show_progress_bar
         self._calculate_wrappers: list[Callable[[CalculateLoss], CalculateLoss]] = []
+        self._embed_wrappers: list[Callable[[EmbedFn], EmbedFn]] = []
 
     # ---------------------------------------------------------- for subclasses
     @abstractmethod
@@ -161,7 +166,12 @@ class CachedLoss(Loss):
 
     # ------------------------------------------------------------------ engine
     def embed_minibatch(
-        self, features: Features, *, with_grad: bool, random_state: RandContext | None = None
+        self,
+        features: Features,
+        *,
+        with_grad: bool,
+        random_state: RandContext | None = None,
+        embed: EmbedFn | None = None,
     ) -> Tensor:
         """Run the model on one mini-batch (a slice from :func:`slice_features`) and return its embeddings.
 
@@ -169,13 +179,36 @@ class CachedLoss(Loss):
             features: The mini-batch's features; the model may add outputs to this dict.
             with_grad: Build the autograd graph (the replay pass) or not (the first pass).
             random_state: RNG snapshot to run under (replay); None runs with the current RNG.
+            embed: The embedding function of this pass (see :meth:`wrapped_embedding`); default: the model's
+                ``sentence_embedding``.
 
         Returns:
-            ``(mini_batch, dim)`` sentence embeddings.
+            ``(mini_batch, dim)`` embeddings.
         """
         rng = random_state if random_state is not None else nullcontext()
         with rng, torch.set_grad_enabled(with_grad):
-            return self.model(features)["sentence_embedding"]
+            return (embed or self._embed_sentences)(features)
+
+    def _embed_sentences(self, features: Features) -> Tensor:
+        return self.model(features)["sentence_embedding"]
+
+    @contextmanager
+    def wrapped_embedding(self, wrap: Callable[[EmbedFn], EmbedFn]) -> Iterator[None]:
+        """Within the block, :meth:`forward_cached` embeds each mini-batch with ``wrap(embed)`` (both passes).
+
+        This is how AdaptiveLayerLoss caches several layers at once: its embedding function returns the final
+        and the sampled prior layers' embeddings side by side, ``(mini_batch, layers * dim)``, and its
+        :meth:`wrapped_calculation` splits them again. The function is captured when ``forward`` runs, so the
+        replay in ``backward`` (after the block has ended) embeds the same way.
+
+        Args:
+            wrap: Takes the current embedding function, returns the one to use.
+        """
+        self._embed_wrappers.append(wrap)
+        try:
+            yield
+        finally:
+            self._embed_wrappers.pop()
 
     @contextmanager
     def wrapped_calculation(self, wrap: Callable[[CalculateLoss], CalculateLoss]) -> Iterator[None]:
@@ -183,7 +216,8 @@ class CachedLoss(Loss):
 
         This is how loss modifiers act on the cached embeddings: MatryoshkaLoss wraps the calculation so that it
         runs once per truncated dimension. The wrapper is only needed during ``forward`` (the backward hook never
-        recomputes the loss). Nested blocks compose, the innermost block's wrapper applied last.
+        recomputes the loss). Nested blocks compose: the outermost block's wrapper is called first and calls the
+        inner ones (AdaptiveLayerLoss splits the layers, then MatryoshkaLoss truncates each).
 
         Args:
             wrap: Takes the current loss calculation, returns the one to use.
@@ -209,25 +243,28 @@ class CachedLoss(Loss):
             ValueError: If the loss did not use the embeddings of some column.
         """
         calculate: CalculateLoss = self.calculate_loss
-        for wrap in self._calculate_wrappers:
+        for wrap in reversed(self._calculate_wrappers):
             calculate = wrap(calculate)
+        embed: EmbedFn = self._embed_sentences
+        for embed_wrap in reversed(self._embed_wrappers):
+            embed = embed_wrap(embed)
         features = list(sentence_features)
         training = torch.is_grad_enabled()
         # Boundaries first: modules may edit features in place, and the replay must reuse these exact ranges.
         ranges = [minibatch_ranges(column, self.mini_batch_size, self.mini_batch_num_tokens) for column in features]
-        reps, extras, states = self._embed_without_grad(features, ranges, keep_random_states=training)
+        reps, extras, states = self._embed_without_grad(features, ranges, embed, keep_random_states=training)
         if not training:
             return calculate(reps, labels, extras=extras)
         value = calculate(reps, labels, extras=extras, with_backward=True)
         gradients = [[rep.grad for rep in column] for column in reps]
         _check_every_column_used(type(self).__name__, gradients)
         loss = value.detach().requires_grad_()
-        cached = _CachedPass(features, ranges, states, gradients, _AutocastState.current(features))
+        cached = _CachedPass(features, ranges, states, gradients, _AutocastState.current(features), embed)
         loss.register_hook(partial(_replay, owner=self, cached=cached))
         return loss
 
     def _embed_without_grad(
-        self, features: list[Features], ranges: list[list[tuple[int, int]]], keep_random_states: bool
+        self, features: list[Features], ranges: list[list[tuple[int, int]]], embed: EmbedFn, keep_random_states: bool
     ) -> tuple[MiniBatches, list[list[Any]], list[list[RandContext]]]:
         """Step 1: embed every mini-batch of every column without gradients (and run :meth:`embed_extras`)."""
         reps: MiniBatches = []
@@ -239,7 +276,7 @@ class CachedLoss(Loss):
                 if keep_random_states:
                     column_states.append(RandContext(*minibatch.values()))
                 pristine = dict(minibatch)  # the model adds its outputs to the dict it is given
-                embeddings = self.embed_minibatch(minibatch, with_grad=False)
+                embeddings = self.embed_minibatch(minibatch, with_grad=False, embed=embed)
                 column_reps.append(embeddings.detach().requires_grad_(keep_random_states))
                 with torch.no_grad():
                     column_extras.append(self.embed_extras(pristine))
@@ -278,7 +315,9 @@ def _replay(grad_output: Tensor, owner: CachedLoss, cached: _CachedPass) -> None
             for minibatch, state, gradient in zip(owner._minibatches(column, ranges), states, gradients, strict=True):
                 remaining -= 1
                 with _gradient_sync(model, synchronize=remaining == 0):
-                    embeddings = owner.embed_minibatch(minibatch, with_grad=True, random_state=state)
+                    embeddings = owner.embed_minibatch(
+                        minibatch, with_grad=True, random_state=state, embed=cached.embed
+                    )
                     if embeddings.requires_grad:
                         _backward_surrogate(embeddings, gradient, grad_output)
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
 
-from embedforge.losses.cached import CachedLoss, CalculateLoss, MiniBatches
+from embedforge.losses.cached import CalculateLoss, MiniBatches
 from embedforge.losses.functional.modifiers import shrink
-from embedforge.losses.modifier import LossModifier, replaced_forward, uses_gradient_cache
+from embedforge.losses.modifier import LossModifier, innermost_cached_loss, replaced_forward, uses_gradient_cache
 
 if TYPE_CHECKING:
     from embedforge.model.sentence_transformer import SentenceTransformer
@@ -118,11 +118,7 @@ class MatryoshkaLoss(LossModifier):
 
     def _forward_cached(self, sentence_features: list[Features], labels: Tensor | None) -> Tensor:
         """Run a gradient-caching loss whose loss calculation is repeated over the truncated cached embeddings."""
-        cached = self.loss
-        while isinstance(cached, LossModifier):  # e.g. MatryoshkaLoss(SomeModifier(CachedLoss))
-            cached = cached.loss
-        if not isinstance(cached, CachedLoss):
-            raise TypeError(f"MatryoshkaLoss expected a CachedLoss inside {type(self.loss).__name__}.")
+        cached = innermost_cached_loss(self.loss)
         with cached.wrapped_calculation(self._per_dimension):
             return self.loss(sentence_features, labels)
 

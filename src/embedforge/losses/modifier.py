@@ -21,7 +21,14 @@ from embedforge.losses.cached import CachedLoss
 if TYPE_CHECKING:
     from embedforge.model.sentence_transformer import SentenceTransformer
 
-__all__ = ["ANY_INPUTS", "LossModifier", "replaced_forward", "unwrap_model", "uses_gradient_cache"]
+__all__ = [
+    "ANY_INPUTS",
+    "LossModifier",
+    "innermost_cached_loss",
+    "replaced_forward",
+    "unwrap_model",
+    "uses_gradient_cache",
+]
 
 ANY_INPUTS = InputSpec(min_texts=1, max_texts=None, label=LabelKind.ANY, description="whatever the wrapped loss takes")
 """The input declaration of a modifier whose wrapped loss declares none (a plain ``nn.Module``)."""
@@ -37,6 +44,20 @@ def uses_gradient_cache(loss: nn.Module) -> bool:
     if isinstance(loss, LossModifier):
         return uses_gradient_cache(loss.loss)
     return False
+
+
+def innermost_cached_loss(loss: nn.Module) -> CachedLoss:
+    """The :class:`~embedforge.losses.cached.CachedLoss` inside ``loss`` and its modifiers.
+
+    Raises:
+        TypeError: If there is none.
+    """
+    inner = loss
+    while isinstance(inner, LossModifier):  # e.g. MatryoshkaLoss(CachedMultipleNegativesRankingLoss)
+        inner = inner.loss
+    if not isinstance(inner, CachedLoss):
+        raise TypeError(f"Expected a CachedLoss inside {type(loss).__name__}, found {type(inner).__name__}.")
+    return inner
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

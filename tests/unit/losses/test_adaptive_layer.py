@@ -100,15 +100,21 @@ def test_trains_two_steps(tiny_bert_path: Path, shared_data: Path, tmp_path: Pat
 
 def test_rejects_what_it_cannot_run(model_pair: tuple) -> None:
     ours, _ = model_pair
-    for cached in (CachedMultipleNegativesRankingLoss(ours),
-                   MatryoshkaLoss(ours, CachedMultipleNegativesRankingLoss(ours), [32, 16])):
-        with pytest.raises(ValueError, match="cannot wrap"):
-            AdaptiveLayerLoss(ours, cached)
     with pytest.raises(ValueError, match="layer_weighting"):
         AdaptiveLayerLoss(ours, MultipleNegativesRankingLoss(ours), layer_weighting="cubic")
     static = SentenceTransformer(modules=[StaticEmbedding(ours.tokenizer, embedding_dim=8)], device="cpu")
     with pytest.raises(ValueError, match="first module is a Transformer"):
         AdaptiveLayerLoss(static, MultipleNegativesRankingLoss(static))
+
+
+def test_cached_wrapped_loss_trains_two_steps(tiny_bert_path: Path, shared_data: Path, tmp_path: Path) -> None:
+    """Sampled layers (n_layers_per_step=1) through the gradient cache, in the trainer; equality: see the CachedMNRL
+    tests (scenarios adaptive-layer and matryoshka-2d)."""
+    model = load_model(tiny_bert_path)
+    inner = MatryoshkaLoss(model, CachedMultipleNegativesRankingLoss(model, mini_batch_size=5), [32, 16])
+    loss = AdaptiveLayerLoss(model, inner)
+    train_two_steps(model, loss, caption_pairs(shared_data), tmp_path)
+    assert model[0].auto_model.config.output_hidden_states is False
 
 
 def test_config_and_citation_match_sentence_transformers(model_pair: tuple) -> None:

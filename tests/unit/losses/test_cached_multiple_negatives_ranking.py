@@ -24,8 +24,10 @@ from datasets import Dataset
 from embedforge import SentenceTransformer
 from embedforge.data.validation import DatasetValidationError
 from embedforge.losses import MultipleNegativesRankingLoss
+from embedforge.losses.adaptive_layer import AdaptiveLayerLoss
 from embedforge.losses.cached_multiple_negatives_ranking import CachedMultipleNegativesRankingLoss
 from embedforge.losses.matryoshka import MatryoshkaLoss
+from embedforge.losses.matryoshka_2d import Matryoshka2dLoss
 from embedforge.util import dot_score
 
 st_losses = pytest.importorskip("sentence_transformers.sentence_transformer.losses")
@@ -83,6 +85,12 @@ SCENARIOS: dict[str, tuple[dict, Callable | None]] = {
                  "hardness_strength": 2.0}, None),
     "matryoshka": ({"mini_batch_size": 3},
                    lambda model, loss: MatryoshkaLoss(model, loss, [32, 16, 8], matryoshka_weights=[1.0, 0.5, 2.0])),
+    "adaptive-layer": ({"mini_batch_size": 3},
+                       lambda model, loss: AdaptiveLayerLoss(model, loss, n_layers_per_step=-1, layer_weighting="log",
+                                                             prior_layers_weight=0.7, kl_div_weight=0.5)),
+    "matryoshka-2d": ({"mini_batch_size": 2},
+                      lambda model, loss: Matryoshka2dLoss(model, loss, [32, 16, 8], [1.0, 0.5, 2.0],
+                                                           n_layers_per_step=-1, n_dims_per_step=-1)),
 }
 
 

@@ -1,0 +1,104 @@
+"""Embeddings shared by the evaluators of one evaluation round (one model state).
+
+A :class:`~embedforge.evaluation.SequentialEvaluator` call opens an :class:`EmbeddingCache` for its duration;
+every evaluator embeds through :func:`embedforge.evaluation.inputs.encode_unique`, which asks the open cache
+first. A text that two evaluators need (the same sentences in an STS and a binary-classification set, a query
+scored by a reranker and by a retrieval evaluator) is then embedded once. The model does not change during the
+call, so entries stay valid until it ends; they are dropped with the cache. Outside such a call nothing is
+cached (each evaluator still embeds each distinct text once).
+
+Entries are keyed by the model, the encode method (``encode``, ``encode_query``, ``encode_document``: prompts and
+routes differ) and every option that changes the vectors (prompt, precision, normalization, truncation...);
+options that only change how the work is done (``batch_size``, ``show_progress_bar``) are left out of the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import numpy as np
+
+__all__ = ["EmbeddingCache", "active_cache", "shared_embeddings"]
+
+_NOT_IN_KEY = frozenset({"batch_size", "show_progress_bar"})
+_ACTIVE: ContextVar[EmbeddingCache | None] = ContextVar("embedforge_embedding_cache", default=None)
+
+
+class EmbeddingCache:
+    """Embeddings computed during one evaluation round, per (model, encode method, options) and text.
+
+    Attributes:
+        computed: Texts the model embedded through this cache.
+        reused: Texts served from the cache instead.
+    """
+
+    def __init__(self) -> None:
+        self._tables: dict[Hashable, dict[str, np.ndarray]] = {}
+        self.computed = 0
+        self.reused = 0
+
+    def embed(self, encode: Callable[..., Any], texts: Sequence[str], **kwargs: Any) -> np.ndarray:
+        """Embeddings ``(len(texts), dim)`` of ``texts``, embedding only those not seen with the same key.
+
+        Args:
+            encode: A bound encode method of a model (``model.encode``, ``model.encode_query``...); it must return
+                a numpy array for ``convert_to_numpy=True``.
+            texts: Distinct texts.
+            **kwargs: Options for ``encode``.
+
+        Returns:
+            One row per text, in order.
+        """
+        table = self._tables.setdefault(_key(encode, kwargs), {})
+        missing = [text for text in texts if text not in table]
+        if missing:
+            vectors = np.asarray(encode(missing, **kwargs))
+            table.update(zip(missing, vectors, strict=True))
+            self.computed += len(missing)
+        self.reused += len(texts) - len(missing)
+        if not texts:
+            return np.asarray(encode([], **kwargs))
+        return np.stack([table[text] for text in texts])
+
+
+def active_cache() -> EmbeddingCache | None:
+    """The cache of the evaluation round in progress, or None outside one."""
+    return _ACTIVE.get()
+
+
+@contextmanager
+def shared_embeddings() -> Iterator[EmbeddingCache]:
+    """Open a cache for the enclosed evaluations (or join the one already open).
+
+    Yields:
+        The open cache.
+    """
+    outer = _ACTIVE.get()
+    if outer is not None:
+        yield outer
+        return
+    cache = EmbeddingCache()
+    token = _ACTIVE.set(cache)
+    try:
+        yield cache
+    finally:
+        _ACTIVE.reset(token)
+
+
+def _key(encode: Callable[..., Any], kwargs: dict[str, Any]) -> Hashable:
+    """``(model id, method name, options)``; unhashable option values enter by their ``repr``."""
+    owner = getattr(encode, "__self__", None)  # a bound method's model; plain functions key by themselves
+    name = getattr(encode, "__name__", repr(encode))
+    options = tuple(sorted((key, _hashable(value)) for key, value in kwargs.items() if key not in _NOT_IN_KEY))
+    return (id(owner) if owner is not None else id(encode), name, options)
+
+
+def _hashable(value: Any) -> Hashable:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value

@@ -7,14 +7,18 @@ Every evaluator returns a dict of metrics whose keys start with its ``name`` and
 from __future__ import annotations
 
 from embedforge.evaluation.base import BaseEvaluator, SentenceEvaluator
+from embedforge.evaluation.binary_classification import BinaryClassificationEvaluator
 from embedforge.evaluation.embedding_similarity import EmbeddingSimilarityEvaluator
+from embedforge.evaluation.label_accuracy import LabelAccuracyEvaluator
 from embedforge.evaluation.sequential import SequentialEvaluator
 from embedforge.evaluation.triplet import TripletEvaluator
 from embedforge.similarity_functions import SimilarityFunction
 
 __all__ = [
     "BaseEvaluator",
+    "BinaryClassificationEvaluator",
     "EmbeddingSimilarityEvaluator",
+    "LabelAccuracyEvaluator",
     "SentenceEvaluator",
     "SequentialEvaluator",
     "SimilarityFunction",

@@ -9,7 +9,9 @@ from __future__ import annotations
 from embedforge.evaluation.base import BaseEvaluator, SentenceEvaluator
 from embedforge.evaluation.binary_classification import BinaryClassificationEvaluator
 from embedforge.evaluation.embedding_similarity import EmbeddingSimilarityEvaluator
+from embedforge.evaluation.information_retrieval import InformationRetrievalEvaluator
 from embedforge.evaluation.label_accuracy import LabelAccuracyEvaluator
+from embedforge.evaluation.nano_beir import NanoBEIREvaluator
 from embedforge.evaluation.sequential import SequentialEvaluator
 from embedforge.evaluation.triplet import TripletEvaluator
 from embedforge.similarity_functions import SimilarityFunction
@@ -18,7 +20,9 @@ __all__ = [
     "BaseEvaluator",
     "BinaryClassificationEvaluator",
     "EmbeddingSimilarityEvaluator",
+    "InformationRetrievalEvaluator",
     "LabelAccuracyEvaluator",
+    "NanoBEIREvaluator",
     "SentenceEvaluator",
     "SequentialEvaluator",
     "SimilarityFunction",

@@ -11,8 +11,13 @@ from embedforge.evaluation.binary_classification import BinaryClassificationEval
 from embedforge.evaluation.embedding_similarity import EmbeddingSimilarityEvaluator
 from embedforge.evaluation.information_retrieval import InformationRetrievalEvaluator
 from embedforge.evaluation.label_accuracy import LabelAccuracyEvaluator
+from embedforge.evaluation.mse import MSEEvaluator
+from embedforge.evaluation.mse_from_dataframe import MSEEvaluatorFromDataFrame
 from embedforge.evaluation.nano_beir import NanoBEIREvaluator
+from embedforge.evaluation.paraphrase_mining import ParaphraseMiningEvaluator
+from embedforge.evaluation.reranking import RerankingEvaluator
 from embedforge.evaluation.sequential import SequentialEvaluator
+from embedforge.evaluation.translation import TranslationEvaluator
 from embedforge.evaluation.triplet import TripletEvaluator
 from embedforge.similarity_functions import SimilarityFunction
 
@@ -22,9 +27,14 @@ __all__ = [
     "EmbeddingSimilarityEvaluator",
     "InformationRetrievalEvaluator",
     "LabelAccuracyEvaluator",
+    "MSEEvaluator",
+    "MSEEvaluatorFromDataFrame",
     "NanoBEIREvaluator",
+    "ParaphraseMiningEvaluator",
+    "RerankingEvaluator",
     "SentenceEvaluator",
     "SequentialEvaluator",
     "SimilarityFunction",
+    "TranslationEvaluator",
     "TripletEvaluator",
 ]

@@ -1,0 +1,241 @@
+"""``embedforge evaluate MODEL``: run evaluators on a model, from a recipe or from data-file flags.
+
+Evaluator sources (any mix; several evaluators run as one ``SequentialEvaluator``, which adds
+``sequential_score``, the last evaluator's primary metric):
+
+- ``--recipe RECIPE.yaml [KEY=VALUE ...]``: the evaluators of a training recipe (see ``recipes/``), with the
+  recipe overrides that ``embedforge train`` takes; ``--stage`` keeps those of one stage.
+- ``--sts FILE``: ``EmbeddingSimilarityEvaluator`` on columns ``sentence1``, ``sentence2``, ``score`` (scores are
+  used as they are; Spearman/Pearson do not depend on their scale).
+- ``--triplets FILE``: ``TripletEvaluator`` on columns ``anchor``, ``positive``, ``negative``.
+- ``--beir FOLDER``: ``InformationRetrievalEvaluator`` on a local BEIR folder (``corpus.jsonl(.gz)``,
+  ``queries.jsonl``, ``qrels/<split>.tsv``).
+
+Files may be ``.csv``, ``.tsv`` or ``.jsonl`` (``.gz`` too). Each evaluator is named after its file (``test.csv``
+in folder ``stsb`` gives ``stsb-test``), and its metric keys start with that name.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from embedforge.cli.output import Console, add_output_options
+
+if TYPE_CHECKING:
+    from embedforge import SentenceTransformer
+    from embedforge.config.recipe import Recipe
+    from embedforge.evaluation import SentenceEvaluator
+
+__all__ = ["add_parser", "dataset_name", "flag_evaluators", "run"]
+
+SPLIT_NAMES = ("train", "dev", "validation", "valid", "test")
+"""File stems that are prefixed with their folder's name to name an evaluator (``stsb/test.csv`` → ``stsb-test``)."""
+
+EXAMPLES = """examples:
+  embedforge evaluate ./my-model --sts ../shared/data/stsb/test.csv
+  embedforge evaluate ./my-model --sts sts.csv --triplets triplets.csv --batch-size 64 --output-path results/
+  embedforge evaluate ./my-model --beir ../shared/data/scifact --limit 100
+  embedforge evaluate ./my-model --recipe recipes/stsb.yaml
+  embedforge evaluate ./my-model --recipe recipes/stsb.yaml evaluators.0.args.batch_size=64 --json
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``evaluate`` and its options."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a model with a recipe's evaluators or on STS / triplet / BEIR data",
+        description="Run evaluators on MODEL and print every metric: the evaluators of a recipe (--recipe) and/or "
+        "evaluators built from data files (--sts, --triplets, --beir; each may be repeated). Several evaluators "
+        "run as one SequentialEvaluator. Files may be .csv, .tsv or .jsonl (.gz allowed).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="model folder or Hugging Face Hub id")
+    parser.add_argument("--recipe", nargs="+", metavar=("RECIPE.yaml", "KEY=VALUE"),
+                        help="run the evaluators of this recipe, after applying the KEY=VALUE overrides (e.g. "
+                        "evaluators.0.args.batch_size=64)")
+    parser.add_argument("--stage", choices=("before", "during", "after"),
+                        help="with --recipe: only the evaluators the recipe runs at this stage (default: all)")
+    parser.add_argument("--sts", action="append", default=[], metavar="FILE",
+                        help="EmbeddingSimilarityEvaluator on columns sentence1, sentence2, score")
+    parser.add_argument("--triplets", action="append", default=[], metavar="FILE",
+                        help="TripletEvaluator on columns anchor, positive, negative")
+    parser.add_argument("--beir", action="append", default=[], metavar="FOLDER",
+                        help="InformationRetrievalEvaluator on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
+    parser.add_argument("--beir-split", default="test", metavar="SPLIT",
+                        help="qrels file of the BEIR folders: qrels/SPLIT.tsv (default: test)")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="use the first N rows of each --sts/--triplets file and the first N judged queries of "
+                        "each --beir folder (whose corpus stays whole)")
+    parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default: 32)")
+    parser.add_argument("--output-path", metavar="DIR", help="folder for the evaluators' CSV result files")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, mps ... (default: the best available)")
+    parser.add_argument("--trust-remote-code", action="store_true", help="allow code shipped with the model to run")
+    add_output_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the evaluators, load the model, evaluate and print the metrics (a ``metrics`` event in JSON mode).
+
+    Returns:
+        0 on success, 1 when data, recipe or model cannot be used (the error says why), 2 for bad arguments.
+    """
+    console = Console.from_args(args)
+    problem = _usage_problem(args)
+    if problem:
+        console.error(problem)
+        return 2
+    try:
+        recipe = _load_recipe(args) if args.recipe else None
+        evaluators = flag_evaluators(args, console)
+        model = _load_model(args, console)
+        if recipe is not None:
+            from embedforge.config.build import build_evaluators
+
+            built = build_evaluators(recipe, model=model, when=args.stage, show_progress=console.show_progress)
+            evaluators = list(built) + evaluators
+    except (OSError, ValueError, KeyError) as error:
+        console.error(str(error))
+        return 1
+    if not evaluators:
+        stage = f" for stage {args.stage!r}" if args.stage else ""
+        console.error(f"The recipe {args.recipe[0]} defines no evaluators{stage}. Add some to it, or pass --sts, "
+                      "--triplets or --beir.")
+        return 1
+    from embedforge.evaluation import SequentialEvaluator
+
+    evaluator = evaluators[0] if len(evaluators) == 1 else SequentialEvaluator(evaluators)
+    if args.output_path:
+        Path(args.output_path).mkdir(parents=True, exist_ok=True)
+    console.info(f"Evaluating with {len(evaluators)} evaluator(s) ...")
+    metrics = evaluator(model, output_path=args.output_path)
+    console.metrics("eval", metrics)
+    return 0
+
+
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments as a whole, or None."""
+    if not (args.recipe or args.sts or args.triplets or args.beir):
+        return "Nothing to evaluate: pass --recipe RECIPE.yaml, or data with --sts, --triplets or --beir."
+    if args.stage and not args.recipe:
+        return "--stage selects among a recipe's evaluators; pass --recipe too, or drop --stage."
+    bad = next((item for item in (args.recipe or [])[1:] if "=" not in item), None)
+    if bad is not None:
+        return (f"--recipe takes the recipe file then KEY=VALUE overrides; {bad!r} is not KEY=VALUE (e.g. "
+                "evaluators.0.args.batch_size=64). Put MODEL before --recipe.")
+    for option in ("limit", "batch_size"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            return f"--{option.replace('_', '-')} must be a positive integer, got {value}."
+    return None
+
+
+def _load_recipe(args: argparse.Namespace) -> Recipe:
+    """The recipe at ``args.recipe`` with the overrides applied."""
+    from embedforge.config.recipe import load_recipe
+
+    return load_recipe(args.recipe[0], args.recipe[1:])
+
+
+def _load_model(args: argparse.Namespace, console: Console) -> SentenceTransformer:
+    """The model to evaluate."""
+    from embedforge import SentenceTransformer
+
+    console.info(f"Loading model {args.model} ...")
+    return SentenceTransformer(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+
+
+# ------------------------------------------------------------------------------------- evaluators from flags
+def flag_evaluators(args: argparse.Namespace, console: Console) -> list[SentenceEvaluator]:
+    """The evaluators of ``--sts``, ``--triplets`` and ``--beir``, in that order, with unique names.
+
+    Raises:
+        FileNotFoundError: For a missing file or folder.
+        ValueError: For missing columns, bad values or too few rows.
+    """
+    builders: list[tuple[str, str, Callable[..., SentenceEvaluator]]] = [
+        *(("STS", path, _sts_evaluator) for path in args.sts),
+        *(("triplets", path, _triplet_evaluator) for path in args.triplets),
+        *(("BEIR", path, _beir_evaluator) for path in args.beir),
+    ]
+    used: set[str] = set()
+    evaluators = []
+    for kind, path, build in builders:
+        name = dataset_name(Path(path))
+        while name in used:
+            name += "_"
+        used.add(name)
+        evaluator, size = build(Path(path), name, args, console.show_progress)
+        console.info(f"{kind} {name}: {size} from {path}", evaluator=type(evaluator).__name__, name=name)
+        evaluators.append(evaluator)
+    return evaluators
+
+
+def dataset_name(path: Path) -> str:
+    """An evaluator name for a data file or folder: its stem, prefixed with the folder for split names."""
+    stem = path.name
+    for suffix in (".gz", ".csv", ".tsv", ".jsonl"):
+        stem = stem.removesuffix(suffix)
+    if stem.lower() in SPLIT_NAMES and path.resolve().parent.name:
+        return f"{path.resolve().parent.name}-{stem}"
+    return stem
+
+
+def _columns(path: Path, names: tuple[str, ...], limit: int | None) -> list[list[Any]]:
+    """The values of columns ``names`` of a CSV/TSV/JSONL file (first ``limit`` rows)."""
+    from embedforge.cli.encode import read_table
+
+    table = read_table(path)
+    return [table.column(name)[:limit] for name in names]
+
+
+def _sts_evaluator(
+    path: Path, name: str, args: argparse.Namespace, progress: bool
+) -> tuple[SentenceEvaluator, str]:
+    from embedforge.evaluation import EmbeddingSimilarityEvaluator
+
+    sentences1, sentences2, raw_scores = _columns(path, ("sentence1", "sentence2", "score"), args.limit)
+    scores = []
+    for row, value in enumerate(raw_scores, start=1):
+        try:
+            scores.append(float(value))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: row {row} has score {value!r}, expected a number. Fix or remove that "
+                             "row.") from error
+    evaluator = EmbeddingSimilarityEvaluator(sentences1, sentences2, scores, batch_size=args.batch_size, name=name,
+                                             show_progress_bar=progress)
+    return evaluator, f"{len(scores)} pairs"
+
+
+def _triplet_evaluator(
+    path: Path, name: str, args: argparse.Namespace, progress: bool
+) -> tuple[SentenceEvaluator, str]:
+    from embedforge.evaluation import TripletEvaluator
+
+    anchors, positives, negatives = _columns(path, ("anchor", "positive", "negative"), args.limit)
+    evaluator = TripletEvaluator(anchors, positives, negatives, batch_size=args.batch_size, name=name,
+                                 show_progress_bar=progress)
+    return evaluator, f"{len(anchors)} triplets"
+
+
+def _beir_evaluator(
+    path: Path, name: str, args: argparse.Namespace, progress: bool
+) -> tuple[SentenceEvaluator, str]:
+    import embedforge.evaluation
+    from embedforge.evaluation.beir import load_beir
+
+    evaluator_class = getattr(embedforge.evaluation, "InformationRetrievalEvaluator", None)
+    if evaluator_class is None:
+        raise ValueError("This embedforge has no InformationRetrievalEvaluator in embedforge.evaluation, which "
+                         "--beir needs. Update embedforge, or evaluate with --sts / --triplets.")
+    data = load_beir(path, split=args.beir_split)
+    judged = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][: args.limit]
+    queries = {query_id: data.queries[query_id] for query_id in judged}
+    relevant_docs = {query_id: data.relevant_docs[query_id] for query_id in judged}
+    evaluator = evaluator_class(queries=queries, corpus=data.corpus, relevant_docs=relevant_docs, name=name,
+                                batch_size=args.batch_size, show_progress_bar=progress)
+    return evaluator, f"{len(queries)} queries, {len(data.corpus)} documents"

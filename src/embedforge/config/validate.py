@@ -1,0 +1,366 @@
+"""Check a recipe without training, and report every problem at once.
+
+Checks: the schema (unknown keys, wrong types, overrides, ``${VAR}``), the model (package installed, folder
+present, tokenizer loads), training argument names and values, loss and evaluator names (with close matches) and
+their argument names, data files and columns, each dataset against its loss (text columns, empty or non-string
+texts, label dtype — :func:`embedforge.data.validation.check_dataset`, the trainer's own check), evaluator data.
+It also measures token lengths per text column: a histogram and the share of texts longer than the model's
+``max_seq_length`` (which training truncates). The model's weights are not loaded: only its tokenizer and config.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from embedforge.config import build
+from embedforge.config.data import DataError, load_data, looks_like_hub_id
+from embedforge.config.recipe import LossSpec, ModelSpec, Recipe, read_recipe
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from embedforge.evaluation.base import SentenceEvaluator
+    from embedforge.losses.base import InputSpec, Loss
+
+__all__ = ["BIN_EDGES", "LengthStats", "ValidationReport", "validate_recipe"]
+
+BIN_EDGES = (8, 16, 32, 64, 128, 256, 512, 1024)
+"""Upper bounds (tokens, inclusive) of the token-length histogram's bins; the last bin holds longer texts."""
+_LOAD_ERRORS = (DataError, FileNotFoundError, ValueError, TypeError, OSError)
+
+
+@dataclass
+class LengthStats:
+    """Token lengths of one text column.
+
+    Attributes:
+        dataset: Dataset name.
+        column: Column name.
+        count: Texts measured.
+        mean: Mean length in tokens (special tokens included).
+        maximum: Longest text in tokens.
+        max_seq_length: The model's limit (None if unknown).
+        truncated: Texts longer than ``max_seq_length``.
+        histogram: ``(bin label, count)`` pairs, bins bounded by :data:`BIN_EDGES`.
+    """
+
+    dataset: str
+    column: str
+    count: int
+    mean: float
+    maximum: int
+    max_seq_length: int | None
+    truncated: int
+    histogram: list[tuple[str, int]]
+
+    @property
+    def truncated_share(self) -> float:
+        """Share of texts that would be truncated (0 when nothing was measured)."""
+        return self.truncated / self.count if self.count else 0.0
+
+
+@dataclass
+class ValidationReport:
+    """What validating a recipe found.
+
+    Attributes:
+        recipe: The recipe (None if the file could not be read).
+        problems: Every problem, one readable line each; training must not start if there is any.
+        lengths: Token-length statistics per text column of the training/eval datasets.
+        train_datasets: The loaded training datasets (reused by ``train``).
+        eval_datasets: The loaded evaluation datasets.
+        evaluators: The built evaluators, aligned with ``recipe.evaluators`` (None where building failed).
+    """
+
+    recipe: Recipe | None
+    problems: list[str] = field(default_factory=list)
+    lengths: list[LengthStats] = field(default_factory=list)
+    train_datasets: dict[str, Dataset] = field(default_factory=dict, repr=False)
+    eval_datasets: dict[str, Dataset] = field(default_factory=dict, repr=False)
+    evaluators: list[SentenceEvaluator | None] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """Problems, dataset sizes and length statistics as plain data (for JSON)."""
+        return {
+            "ok": self.ok,
+            "problems": list(self.problems),
+            "datasets": {name: len(data) for name, data in {**self.train_datasets, **self.eval_datasets}.items()},
+            "lengths": [{**vars(stats), "truncated_share": stats.truncated_share} for stats in self.lengths],
+        }
+
+    def format_lengths(self) -> str:
+        """The token-length histograms as text, one block per column."""
+        blocks = []
+        for stats in self.lengths:
+            limit = "unknown" if stats.max_seq_length is None else str(stats.max_seq_length)
+            lines = [f"{stats.dataset}.{stats.column}: {stats.count} texts, mean {stats.mean:.1f} tokens, max "
+                     f"{stats.maximum}; {stats.truncated} ({stats.truncated_share:.1%}) longer than "
+                     f"max_seq_length {limit}"]
+            top = max((count for _, count in stats.histogram), default=0) or 1
+            lines += [f"  {label:>10} {count:>8} {'#' * round(30 * count / top)}"
+                      for label, count in stats.histogram if count]
+            blocks.append("\n".join(lines))
+        return "\n".join(blocks)
+
+    def __str__(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def validate_recipe(
+    path: str | Path, overrides: Sequence[str] = (), *, check_model: bool = True, show_progress: bool = False
+) -> ValidationReport:
+    """Validate the recipe file ``path`` with ``overrides``.
+
+    Args:
+        path: The YAML recipe.
+        overrides: ``key.sub=value`` overrides.
+        check_model: Load the model's tokenizer and config (for the token-length check). False skips the model
+            entirely (data, loss and evaluator checks still run).
+        show_progress: Show progress bars while loading and tokenizing.
+
+    Returns:
+        The report; ``report.ok`` is False when anything is wrong.
+    """
+    recipe, problems = read_recipe(path, overrides)
+    report = ValidationReport(recipe=recipe, problems=list(problems))
+    if recipe is None:
+        return report
+    tokenizer, max_length = _model_metadata(recipe.model, report.problems) if check_model else (None, None)
+    report.problems += build.training_argument_problems(recipe.training)
+    if not build.training_argument_problems(recipe.training):
+        report.problems += _training_value_problems(recipe)
+    _check_datasets(recipe, report, tokenizer, max_length, show_progress)
+    if not recipe.train_datasets:
+        report.problems.append("train_datasets is empty: add at least one dataset to train on")
+    if len(recipe.train_datasets) > 1:
+        report.problems += [f"eval_datasets.{name}: with several training datasets, an eval dataset must have a "
+                            "training dataset's name (it uses that dataset's loss); training datasets: "
+                            f"{list(recipe.train_datasets)}"
+                            for name in recipe.eval_datasets if name not in recipe.train_datasets]
+    report.evaluators = [_evaluator(spec, index, report.problems, show_progress)
+                         for index, spec in enumerate(recipe.evaluators)]
+    return report
+
+
+def _check_datasets(
+    recipe: Recipe, report: ValidationReport, tokenizer: Any, max_length: int | None, show_progress: bool
+) -> None:
+    """Load every dataset, check it against its loss and measure its token lengths, filling ``report``."""
+    for split, specs, target in (("train_datasets", recipe.train_datasets, report.train_datasets),
+                                 ("eval_datasets", recipe.eval_datasets, report.eval_datasets)):
+        for name, spec in specs.items():
+            loss_problems = _loss_spec_problems(recipe, name)
+            report.problems += loss_problems
+            dataset = _load(spec, f"{split}.{name}", report.problems)
+            if dataset is None:
+                continue
+            target[name] = dataset
+            if not loss_problems:
+                report.problems += _dataset_problems(recipe, name, dataset)
+            if tokenizer is not None:
+                report.lengths += _length_stats(tokenizer, max_length, name, dataset, show_progress)
+
+
+def _load(spec: Any, where: str, problems: list[str]) -> Dataset | None:
+    try:
+        return load_data(spec, where)
+    except _LOAD_ERRORS as error:
+        problems.append(str(error) if where in str(error) else f"{where}: {error}")
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ model
+def _model_metadata(spec: ModelSpec, problems: list[str]) -> tuple[Any, int | None]:
+    """The model's tokenizer and max_seq_length (from ``sentence_bert_config.json``, else the tokenizer/config)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        location = build.resolve_model_path(spec)
+    except ValueError as error:
+        problems.append(str(error))
+        return None, None
+    folder = Path(location)
+    if not folder.exists() and not looks_like_hub_id(location):
+        problems.append(f"model.path: folder {location!r} does not exist")
+        return None, None
+    source = _transformer_folder(folder) if folder.is_dir() else location
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(source), revision=spec.revision,
+                                                  trust_remote_code=spec.trust_remote_code)
+        config = AutoConfig.from_pretrained(str(source), revision=spec.revision,
+                                            trust_remote_code=spec.trust_remote_code)
+    except (OSError, ValueError) as error:
+        problems.append(f"model: cannot load the tokenizer/config of {location!r}: {error}")
+        return None, None
+    if spec.max_seq_length is not None:
+        return tokenizer, spec.max_seq_length
+    limits = [getattr(config, "max_position_embeddings", None), tokenizer.model_max_length]
+    saved = _read_json(Path(source) / "sentence_bert_config.json").get("max_seq_length") if folder.is_dir() else None
+    known = [int(limit) for limit in limits if isinstance(limit, int) and 0 < limit < 1_000_000]
+    return tokenizer, saved if isinstance(saved, int) else min(known, default=None)
+
+
+def _transformer_folder(folder: Path) -> Path:
+    """The folder of the model's first module (the transformer), per ``modules.json``; else ``folder``."""
+    modules = _read_json(folder / "modules.json")
+    if isinstance(modules, list) and modules and isinstance(modules[0], dict):
+        return folder / str(modules[0].get("path", ""))
+    return folder
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+# ------------------------------------------------------------------------------------- training, losses
+def _training_value_problems(recipe: Recipe) -> list[str]:
+    """Values TrainingArguments rejects, and evaluation steps with nothing to evaluate."""
+    try:
+        args = build.build_training_args(recipe, output_dir=Path(recipe.output_dir) / "_validate_only")
+    except (ValueError, TypeError) as error:
+        return [f"training: {error}"]
+    during = [spec for spec in recipe.evaluators if "during" in spec.when]
+    if args.eval_strategy != "no" and not during and not recipe.eval_datasets:
+        return [f"training: eval_strategy={args.eval_strategy.value!r} needs an evaluator with 'when: [during]' or "
+                "eval_datasets; add one, or set training.eval_strategy=no"]
+    return []
+
+
+def _loss_problems(spec: LossSpec, where: str) -> list[str]:
+    """Unknown loss names and argument names, through modifiers."""
+    try:
+        cls = build.loss_class(spec.name)
+    except build.UnknownNameError as error:
+        return [f"{where}: {error}"]
+    from embedforge.losses.modifier import LossModifier
+
+    skip = ("model", "embedding_dimension") + (("loss",) if spec.loss is not None else ())
+    problems = [f"{where}: {message}" for message in build.unknown_arguments(cls, list(spec.args), skip=skip)]
+    if issubclass(cls, LossModifier) and spec.loss is None:
+        problems.append(f"{where}: {spec.name} wraps another loss; set its 'loss' (e.g. loss: {{name: CoSENTLoss}})")
+    if spec.loss is not None:
+        problems += _loss_problems(spec.loss, f"{where}.loss")
+    return problems
+
+
+def _declared_input_spec(spec: LossSpec) -> InputSpec | None:
+    """The data declaration of a loss class (a modifier's comes from its wrapped loss), without a model."""
+    from embedforge.losses.base import InputSpec
+    from embedforge.losses.modifier import LossModifier
+
+    cls = build.loss_class(spec.name)
+    if issubclass(cls, LossModifier):
+        return _declared_input_spec(spec.loss) if spec.loss is not None else None
+    declared = getattr(cls, "input_spec", None)
+    return declared if isinstance(declared, InputSpec) else None
+
+
+def _loss_spec_problems(recipe: Recipe, name: str) -> list[str]:
+    """The dataset's loss: present, known, with known argument names."""
+    spec = build.loss_spec_for(recipe, name)
+    if spec is None:
+        return [f"dataset {name!r} has no loss: set the recipe's 'loss' or the dataset's 'loss'"]
+    return _loss_problems(spec, f"loss of dataset {name!r}")
+
+
+def _dataset_problems(recipe: Recipe, name: str, dataset: Dataset) -> list[str]:
+    """The trainer's own data-vs-loss check, with a stand-in carrying the loss's declared inputs."""
+    from embedforge.data.validation import check_dataset
+
+    spec = build.loss_spec_for(recipe, name)
+    if spec is None:
+        return []
+    return [str(problem) for problem in check_dataset(name, dataset, _stand_in(spec))]
+
+
+def _stand_in(spec: LossSpec) -> Loss:
+    """A loss object with the name and data declaration of ``spec``'s class, built without a model."""
+    from torch import nn
+
+    from embedforge.losses.base import Loss
+
+    declared = _declared_input_spec(spec)
+
+    class _Declared(Loss):
+        def __init__(self) -> None:
+            nn.Module.__init__(self)
+
+        def forward(self, sentence_features: Any, labels: Any) -> Any:
+            raise NotImplementedError("a stand-in for checking data; it cannot compute a loss")
+
+    if declared is None:  # a plain nn.Module loss: only the texts are checked
+        return nn.Module()  # type: ignore[return-value]
+    return type(spec.name, (_Declared,), {"input_spec": declared})()
+
+
+# ------------------------------------------------------------------------------------------ evaluators
+def _evaluator(spec: Any, index: int, problems: list[str], show_progress: bool) -> SentenceEvaluator | None:
+    where = f"evaluators.{index} ({spec.name})"
+    try:
+        cls = build.evaluator_class(spec.name)
+    except build.UnknownNameError as error:
+        problems.append(f"{where}: {error}")
+        return None
+    data_args = set(spec.inputs or build.DEFAULT_INPUTS.get(spec.name, {}))
+    if spec.beir is not None:
+        data_args = {"queries", "corpus", "relevant_docs"}
+    unknown = build.unknown_arguments(cls, [*spec.args, *data_args])
+    if unknown:
+        problems += [f"{where}: {message}" for message in unknown]
+        return None
+    try:
+        return build.build_evaluator(spec, show_progress=show_progress)
+    except _LOAD_ERRORS as error:
+        problems.append(f"{where}: {error}")
+        return None
+
+
+# ------------------------------------------------------------------------------------------ token lengths
+def _length_stats(
+    tokenizer: Any, max_length: int | None, name: str, dataset: Dataset, show_progress: bool
+) -> list[LengthStats]:
+    """Token-length statistics of each text (string) column of ``dataset``."""
+    from datasets import Value
+    from tqdm.auto import tqdm
+
+    from embedforge.data.collator import text_columns
+
+    stats = []
+    for column in text_columns(dataset.column_names):
+        feature = dataset.features[column]
+        if not isinstance(feature, Value) or feature.dtype not in ("string", "large_string"):
+            continue
+        texts = [text or "" for text in dataset[column]]
+        lengths: list[int] = []
+        for start in tqdm(range(0, len(texts), 1000), desc=f"tokenizing {name}.{column}", disable=not show_progress,
+                          leave=False):
+            encoded = tokenizer(texts[start:start + 1000], add_special_tokens=True, truncation=False, verbose=False)
+            lengths += [len(ids) for ids in encoded["input_ids"]]
+        stats.append(_summarize(name, column, lengths, max_length))
+    return stats
+
+
+def _summarize(name: str, column: str, lengths: list[int], max_length: int | None) -> LengthStats:
+    labels, lower = [], 0
+    for edge in BIN_EDGES:
+        labels.append((f"{lower + 1}-{edge}", lower, edge))
+        lower = edge
+    labels.append((f">{BIN_EDGES[-1]}", BIN_EDGES[-1], None))
+    histogram = [(label, sum(1 for n in lengths if n > low and (high is None or n <= high)))
+                 for label, low, high in labels]
+    return LengthStats(
+        dataset=name, column=column, count=len(lengths),
+        mean=sum(lengths) / len(lengths) if lengths else 0.0, maximum=max(lengths, default=0),
+        max_seq_length=max_length,
+        truncated=sum(1 for n in lengths if max_length is not None and n > max_length),
+        histogram=histogram,
+    )

@@ -105,12 +105,20 @@ def loss_class(name: str) -> type:
     Raises:
         UnknownNameError: With the closest known names.
     """
+    known = _known_losses()
+    if name not in known:
+        raise UnknownNameError(_unknown("loss", name, sorted(known)))
+    return known[name]
+
+
+def _known_losses() -> dict[str, type]:
+    """The loss classes of :mod:`embedforge.losses` (modules, not the helpers such as ``InputSpec`` or enums)."""
+    from torch import nn
+
     from embedforge import losses
 
-    found = getattr(losses, name, None) if name in losses.__all__ else None
-    if not isinstance(found, type):
-        raise UnknownNameError(_unknown("loss", name, list(losses.__all__)))
-    return found
+    classes = {name: getattr(losses, name) for name in losses.__all__ if name != "Loss"}
+    return {name: cls for name, cls in classes.items() if isinstance(cls, type) and issubclass(cls, nn.Module)}
 
 
 def evaluator_class(name: str) -> type:

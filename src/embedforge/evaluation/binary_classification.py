@@ -109,7 +109,7 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         self.show_progress_bar = show_progress_bar
         self.write_csv = write_csv
         self.truncate_dim = truncate_dim
-        self.csv_file = f"binary_classification_evaluation{'_' + name if name else ''}_results.csv"
+        self.csv_file = f"binary_classification_evaluation{reporting.name_suffix(name)}_results.csv"
         self._scored_fn_names = tuple(self.similarity_fn_names)
         if self._scored_fn_names:
             self.primary_metric = self._primary_metric(self._scored_fn_names)
@@ -205,7 +205,7 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
     def _primary_metric(self, fn_names: Sequence[str]) -> str:
         """Prefixed primary metric: ``max_ap`` with several functions, else the only function's ``ap``."""
         key = "max_ap" if len(fn_names) > 1 else f"{fn_names[0]}_ap"
-        return f"{self.name}_{key}" if self.name else key
+        return reporting.prefixed(self.name, key)
 
 
 def pair_scores(fn_name: str, embeddings1: np.ndarray, embeddings2: np.ndarray) -> np.ndarray:

@@ -110,7 +110,7 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         self.write_csv = write_csv
         self.precision = precision
         self.truncate_dim = truncate_dim
-        self.csv_file = f"similarity_evaluation{_suffix(name)}{_suffix(precision)}_results.csv"
+        self.csv_file = f"similarity_evaluation{reporting.name_suffix(name, precision)}_results.csv"
         self._scored_fn_names = tuple(self.similarity_fn_names)
         if self._scored_fn_names:
             self.primary_metric = self._primary_metric(self._scored_fn_names)
@@ -224,7 +224,7 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
             key = "spearman_max"
         else:
             key = f"spearman_{fn_names[0]}"
-        return f"{self.name}_{key}" if self.name else key
+        return reporting.prefixed(self.name, key)
 
 
 def _suffix(part: str | None) -> str:

@@ -145,7 +145,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         self.query_prompt, self.query_prompt_name = query_prompt, query_prompt_name
         self.corpus_prompt, self.corpus_prompt_name = corpus_prompt, corpus_prompt_name
         self.write_predictions = write_predictions
-        suffix = f"_{name}" if name else ""
+        suffix = reporting.name_suffix(name)
         self.csv_file = f"Information-Retrieval_evaluation{suffix}_results.csv"
         self.predictions_file = f"Information-Retrieval_evaluation{suffix}_predictions.jsonl"
         self._corpus_id_ranks: Tensor | None = None

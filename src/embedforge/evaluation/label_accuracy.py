@@ -88,9 +88,9 @@ class LabelAccuracyEvaluator(SentenceEvaluator):
         self.name = name
         self.softmax_model = softmax_model
         self.write_csv = write_csv
-        self.csv_file = f"accuracy_evaluation{'_' + name if name else ''}_results.csv"
+        self.csv_file = f"accuracy_evaluation{reporting.name_suffix(name)}_results.csv"
         self.csv_headers = ["epoch", "steps", "accuracy"]
-        self.primary_metric = f"{name}_accuracy" if name else "accuracy"
+        self.primary_metric = reporting.prefixed(name, "accuracy")
 
     def __call__(
         self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1

@@ -85,7 +85,7 @@ class MSEEvaluator(SentenceEvaluator):
         self.write_csv = write_csv
         self.truncate_dim = truncate_dim
         self.csv_file = f"mse_evaluation_{name}_results.csv"
-        self.primary_metric = f"{name}_negative_mse" if name else "negative_mse"
+        self.primary_metric = reporting.prefixed(name, "negative_mse")
         (self.source_embeddings,) = encode_unique(teacher.encode, [self.source_sentences], **self._encode_options())
 
     @property

@@ -74,9 +74,9 @@ class MSEEvaluatorFromDataFrame(SentenceEvaluator):
         self.batch_size = batch_size
         self.write_csv = write_csv
         self.truncate_dim = truncate_dim
-        self.csv_file = f"mse_evaluation{'_' + name if name else ''}_results.csv"
+        self.csv_file = f"mse_evaluation{reporting.name_suffix(name)}_results.csv"
         self.csv_headers = ["epoch", "steps", *(f"{src}-{trg}" for src, trg in self.combinations)]
-        self.primary_metric = f"{name}_negative_mse" if name else "negative_mse"
+        self.primary_metric = reporting.prefixed(name, "negative_mse")
         self.data = {pair: _parallel_pairs(owner, rows, pair) for pair in self.combinations}
         sources = list(dict.fromkeys(text for source, _ in self.data.values() for text in source))
         (embeddings,) = encode_unique(teacher.encode, [sources], **self._encode_options())

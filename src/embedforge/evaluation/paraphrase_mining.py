@@ -105,8 +105,8 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         self.name = name
         self.write_csv = write_csv
         self.truncate_dim = truncate_dim
-        self.csv_file = f"paraphrase_mining_evaluation{'_' + name if name else ''}_results.csv"
-        self.primary_metric = f"{name}_average_precision" if name else "average_precision"
+        self.csv_file = f"paraphrase_mining_evaluation{reporting.name_suffix(name)}_results.csv"
+        self.primary_metric = reporting.prefixed(name, "average_precision")
 
     def __call__(
         self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1

@@ -12,9 +12,19 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["log_metrics", "log_start", "run_description", "write_csv"]
+__all__ = ["log_metrics", "log_start", "name_suffix", "prefixed", "run_description", "write_csv"]
 
 logger = logging.getLogger("embedforge.evaluation")
+
+
+def name_suffix(*parts: str | None) -> str:
+    """``"_" + part`` for each non-empty part: the dataset-name part of result file names (``"_sts-dev"``)."""
+    return "".join(f"_{part}" for part in parts if part)
+
+
+def prefixed(name: str, key: str) -> str:
+    """``key`` with the evaluator's ``name`` prefix (``"sts-dev_spearman_cosine"``); unchanged for no name."""
+    return f"{name}_{key}" if name else key
 
 
 def write_csv(output_path: str | Path, csv_file: str, header: Sequence[str], row: Sequence[Any]) -> Path:

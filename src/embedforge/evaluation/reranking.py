@@ -99,7 +99,7 @@ class RerankingEvaluator(SentenceEvaluator):
         self.show_progress_bar = show_progress_bar
         self.use_batched_encoding = use_batched_encoding
         self.truncate_dim = truncate_dim
-        self.csv_file = f"RerankingEvaluator{'_' + name if name else ''}_results_@{at_k}.csv"
+        self.csv_file = f"RerankingEvaluator{reporting.name_suffix(name)}_results_@{at_k}.csv"
         self.csv_headers = ["epoch", "steps", "MAP", f"MRR@{at_k}", f"NDCG@{at_k}"]
         self.primary_metric = f"{name}_ndcg@{at_k}" if name else f"ndcg@{at_k}"
 

@@ -78,8 +78,8 @@ class TranslationEvaluator(SentenceEvaluator):
         self.print_wrong_matches = print_wrong_matches
         self.write_csv = write_csv
         self.truncate_dim = truncate_dim
-        self.csv_file = f"translation_evaluation{'_' + name if name else ''}_results.csv"
-        self.primary_metric = f"{name}_mean_accuracy" if name else "mean_accuracy"
+        self.csv_file = f"translation_evaluation{reporting.name_suffix(name)}_results.csv"
+        self.primary_metric = reporting.prefixed(name, "mean_accuracy")
 
     def __call__(
         self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1

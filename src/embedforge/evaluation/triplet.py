@@ -110,7 +110,7 @@ class TripletEvaluator(SentenceEvaluator):
         self.show_progress_bar = show_progress_bar
         self.write_csv = write_csv
         self.truncate_dim = truncate_dim
-        self.csv_file = f"triplet_evaluation{'_' + name if name else ''}_results.csv"
+        self.csv_file = f"triplet_evaluation{reporting.name_suffix(name)}_results.csv"
         self._scored_fn_names = tuple(self.similarity_fn_names)
         if self._scored_fn_names:
             self.primary_metric = self._primary_metric(self._scored_fn_names)
@@ -208,7 +208,7 @@ class TripletEvaluator(SentenceEvaluator):
             key = "max_accuracy"
         else:
             key = f"{fn_names[0]}_accuracy"
-        return f"{self.name}_{key}" if self.name else key
+        return reporting.prefixed(self.name, key)
 
 
 def _resolve_margin(owner: str, margin: float | Mapping[str, float] | None) -> dict[str, float]:

@@ -137,11 +137,8 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
                 f"{owner}: `main_score_function`={self.main_score_function.value!r} must be a key of "
                 f"`score_functions` {self.score_function_names}. Add it there or drop main_score_function."
             )
-        self.show_progress_bar = show_progress_bar
-        self.batch_size = batch_size
-        self.name = name
-        self.write_csv = write_csv
-        self.truncate_dim = truncate_dim
+        self.show_progress_bar, self.batch_size, self.name = show_progress_bar, batch_size, name
+        self.write_csv, self.truncate_dim = write_csv, truncate_dim
         self.query_prompt, self.query_prompt_name = query_prompt, query_prompt_name
         self.corpus_prompt, self.corpus_prompt_name = corpus_prompt, corpus_prompt_name
         self.write_predictions = write_predictions

@@ -235,22 +235,11 @@ class SentenceTransformer(nn.Sequential):
         from embedforge.model.encoding import run_encode
 
         return run_encode(
-            self,
-            sentences if sentences is not None else kwargs.pop("inputs", None),
-            prompt_name=prompt_name,
-            prompt=prompt,
-            batch_size=batch_size,
-            show_progress_bar=show_progress_bar,
-            output_value=output_value,
-            precision=precision,
-            convert_to_numpy=convert_to_numpy,
-            convert_to_tensor=convert_to_tensor,
-            device=device,
-            normalize_embeddings=normalize_embeddings,
-            truncate_dim=truncate_dim,
-            pool=pool,
-            chunk_size=chunk_size,
-            task=kwargs.pop("task", None),
+            self, sentences if sentences is not None else kwargs.pop("inputs", None),
+            prompt_name=prompt_name, prompt=prompt, batch_size=batch_size, show_progress_bar=show_progress_bar,
+            output_value=output_value, precision=precision, convert_to_numpy=convert_to_numpy,
+            convert_to_tensor=convert_to_tensor, device=device, normalize_embeddings=normalize_embeddings,
+            truncate_dim=truncate_dim, pool=pool, chunk_size=chunk_size, task=kwargs.pop("task", None),
             unexpected=kwargs,
         )
 

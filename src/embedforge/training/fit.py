@@ -1,7 +1,9 @@
 """The pre-v3 ``model.fit`` API, run through :class:`~embedforge.SentenceTransformerTrainer` as sentence-transformers 6.
 
 ``fit`` reads each ``(DataLoader of InputExample, loss)`` objective into a ``datasets.Dataset``, translates the
-legacy arguments into :class:`~embedforge.SentenceTransformerTrainingArguments`, and trains. New code should use the
+legacy arguments into :class:`~embedforge.SentenceTransformerTrainingArguments`, and trains. Each objective's
+batches come in turn (round robin) until the smallest objective runs out; the evaluator runs every
+``evaluation_steps`` steps and at the end of every epoch. New code should use the
 trainer directly: it has every option this API lacks.
 """
 
@@ -51,52 +53,39 @@ def fit(
     model: SentenceTransformer,
     train_objectives: Iterable[tuple[LegacyLoader, nn.Module]],
     evaluator: SentenceEvaluator | None = None,
-    epochs: int = 1,
-    steps_per_epoch: int | None = None,
-    scheduler: str = "WarmupLinear",
-    warmup_steps: int = 10000,
+    epochs: int = 1, steps_per_epoch: int | None = None,
+    scheduler: str = "WarmupLinear", warmup_steps: int = 10000,
     optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
     optimizer_params: Mapping[str, Any] = DEFAULT_OPTIMIZER_PARAMS,
-    weight_decay: float = 0.01,
-    evaluation_steps: int = 0,
-    output_path: str | None = None,
-    save_best_model: bool = True,
-    max_grad_norm: float = 1,
-    use_amp: bool = False,
-    callback: LegacyCallback | None = None,
-    show_progress_bar: bool = True,
-    checkpoint_path: str | None = None,
-    checkpoint_save_steps: int = 500,
-    checkpoint_save_total_limit: int = 0,
+    weight_decay: float = 0.01, evaluation_steps: int = 0,
+    output_path: str | None = None, save_best_model: bool = True,
+    max_grad_norm: float = 1, use_amp: bool = False,
+    callback: LegacyCallback | None = None, show_progress_bar: bool = True,
+    checkpoint_path: str | None = None, checkpoint_save_steps: int = 500, checkpoint_save_total_limit: int = 0,
     resume_from_checkpoint: bool = False,
 ) -> None:
-    """Train ``model`` on legacy objectives with :class:`~embedforge.SentenceTransformerTrainer`.
-
-    Each objective's batches come in turn (round robin), until the smallest objective runs out. The evaluator runs
-    every ``evaluation_steps`` steps and at the end of every epoch.
+    """Train ``model`` on legacy objectives (round robin, see the module docstring) with the trainer.
 
     Args:
         model: The model to train (in place).
-        train_objectives: ``(loader, loss)`` pairs; a loader (torch DataLoader or NoDuplicatesDataLoader) yields
-            InputExamples. Its batch size is used, and a NoDuplicatesDataLoader selects ``no_duplicates`` batches.
+        train_objectives: ``(loader, loss)`` pairs; a loader yields InputExamples at its batch size (a
+            NoDuplicatesDataLoader selects ``no_duplicates`` batches).
         evaluator: Run during training; its ``primary_metric`` selects the best model.
         epochs: Number of epochs.
         steps_per_epoch: With ``epochs=1``, the number of training steps (``max_steps``); ignored otherwise.
-        scheduler: ``constantlr``, ``warmupconstant``, ``warmuplinear``, ``warmupcosine`` or
-            ``warmupcosinewithhardrestarts`` (case-insensitive); see :data:`LR_SCHEDULER_TYPES`.
+        scheduler: A legacy scheduler name of :data:`LR_SCHEDULER_TYPES` (case-insensitive).
         warmup_steps: Steps of linear learning-rate warm-up (ignored by ``constantlr``).
-        optimizer_class: Optimizer class, built with ``optimizer_params`` over the model's and losses' parameters.
-        optimizer_params: Keyword arguments of ``optimizer_class`` (default ``{"lr": 2e-5}``).
+        optimizer_class: Built with ``optimizer_params`` (default ``{"lr": 2e-5}``) over model and loss parameters.
+        optimizer_params: Keyword arguments of ``optimizer_class``.
         weight_decay: Weight decay of every parameter except biases and LayerNorm weights.
         evaluation_steps: If > 0 (and an evaluator is given), evaluate every that many steps.
-        output_path: Where the final model is saved (the best one, with an evaluator and ``save_best_model``), and
-            evaluation results (``eval/``) go when there is no ``checkpoint_path``.
+        output_path: Where the final (with an evaluator and ``save_best_model``: the best) model is saved.
         save_best_model: With an evaluator, save the best model so far to ``output_path`` after evaluations.
         max_grad_norm: Gradient clipping norm.
         use_amp: Train in float16 mixed precision.
         callback: Called as ``callback(score, epoch, steps)`` after every evaluation with the primary metric.
         show_progress_bar: Show the trainer's progress bars.
-        checkpoint_path: Folder of ``checkpoint-<step>`` checkpoints (the trainer's ``output_dir``).
+        checkpoint_path: Folder of ``checkpoint-<step>`` checkpoints and ``eval/`` results (default: output_path).
         checkpoint_save_steps: Save a checkpoint every that many steps (with ``checkpoint_path``).
         checkpoint_save_total_limit: Keep at most that many checkpoints (0: all).
         resume_from_checkpoint: Resume from the latest checkpoint in ``checkpoint_path``, if there is one.
@@ -105,31 +94,18 @@ def fit(
 
     data = convert_objectives(train_objectives)
     optimizer = build_optimizer(model, data.losses, optimizer_class, optimizer_params, weight_decay)
+    save_steps = checkpoint_save_steps if checkpoint_path is not None and checkpoint_save_steps > 0 else None
     args = legacy_training_arguments(
-        output_dir=checkpoint_path or output_path or default_checkpoint_dir(),
-        batch_size=data.batch_size,
-        batch_sampler=data.batch_sampler,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        scheduler=scheduler,
-        warmup_steps=warmup_steps,
-        learning_rate=_learning_rate(optimizer),
-        weight_decay=weight_decay,
-        evaluation_steps=evaluation_steps if evaluator is not None else 0,
-        max_grad_norm=max_grad_norm,
-        use_amp=use_amp,
-        show_progress_bar=show_progress_bar,
-        checkpoint_save_steps=checkpoint_save_steps if checkpoint_path is not None and checkpoint_save_steps > 0
-        else None,
+        output_dir=checkpoint_path or output_path or default_checkpoint_dir(), batch_size=data.batch_size,
+        batch_sampler=data.batch_sampler, epochs=epochs, steps_per_epoch=steps_per_epoch, scheduler=scheduler,
+        warmup_steps=warmup_steps, learning_rate=_learning_rate(optimizer), weight_decay=weight_decay,
+        evaluation_steps=evaluation_steps if evaluator is not None else 0, max_grad_norm=max_grad_norm,
+        use_amp=use_amp, show_progress_bar=show_progress_bar, checkpoint_save_steps=save_steps,
         checkpoint_save_total_limit=checkpoint_save_total_limit,
     )
-    trainer = SentenceTransformerTrainer(
-        model=model,
-        args=args,
-        train_dataset=data.datasets,
-        loss=data.losses,
-        evaluator=evaluator,
-        optimizers=(optimizer, None),  # the scheduler is built from args.lr_scheduler_type
+    trainer = SentenceTransformerTrainer(  # the scheduler is built from args.lr_scheduler_type
+        model=model, args=args, train_dataset=data.datasets, loss=data.losses, evaluator=evaluator,
+        optimizers=(optimizer, None),
     )
     trainer.add_callback(LegacyFitCallback(trainer.evaluator, output_path, save_best_model, callback))
     trainer.train(resume_from_checkpoint=_checkpoint_to_resume(checkpoint_path, resume_from_checkpoint))

@@ -124,10 +124,7 @@ def gist_scores(
     positives, guide_positives = candidates[0], guide_candidates[0]
     rows = torch.arange(end - begin, device=anchors.device)
     labels = rows + offset + begin
-    guided_positive = pairwise_cosine_matrix(guide_anchors[begin:end], guide_positives)
-    threshold = guided_positive[rows, labels].unsqueeze(1)
-    keep = torch.zeros_like(guided_positive, dtype=torch.bool)
-    keep[rows, labels] = True
+    guided_positive, threshold, keep = _guided_positive(guide_anchors[begin:end], guide_positives, rows, labels)
 
     def filtered(left: Tensor, right: Tensor, guide_scores: Tensor, keep: Tensor | None = None) -> Tensor:
         return suppress_false_negatives(
@@ -144,6 +141,21 @@ def gist_scores(
     ):
         blocks.append(filtered(left, right, pairwise_cosine_matrix(guide_left, guide_right)))
     return torch.cat(blocks, dim=1), labels
+
+
+def _guided_positive(
+    guide_anchors: Tensor, guide_positives: Tensor, rows: Tensor, labels: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The guide's anchor–positive scores ``(rows, world)``, thresholds ``(rows, 1)`` and positives mask.
+
+    The threshold of a row is the guide's similarity of its own positive; the bool mask ``(rows, world)`` marks
+    the positives themselves, which are never suppressed.
+    """
+    guided_positive = pairwise_cosine_matrix(guide_anchors, guide_positives)
+    threshold = guided_positive[rows, labels].unsqueeze(1)
+    keep = torch.zeros_like(guided_positive, dtype=torch.bool)
+    keep[rows, labels] = True
+    return guided_positive, threshold, keep
 
 
 def _contrast_pairs(

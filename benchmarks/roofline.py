@@ -1,4 +1,4 @@
-"""How much arithmetic an encoder forward takes, and how fast this machine's float32 matrix products run.
+"""How much arithmetic an encoder forward takes, and how fast this machine's matrix products run.
 
 Used by ``evaluate.py`` to say how close each library's encoding is to the machine's limit: if both run the same
 matrix products near the measured float32 GEMM rate, no change of batching or caching can make one much faster
@@ -56,15 +56,18 @@ def encoder_work(model: Any, texts: Iterable[str]) -> Work:
     return Work(len(texts), sum(lengths), float(per_token * sum(lengths) + attention))
 
 
-def gemm_gflops(rows: int = 8192, inner: int = 384, cols: int = 1536, repeats: int = 20, rounds: int = 5) -> float:
-    """Best measured float32 rate of ``(rows, inner) @ (inner, cols)`` products (a BERT feed-forward's shape).
+def gemm_gflops(
+    rows: int = 8192, inner: int = 384, cols: int = 1536, repeats: int = 20, rounds: int = 5, dtype: str = "float32"
+) -> float:
+    """Best measured rate of ``(rows, inner) @ (inner, cols)`` products (a BERT feed-forward's shape) in ``dtype``.
 
     The best of ``rounds`` rounds of ``repeats`` products, in GFLOP/s: on a shared machine the rate varies from
     minute to minute, and the best round is the closest to what the cores can do.
     """
     import torch
 
-    left, right = torch.randn(rows, inner), torch.randn(inner, cols)
+    left = torch.randn(rows, inner, dtype=getattr(torch, dtype))
+    right = torch.randn(inner, cols, dtype=getattr(torch, dtype))
     best = float("inf")
     with torch.inference_mode():
         left @ right
@@ -79,12 +82,14 @@ def gemm_gflops(rows: int = 8192, inner: int = 384, cols: int = 1536, repeats: i
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     args = parser.parse_args(argv)
     import torch
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    print(f"float32 GEMM (8192x384 @ 384x1536), {torch.get_num_threads()} threads: {gemm_gflops():.1f} GFLOP/s")
+    rate = gemm_gflops(dtype=args.dtype)
+    print(f"{args.dtype} GEMM (8192x384 @ 384x1536), {torch.get_num_threads()} threads: {rate:.1f} GFLOP/s")
     return 0
 
 

@@ -27,6 +27,7 @@ import os
 import random
 import sys
 import time
+import types
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -112,18 +113,22 @@ def load_library(name: str, model_path: Path) -> tuple[Any, Any]:
 
 
 def counting(model: Any) -> list[int]:
-    """Wrap ``model.encode`` to count the texts it is given; returns the (mutable) counter."""
+    """Wrap ``model.encode`` to count the texts it is given; returns the (mutable) counter.
+
+    The wrapper is bound to the model like the real method, so embedforge's embedding cache keys its calls as
+    those of the model's own ``encode``.
+    """
     seen = [0]
     inner = model.encode
 
-    def encode(sentences: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def encode(self: Any, sentences: Any = None, *args: Any, **kwargs: Any) -> Any:
         texts = kwargs["inputs"] if sentences is None else sentences  # ST 6 passes `inputs=`
         seen[0] += 1 if isinstance(texts, str) else len(texts)
         if sentences is None:
             return inner(*args, **kwargs)
         return inner(sentences, *args, **kwargs)
 
-    model.encode = encode
+    model.encode = types.MethodType(encode, model)
     return seen
 
 

@@ -252,13 +252,29 @@ class SentenceTransformer(nn.Sequential):
         return self._encode_role("document", sentences, kwargs)
 
     def _encode_role(self, task: str, sentences: Any, kwargs: dict[str, Any]) -> np.ndarray | Tensor | list[Any]:
+        return self.encode(sentences, **self.role_encode_kwargs(task, kwargs))
+
+    def role_encode_kwargs(self, task: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The ``encode`` options that ``encode_query`` (``task="query"``) or ``encode_document`` pass on.
+
+        Without an explicit ``prompt``/``prompt_name``, the role's prompt is added if the model has one
+        (``"query"``; ``"document"``, else ``"passage"``, else ``"corpus"``), and ``task`` defaults to the role.
+
+        Args:
+            task: ``"query"`` or ``"document"``.
+            kwargs: The caller's options (not modified).
+
+        Returns:
+            A new dict of ``encode`` keyword arguments.
+        """
+        kwargs = dict(kwargs)
         names = (task,) if task == "query" else ("document", "passage", "corpus")
         if kwargs.get("prompt_name") is None and kwargs.get("prompt") is None:
             prompt_name = next((name for name in names if name in self.prompts), None)
             if prompt_name is not None:
                 kwargs["prompt_name"] = prompt_name
         kwargs.setdefault("task", task)
-        return self.encode(sentences, **kwargs)
+        return kwargs
 
     # ------------------------------------------------------------- similarity
     def similarity(self, embeddings1: Tensor | np.ndarray, embeddings2: Tensor | np.ndarray) -> Tensor:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import torch
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
+from tokenizers.pre_tokenizers import Whitespace
 
 from embedforge import SentenceTransformer
 from embedforge.evaluation import EmbeddingSimilarityEvaluator, SequentialEvaluator, TripletEvaluator
 from embedforge.evaluation.embedding_cache import EmbeddingCache, active_cache, shared_embeddings
 from embedforge.evaluation.inputs import encode_unique
+from embedforge.models.router import Router
+from embedforge.models.static_embedding import StaticEmbedding
 
 
 class CountingEncoder:
@@ -59,14 +66,15 @@ def tiny_model(tiny_bert_path: Path) -> SentenceTransformer:
 
 
 def _recording(model: SentenceTransformer) -> list[list[str]]:
+    """Record the texts of every ``model.encode`` call (bound to the model, as the real method is)."""
     calls: list[list[str]] = []
     inner = model.encode
 
-    def encode(sentences: Any, *args: Any, **kwargs: Any) -> Any:
+    def encode(self: SentenceTransformer, sentences: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append(list(sentences))
         return inner(sentences, *args, **kwargs)
 
-    model.encode = encode  # type: ignore[method-assign]
+    model.encode = types.MethodType(encode, model)  # type: ignore[method-assign]
     return calls
 
 
@@ -86,5 +94,50 @@ def test_sequential_evaluator_embeds_shared_texts_once(tiny_model: SentenceTrans
     for key, value in separate.items():
         assert together[key] == pytest.approx(value, abs=1e-6)
     # The second STS evaluator needs the same four texts as the first: it encodes nothing. The triplet evaluator
-    # embeds with encode_query / encode_document (other prompts and routes), so its texts are its own entries.
-    assert calls == [[a, b, c, d], [a, b], [c, d]]
+    # embeds with encode_query / encode_document, which on a model without prompts or routes reach the model
+    # exactly as encode does: its texts are served from the first evaluator's entries too.
+    assert calls == [[a, b, c, d]]
+
+
+def test_role_methods_share_entries_when_the_same_prompt_reaches_the_model(
+    tiny_model: SentenceTransformer, sentences: list[str]
+) -> None:
+    a, b = sentences[:2]
+    cache = EmbeddingCache()
+    plain = cache.embed(tiny_model.encode, [a, b])
+    query = cache.embed(tiny_model.encode_query, [a, b])
+    document = cache.embed(tiny_model.encode_document, [b])
+    assert (cache.computed, cache.reused) == (2, 3)  # no prompts, no Router: one entry per text
+    np.testing.assert_array_equal(query, plain)
+    np.testing.assert_array_equal(document, plain[1:])
+
+    tiny_model.prompts = {"query": "query: "}
+    cache = EmbeddingCache()
+    query = cache.embed(tiny_model.encode_query, [a])
+    cache.embed(tiny_model.encode, [a])  # no prompt: another entry
+    by_text = cache.embed(tiny_model.encode, [a], prompt="query: ")
+    by_name = cache.embed(tiny_model.encode, [a], prompt_name="query")
+    cache.embed(tiny_model.encode_document, [a])  # no document prompt: the plain entry
+    assert (cache.computed, cache.reused) == (2, 3)
+    np.testing.assert_array_equal(by_text, query)
+    np.testing.assert_array_equal(by_name, query)
+    np.testing.assert_allclose(query, tiny_model.encode_query([a]), atol=1e-6)
+    assert not np.allclose(query, tiny_model.encode([a]), atol=1e-4)  # the prompt does change the vector
+
+
+def test_routed_models_keep_queries_and_documents_apart() -> None:
+    vocab = {token: index for index, token in enumerate(["[PAD]", "[UNK]", "a", "man", "plays", "guitar"])}
+    tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = Whitespace()
+    torch.manual_seed(0)
+    router = Router.for_query_document(
+        [StaticEmbedding(tokenizer, embedding_dim=4)], [StaticEmbedding(tokenizer, embedding_dim=4)]
+    )
+    model = SentenceTransformer(modules=[router], device="cpu")
+    cache = EmbeddingCache()
+    query = cache.embed(model.encode_query, ["a man plays guitar"])
+    document = cache.embed(model.encode_document, ["a man plays guitar"])
+    again = cache.embed(model.encode, ["a man plays guitar"], task="query")
+    assert (cache.computed, cache.reused) == (2, 1)
+    assert not np.allclose(query, document)
+    np.testing.assert_array_equal(again, query)

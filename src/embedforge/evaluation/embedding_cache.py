@@ -36,7 +36,7 @@ _ACTIVE: ContextVar[EmbeddingCache | None] = ContextVar("embedforge_embedding_ca
 
 
 class EmbeddingCache:
-    """Embeddings computed during one evaluation round, per (model, encode method, options) and text.
+    """Embeddings computed during one evaluation round, per key (model, resolved prompt, options; see above) and text.
 
     Attributes:
         computed: Texts the model embedded through this cache.

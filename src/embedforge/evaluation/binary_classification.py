@@ -17,7 +17,7 @@ from embedforge.evaluation.binary_metrics import (
     matthews_correlation,
     predict_similar,
 )
-from embedforge.evaluation.inputs import check_same_length, check_texts, encode_unique
+from embedforge.evaluation.inputs import check_same_length, check_texts, encode_unique, example_columns
 from embedforge.evaluation.similarity import model_fn_names, pairwise_similarity, resolve_fn_names
 from embedforge.util.similarity_function import SimilarityFunction
 
@@ -125,10 +125,8 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         Returns:
             The evaluator.
         """
-        pairs = [example.texts or [] for example in examples]
-        return cls(
-            [pair[0] for pair in pairs], [pair[1] for pair in pairs], [example.label for example in examples], **kwargs
-        )
+        first, second = example_columns(cls.__name__, examples, 2)
+        return cls(first, second, [example.label for example in examples], **kwargs)
 
     @property
     def csv_headers(self) -> list[str]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from embedforge.evaluation import reporting
 from embedforge.evaluation.base import SentenceEvaluator
-from embedforge.evaluation.inputs import check_same_length, check_texts, encode_unique
+from embedforge.evaluation.inputs import check_same_length, check_texts, encode_unique, example_columns
 from embedforge.evaluation.metrics import as_float_embeddings, correlations
 from embedforge.evaluation.similarity import (
     model_fn_names,
@@ -126,10 +126,8 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         Returns:
             The evaluator.
         """
-        pairs = [example.texts or [] for example in examples]
-        return cls(
-            [pair[0] for pair in pairs], [pair[1] for pair in pairs], [example.label for example in examples], **kwargs
-        )
+        first, second = example_columns(cls.__name__, examples, 2)
+        return cls(first, second, [example.label for example in examples], **kwargs)
 
     @property
     def csv_headers(self) -> list[str]:

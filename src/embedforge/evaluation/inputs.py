@@ -9,7 +9,7 @@ import numpy as np
 
 from embedforge.evaluation.embedding_cache import active_cache
 
-__all__ = ["check_same_length", "check_texts", "encode_unique"]
+__all__ = ["check_same_length", "check_texts", "encode_unique", "example_columns"]
 
 
 def check_texts(owner: str, argument: str, values: Iterable[Any]) -> list[str]:
@@ -41,6 +41,31 @@ def check_texts(owner: str, argument: str, values: Iterable[Any]) -> list[str]:
             "Convert or drop that entry."
         )
     return texts
+
+
+def example_columns(owner: str, examples: Sequence[Any], count: int) -> list[list[str]]:
+    """The first ``count`` texts of every InputExample, as ``count`` columns (for ``from_input_examples``).
+
+    Args:
+        owner: Evaluator class name, for the error message.
+        examples: InputExamples with at least ``count`` texts each.
+        count: Texts taken from each example (2 for pairs, 3 for triplets).
+
+    Returns:
+        ``count`` lists of ``len(examples)`` texts.
+
+    Raises:
+        ValueError: Naming the first example with fewer than ``count`` texts.
+    """
+    rows = [list(example.texts or []) for example in examples]
+    short = next(((index, row) for index, row in enumerate(rows) if len(row) < count), None)
+    if short is not None:
+        index, row = short
+        raise ValueError(
+            f"{owner}.from_input_examples: every example needs {count} texts, found {len(row)} in example {index} "
+            f"({row!r:.80}). Give each InputExample texts=[...] with {count} entries."
+        )
+    return [[row[column] for row in rows] for column in range(count)]
 
 
 def check_same_length(owner: str, reference: tuple[str, Sequence[Any]], *others: tuple[str, Sequence[Any]]) -> None:

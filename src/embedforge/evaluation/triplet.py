@@ -10,7 +10,7 @@ import numpy as np
 
 from embedforge.evaluation import reporting
 from embedforge.evaluation.base import SentenceEvaluator
-from embedforge.evaluation.inputs import check_same_length, check_texts, encode_unique
+from embedforge.evaluation.inputs import check_same_length, check_texts, encode_unique, example_columns
 from embedforge.evaluation.metrics import triplet_accuracy
 from embedforge.evaluation.similarity import (
     model_fn_names,
@@ -126,8 +126,8 @@ class TripletEvaluator(SentenceEvaluator):
         Returns:
             The evaluator.
         """
-        triplets = [example.texts or [] for example in examples]
-        return cls([t[0] for t in triplets], [t[1] for t in triplets], [t[2] for t in triplets], **kwargs)
+        anchors, positives, negatives = example_columns(cls.__name__, examples, 3)
+        return cls(anchors, positives, negatives, **kwargs)
 
     @property
     def csv_headers(self) -> list[str]:

@@ -158,6 +158,12 @@ def test_from_input_examples() -> None:
     assert evaluator.name == "dev"
 
 
+def test_from_input_examples_names_an_example_with_too_few_texts() -> None:
+    with pytest.raises(ValueError, match=r"needs 2 texts, found 1 in example 0"):
+        BinaryClassificationEvaluator.from_input_examples([InputExample(texts=["only one"], label=1)])
+
+
+
 # ----------------------------------------------------------------------------------- threshold search
 
 

@@ -108,6 +108,13 @@ def test_from_input_examples() -> None:
     assert evaluator.get_config_dict() == {"margin": dict.fromkeys(ALL_FNS, 0.1)}
 
 
+def test_from_input_examples_names_an_example_with_too_few_texts() -> None:
+    examples = [InputExample(texts=["a", "p", "n"]), InputExample(texts=["b", "q"])]
+    with pytest.raises(ValueError, match=r"TripletEvaluator.from_input_examples: every example needs 3 texts, "
+                                         r"found 2 in example 1 \(\['b', 'q'\]\)\. Give each InputExample"):
+        TripletEvaluator.from_input_examples(examples)
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "pattern"),
     [

@@ -110,6 +110,24 @@ class SentenceEvaluator(ABC):
         if isinstance(card_data, SentenceTransformerModelCardData):
             card_data.set_eval_metrics(dict(metrics))
 
+    def publish_metrics(
+        self, model: SentenceTransformer, metrics: Mapping[str, Any], epoch: float = -1, steps: int = -1
+    ) -> dict[str, float]:
+        """Prefix ``metrics`` with ``self.name`` and record them in the model card: the end of every ``__call__``.
+
+        Args:
+            model: The evaluated model.
+            metrics: Unprefixed metric names to values.
+            epoch: Epoch of the evaluation.
+            steps: Step of the evaluation.
+
+        Returns:
+            The prefixed metrics, values as floats.
+        """
+        prefixed = self.prefix_name_to_metrics(metrics, self.name)
+        self.store_metrics_in_model_card_data(model, prefixed, epoch, steps)
+        return prefixed
+
     @property
     def description(self) -> str:
         """Readable name of the evaluation: the class name without ``Evaluator``, words split.

@@ -160,9 +160,7 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         if len(self._scored_fn_names) > 1:
             metrics.update({f"max_{metric}": max(values[metric] for values in scores.values()) for metric in _METRICS})
         self.primary_metric = self._primary_metric(self._scored_fn_names)
-        metrics = self.prefix_name_to_metrics(metrics, self.name)
-        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
+        return self.publish_metrics(model, metrics, epoch, steps)
 
     def compute_metrics(self, model: SentenceTransformer) -> dict[str, dict[str, float]]:
         """Embed the pairs and compute the unprefixed metrics of each similarity function.

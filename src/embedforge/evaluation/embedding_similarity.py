@@ -161,9 +161,7 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
             values = [metrics[f"{kind}_{fn}"] for fn in self._scored_fn_names for kind in _CORRELATIONS]
             reporting.write_csv(output_path, self.csv_file, self.csv_headers, [epoch, steps, *values])
         self.primary_metric = self._primary_metric(self._scored_fn_names)
-        metrics = self.prefix_name_to_metrics(metrics, self.name)
-        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
+        return self.publish_metrics(model, metrics, epoch, steps)
 
     def embed_pairs(self, model: SentenceTransformer) -> tuple[np.ndarray, np.ndarray]:
         """Embed every distinct sentence once, in one ``encode`` call.

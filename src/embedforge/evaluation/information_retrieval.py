@@ -198,9 +198,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
             for metric, per_k in per_metric.items()
             for k, value in per_k.items()
         }
-        metrics = self.prefix_name_to_metrics(metrics, self.name)
-        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
+        return self.publish_metrics(model, metrics, epoch, steps)
 
     def resolve_score_functions(self, model: SentenceTransformer) -> dict[str, ScoreFunction]:
         """The score functions given at construction, else the model's own similarity (looked up per call).

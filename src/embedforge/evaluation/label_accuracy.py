@@ -120,9 +120,7 @@ class LabelAccuracyEvaluator(SentenceEvaluator):
         reporting.log_metrics([f"Accuracy: {accuracy:.4f} ({correct}/{total})\n"])
         if output_path is not None and self.write_csv:
             reporting.write_csv(output_path, self.csv_file, self.csv_headers, [epoch, steps, accuracy])
-        metrics = self.prefix_name_to_metrics({"accuracy": accuracy}, self.name)
-        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
+        return self.publish_metrics(model, {"accuracy": accuracy}, epoch, steps)
 
     def count_correct(self, model: SentenceTransformer) -> tuple[int, int]:
         """Run the classifier over one pass of the loader, without gradients and in eval mode.

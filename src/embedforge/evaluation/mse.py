@@ -116,9 +116,7 @@ class MSEEvaluator(SentenceEvaluator):
         reporting.log_metrics([f"MSE (*100):\t{mse:4f}"])
         if output_path is not None and self.write_csv:
             reporting.write_csv(output_path, self.csv_file, self.csv_headers, [epoch, steps, mse])
-        metrics = self.prefix_name_to_metrics({"negative_mse": -mse}, self.name)
-        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
+        return self.publish_metrics(model, {"negative_mse": -mse}, epoch, steps)
 
     def _encode_options(self) -> dict[str, Any]:
         return {

@@ -118,9 +118,7 @@ class MSEEvaluatorFromDataFrame(SentenceEvaluator):
         )
         if output_path is not None and self.write_csv:
             reporting.write_csv(output_path, self.csv_file, self.csv_headers, [epoch, steps, *scores])
-        metrics = self.prefix_name_to_metrics({"negative_mse": -float(np.mean(scores))}, self.name)
-        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
+        return self.publish_metrics(model, {"negative_mse": -float(np.mean(scores))}, epoch, steps)
 
     def _encode_options(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "convert_to_numpy": True, "truncate_dim": self.truncate_dim}

@@ -192,9 +192,7 @@ class NanoBEIREvaluator(SentenceEvaluator):
         if not self.primary_metric:
             self.primary_metric = self.evaluators[0].select_primary_metric(_nest(aggregated))
         self._log_aggregates(aggregated)
-        aggregated = self.prefix_name_to_metrics(aggregated, self.name)
-        self.store_metrics_in_model_card_data(model, aggregated, epoch, steps)
-        return {**per_dataset, **aggregated}
+        return {**per_dataset, **self.publish_metrics(model, aggregated, epoch, steps)}
 
     def _log_aggregates(self, aggregated: Mapping[str, float]) -> None:
         """Log the average sizes and the aggregated metrics of each score function."""

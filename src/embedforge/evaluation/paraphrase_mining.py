@@ -137,9 +137,7 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         if output_path is not None and self.write_csv:
             row = [epoch, steps, *(metrics[column] for column in self.csv_headers[2:])]
             reporting.write_csv(output_path, self.csv_file, self.csv_headers, row)
-        metrics = self.prefix_name_to_metrics(metrics, self.name)
-        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
+        return self.publish_metrics(model, metrics, epoch, steps)
 
     def mine_pairs(self, model: SentenceTransformer) -> list[list[float | int]]:
         """Embed each distinct sentence once and mine the highest-scoring pairs by cosine similarity.

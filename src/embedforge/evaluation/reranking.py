@@ -129,9 +129,7 @@ class RerankingEvaluator(SentenceEvaluator):
             row = [epoch, steps, scores["map"], scores["mrr"], scores["ndcg"]]
             reporting.write_csv(output_path, self.csv_file, self.csv_headers, row)
         metrics = {"map": scores["map"], f"mrr@{self.at_k}": scores["mrr"], f"ndcg@{self.at_k}": scores["ndcg"]}
-        metrics = self.prefix_name_to_metrics(metrics, self.name)
-        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
+        return self.publish_metrics(model, metrics, epoch, steps)
 
     def compute_metrics(self, model: SentenceTransformer) -> dict[str, float]:
         """Mean ``map``, ``mrr`` (at ``at_k``) and ``ndcg`` (at ``at_k``) over the samples.

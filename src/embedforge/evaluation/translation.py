@@ -117,9 +117,7 @@ class TranslationEvaluator(SentenceEvaluator):
             "trg2src_accuracy": trg2src,
             "mean_accuracy": (src2trg + trg2src) / 2,
         }
-        metrics = self.prefix_name_to_metrics(metrics, self.name)
-        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
+        return self.publish_metrics(model, metrics, epoch, steps)
 
     def _print_wrong_matches(self, scores: np.ndarray) -> None:
         """Print each source whose best target has another text than its translation, with its top 5 targets.

@@ -166,9 +166,7 @@ class TripletEvaluator(SentenceEvaluator):
         if len(self._scored_fn_names) > 1:
             metrics["max_accuracy"] = max(metrics.values())
         self.primary_metric = self._primary_metric(self._scored_fn_names)
-        metrics = self.prefix_name_to_metrics(metrics, self.name)
-        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
+        return self.publish_metrics(model, metrics, epoch, steps)
 
     def embed_triplets(self, model: SentenceTransformer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Embed distinct anchors with ``encode_query`` and distinct positives/negatives with ``encode_document``.

@@ -1,8 +1,7 @@
-"""``SentenceTransformer.encode`` end to end: argument rules, batching, quantization and output types."""
+"""``SentenceTransformer.encode`` end to end: where it runs, length-sorted batches, outputs, precision and types."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,146 +9,120 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from embedforge.model import encode as steps
+from embedforge.model.batching import batch_plan, in_chunks, restore_order, run_in_batches, to_device
 
 if TYPE_CHECKING:
+    from embedforge.model.encode_options import EncodeOptions
     from embedforge.model.multi_process import MultiProcessPool
     from embedforge.model.sentence_transformer import SentenceTransformer
 
-logger = logging.getLogger("embedforge.model.sentence_transformer")
 
-
-def run_encode(
+def encode(
     model: SentenceTransformer,
-    sentences: str | Sequence[str] | None,
-    *,
-    prompt_name: str | None,
-    prompt: str | None,
-    batch_size: int,
-    show_progress_bar: bool | None,
-    output_value: steps.OutputValue,
-    precision: str,
-    convert_to_numpy: bool,
-    convert_to_tensor: bool,
-    device: str | list[str] | None,
-    normalize_embeddings: bool,
-    truncate_dim: int | None,
-    pool: MultiProcessPool | None,
-    chunk_size: int | None,
-    task: str | None,
-    unexpected: dict[str, Any],
+    sentences: Any,
+    options: EncodeOptions,
+    pool: MultiProcessPool | None = None,
+    devices: list[str] | None = None,
+    chunk_size: int | None = None,
 ) -> np.ndarray | Tensor | list[Any]:
-    """Carry out one ``encode`` call; see :meth:`SentenceTransformer.encode` for the arguments."""
-    if unexpected:
-        raise TypeError(
-            f"encode got unexpected keyword arguments {sorted(unexpected)}; it accepts the documented ones plus "
-            "task= (for routing modules)."
-        )
+    """Embed one text or a list of texts: here, in ``pool``, or in a temporary pool over ``devices``.
+
+    Returns:
+        ``(n, dim)`` embeddings (one text gives ``(dim,)``) as ``options.output_type`` says, or lists for other
+        ``output_value``.
+    """
     if sentences is None:
         raise TypeError("encode needs the texts to embed as its first argument (sentences=).")
-    steps.check_precision(precision)
-    if show_progress_bar is None:
-        show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
-    if output_value != "sentence_embedding":
-        convert_to_tensor = convert_to_numpy = False
-    if convert_to_tensor:
-        convert_to_numpy = False
     single = isinstance(sentences, str) or not isinstance(sentences, Sequence)
     texts = [sentences] if single else list(sentences)
-    options = steps.BatchOptions(
-        batch_size=batch_size,
-        prompt=steps.resolve_prompt(model.prompts, model.default_prompt_name, prompt_name, prompt),
-        output_value=output_value,
-        device=torch.device(device) if isinstance(device, str) else model.device,
-        normalize=normalize_embeddings,
-        truncate_dim=truncate_dim if truncate_dim is not None else model.truncate_dim,
-        show_progress_bar=show_progress_bar,
-        task=task,
-    )
-    if isinstance(device, list) and pool is None:
-        from embedforge.model.multi_process import start_pool
-
-        pool = start_pool(model, device)
-        try:
-            embeddings = pool.encode(texts, options, chunk_size)
-        finally:
-            pool.close()
-    elif pool is not None:
-        embeddings = pool.encode(texts, options, chunk_size)
-    else:
-        embeddings = embed_texts(model, texts, options)
-    return _finish(embeddings, precision, convert_to_numpy, convert_to_tensor, single)
+    embeddings = model.run_distributed(texts, options, pool, devices, chunk_size)
+    return _finish(embeddings, options, single)
 
 
-PRETOKENIZE_CHUNK = 16384
-"""Texts tokenized (and length-sorted) together; bounds the memory that unpadded token ids take."""
-
-
-def embed_texts(model: SentenceTransformer, texts: list[Any], options: steps.BatchOptions) -> Tensor | list[Any]:
-    """Embed ``texts`` in this process, in input order: a tensor ``(n, dim)`` or a list for other outputs.
-
-    Texts are tokenized once per chunk without padding, sorted by token count and batched, so batches carry
-    almost no padding. Input modules that only tokenize whole batches are batched by character length.
-    """
+def embed_texts(model: SentenceTransformer, texts: list[Any], options: EncodeOptions) -> Tensor | list[Any]:
+    """Embed ``texts`` in this process, in input order: a tensor ``(n, dim)`` or a list for other outputs."""
     model.eval()
-    if options.device != model.device:
+    if options.device is not None and options.device != model.device:
         model.to(options.device)
-    parts = [
-        _embed_chunk(model, texts[start : start + PRETOKENIZE_CHUNK], options)
-        for start in range(0, len(texts), PRETOKENIZE_CHUNK)
-    ]
-    if options.output_value == "sentence_embedding":
-        return torch.cat(parts) if parts else torch.empty(0)
-    return [item for part in parts for item in part]
+    return in_chunks(texts, lambda chunk: _embed_chunk(model, chunk, options),
+                     as_tensor=options.output_value == "sentence_embedding")
 
 
-def _embed_chunk(model: SentenceTransformer, texts: list[Any], options: steps.BatchOptions) -> Tensor | list[Any]:
+def _embed_chunk(model: SentenceTransformer, texts: list[Any], options: EncodeOptions) -> Tensor | list[Any]:
     task_kwargs = {"task": options.task} if options.task is not None else {}
-    pretokenized = model.input_module.pretokenize(texts, prompt=options.prompt, **task_kwargs)
-    if pretokenized is not None:
-        order = np.argsort(-np.asarray(pretokenized.lengths), kind="stable")
-        make_features = pretokenized.collate
-    else:
-        order = steps.longest_first_order(texts)
-
-        def make_features(indices: np.ndarray) -> dict[str, Any]:
-            return model.tokenize([texts[i] for i in indices], prompt=options.prompt, **task_kwargs)
+    order, make_features = batch_plan(model.input_module, texts, options.prompt, options.task)
 
     def embed_batch(indices: np.ndarray) -> Tensor | list[Any]:
-        features = {key: _to(value, options.device) for key, value in make_features(indices).items()}
+        features = to_device(make_features(indices), model.device)
         with torch.inference_mode():
             output = model(features, **task_kwargs)
-        if options.output_value == "sentence_embedding":
-            return steps.sentence_embeddings(output, options)
-        if options.truncate_dim is not None and "sentence_embedding" in output:
-            output["sentence_embedding"] = output["sentence_embedding"][..., : options.truncate_dim]
-        if options.output_value == "token_embeddings":
-            return steps.token_embeddings(output)
-        return steps.all_outputs(output)
+        return _outputs(output, options)
 
-    return steps.restore_order(steps.embed_in_batches(order, embed_batch, options), order)
-
-
-def _to(value: Any, device: torch.device) -> Any:
-    return value.to(device) if isinstance(value, Tensor) else value
+    parts = run_in_batches(order, embed_batch, options.batch_size, options.show_progress_bar)
+    if options.output_value == "sentence_embedding":
+        joined: Tensor | list[Any] = torch.cat(parts) if parts else torch.empty(0)
+    else:
+        joined = [item for part in parts for item in part]
+    return restore_order(joined, order)
 
 
-def _finish(
-    embeddings: Tensor | list[Any], precision: str, convert_to_numpy: bool, convert_to_tensor: bool, single: bool
-) -> np.ndarray | Tensor | list[Any]:
-    if isinstance(embeddings, Tensor) and len(embeddings) and precision != "float32":
+def _outputs(output: dict[str, Any], options: EncodeOptions) -> Tensor | list[Any]:
+    """What one batch contributes: sentence embeddings ``(batch, dim)``, per-text token embeddings, or dicts."""
+    if options.output_value == "sentence_embedding":
+        embeddings = output["sentence_embedding"]
+        if options.truncate_dim is not None:
+            embeddings = embeddings[..., : options.truncate_dim]
+        if options.normalize:
+            embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=-1)
+        return embeddings.detach()
+    if options.truncate_dim is not None and "sentence_embedding" in output:
+        output["sentence_embedding"] = output["sentence_embedding"][..., : options.truncate_dim]
+    if options.output_value == "token_embeddings":
+        return _token_embeddings(output)
+    return _all_outputs(output)
+
+
+def _token_embeddings(output: dict[str, Any]) -> list[Tensor]:
+    """Per-text token embeddings ``(n_tokens_i, dim)``, trailing padding cut off."""
+    mask = output["attention_mask"]
+    positions = torch.arange(mask.size(1), device=mask.device)
+    last = torch.where(mask.bool(), positions, torch.zeros_like(positions)).max(dim=1).values
+    return [emb[: int(end) + 1].detach() for emb, end in zip(output["token_embeddings"], last, strict=True)]
+
+
+def _all_outputs(output: dict[str, Any]) -> list[dict[str, Any]]:
+    """Split a batch's outputs into one dict per text; values without a batch dimension are shared as is."""
+    batch = len(output["sentence_embedding"]) if "sentence_embedding" in output else len(output["input_ids"])
+
+    def item(value: Any, index: int) -> Any:
+        if isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == batch:
+            return value[index].detach()
+        return value
+
+    return [{name: item(value, index) for name, value in output.items()} for index in range(batch)]
+
+
+def _finish(embeddings: Tensor | list[Any], options: EncodeOptions, single: bool) -> np.ndarray | Tensor | list[Any]:
+    """Quantize, convert to the asked output type, and unwrap a single text's result."""
+    if isinstance(embeddings, Tensor) and len(embeddings) and options.precision != "float32":
         from embedforge.quantization import quantize_embeddings
 
-        embeddings = quantize_embeddings(embeddings, precision=precision)
-    if convert_to_tensor:
+        embeddings = quantize_embeddings(embeddings, precision=options.precision)
+    if options.output_type == "tensor":
         result: Any = torch.as_tensor(embeddings) if len(embeddings) else torch.tensor([])
-    elif convert_to_numpy:
-        if not len(embeddings):
-            result = np.array([])
-        else:
-            result = steps.to_numpy(embeddings) if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+    elif options.output_type == "numpy":
+        result = _to_numpy(embeddings) if len(embeddings) else np.array([])
     elif isinstance(embeddings, (Tensor, np.ndarray)):
         result = list(torch.as_tensor(embeddings))
     else:
         result = embeddings
     return result[0] if single else result
+
+
+def _to_numpy(embeddings: Tensor | np.ndarray | list[Any]) -> np.ndarray:
+    """CPU numpy copy; bfloat16 becomes float32 (numpy has no bfloat16)."""
+    if not isinstance(embeddings, Tensor):
+        return np.asarray(embeddings)
+    if embeddings.dtype == torch.bfloat16:
+        embeddings = embeddings.float()
+    return embeddings.cpu().numpy()

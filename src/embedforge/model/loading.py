@@ -1,4 +1,4 @@
-"""Turn a model name or folder into the modules and settings of a SentenceTransformer."""
+"""Turn a model name or folder into the modules and settings of a model of one family."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from collections.abc import Iterable
 from enum import Enum
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import nn
 
 from embedforge.io.hub import resolve_model_folder
 from embedforge.io.layout import MODEL_CARD_FILE, ModelConfig
 from embedforge.io.load import is_sentence_transformer_folder, load_entries, read_model_config
-from embedforge.models.base import LoadContext
+from embedforge.models.base import LoadContext, Module
+
+if TYPE_CHECKING:
+    from embedforge.model.base import BaseModel
 
 logger = logging.getLogger(__name__)
 
@@ -33,30 +37,36 @@ def version_info() -> dict[str, str]:
 
 
 def build_pipeline(
-    name_or_path: str | Path | None, modules: Iterable[nn.Module] | None, context: LoadContext
+    name_or_path: str | Path | None,
+    modules: Iterable[nn.Module] | None,
+    context: LoadContext,
+    family: type[BaseModel],
 ) -> tuple[OrderedDict[str, nn.Module], ModelConfig, str | None]:
-    """The named modules, model config and model card for a SentenceTransformer built from a name or modules."""
+    """The named modules, model config and model card of a ``family`` model built from a name or modules."""
+    name = family.__name__
     if name_or_path is not None and modules is not None:
-        raise ValueError("SentenceTransformer takes model_name_or_path or modules, not both; pass one of them.")
+        raise ValueError(f"{name} takes model_name_or_path or modules, not both; pass one of them.")
     if name_or_path is not None:
-        return load_pipeline(name_or_path, context)
+        return load_pipeline(name_or_path, context, family)
     if modules is None:
-        raise ValueError("SentenceTransformer needs model_name_or_path or modules; got neither.")
+        raise ValueError(f"{name} needs model_name_or_path or modules; got neither.")
     if isinstance(modules, OrderedDict):
-        return modules, ModelConfig(), None
-    return OrderedDict((str(index), module) for index, module in enumerate(modules)), ModelConfig(), None
+        return modules, ModelConfig(model_type=family.model_type), None
+    named = OrderedDict((str(index), module) for index, module in enumerate(modules))
+    return named, ModelConfig(model_type=family.model_type), None
 
 
 def load_pipeline(
-    name_or_path: str | Path, context: LoadContext
+    name_or_path: str | Path, context: LoadContext, family: type[BaseModel]
 ) -> tuple[OrderedDict[str, nn.Module], ModelConfig, str | None]:
-    """Load the modules, model config and model card of ``name_or_path``.
+    """Load the modules, model config and model card of ``name_or_path`` as a model of ``family``.
 
-    A folder with ``modules.json`` loads its modules; a plain transformers checkpoint becomes
-    Transformer + mean Pooling.
+    A folder with ``modules.json`` written by the same family loads its modules. Anything else — a plain
+    transformers checkpoint, an older folder without ``modules.json``, or a folder of another family (whose
+    prompts and settings no longer apply) — gets the family's default modules on top of its checkpoint.
 
     Returns:
-        Named modules in order, the model config, and the README.md text (None if absent).
+        Named modules in order, the model config, and the README.md text (None if absent or not used).
     """
     folder = resolve_model_folder(
         name_or_path,
@@ -65,27 +75,30 @@ def load_pipeline(
         token=context.token,
         local_files_only=context.local_files_only,
     )
+    fresh = ModelConfig(model_type=family.model_type)
     if not is_sentence_transformer_folder(folder):
-        return _plain_checkpoint(folder, context), ModelConfig(), None
+        return _named(family.default_modules(folder, context)), fresh, None
+    config = read_model_config(folder)
+    if config.model_type != family.model_type:
+        logger.warning("Converting %s model %s to %s.", config.model_type, folder, family.model_type)
+        return _named(family.default_modules(folder, context)), fresh, None
     modules = OrderedDict((entry.name, module) for entry, module in load_entries(folder, context))
     card_file = folder / MODEL_CARD_FILE
     card = card_file.read_text(encoding="utf-8") if card_file.is_file() else None
-    return modules, read_model_config(folder), card
+    return modules, config, card
 
 
-def _plain_checkpoint(folder: Path, context: LoadContext) -> OrderedDict[str, nn.Module]:
-    from embedforge.models.pooling import Pooling
-    from embedforge.models.transformer import Transformer
+def _named(modules: list[Module]) -> OrderedDict[str, nn.Module]:
+    return OrderedDict((str(index), module) for index, module in enumerate(modules))
 
+
+def require_checkpoint(folder: Path) -> None:
+    """Raise a clear error if ``folder`` holds no transformers checkpoint (``config.json``)."""
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(
             f"Expected a sentence-transformers folder (modules.json) or a transformers checkpoint (config.json) "
             f"in {folder}, found neither. Point to the folder that holds one of them."
         )
-    logger.warning("No sentence-transformers model found in %s; creating one with mean pooling.", folder)
-    transformer = Transformer.load(folder, context)
-    pooling = Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
-    return OrderedDict([("0", transformer), ("1", pooling)])
 
 
 def check_similarity_fn_name(value: str | Enum | None) -> str | None:

@@ -1,4 +1,9 @@
-"""Encode with several worker processes (one per device), as ``start_multi_process_pool`` does in ST."""
+"""Run a model's work in several worker processes (one per device), as ``start_multi_process_pool`` does in ST.
+
+The work is the model family's :meth:`~embedforge.model.base.BaseModel.run_chunk`: embedding texts for a
+SentenceTransformer, scoring pairs for a CrossEncoder. Each task carries the call's options (a frozen dataclass with
+``device`` and ``show_progress_bar`` fields), which the worker points at its own device.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,7 @@ from torch import Tensor
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
-    from embedforge.model.encode import BatchOptions
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.base import BaseModel
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +34,8 @@ def default_devices() -> list[str]:
     return ["cpu"] * DEFAULT_CPU_WORKERS
 
 
-def _worker(device: str, model: SentenceTransformer, inputs: Any, outputs: Any) -> None:
-    """Worker loop: embed each ``(chunk_id, texts, options)`` task on ``device`` until a None task arrives."""
-    from embedforge.model.encoding import embed_texts
-
+def _worker(device: str, model: BaseModel, inputs: Any, outputs: Any) -> None:
+    """Worker loop: run each ``(chunk_id, inputs, options)`` task on ``device`` until a None task arrives."""
     model.to(device)
     if device == "cpu":
         torch.set_num_threads(1)
@@ -41,11 +43,11 @@ def _worker(device: str, model: SentenceTransformer, inputs: Any, outputs: Any) 
         task = inputs.get()
         if task is None:
             return
-        chunk_id, texts, options = task
-        embeddings = embed_texts(model, texts, replace(options, device=torch.device(device), show_progress_bar=False))
-        if isinstance(embeddings, Tensor):
-            embeddings = embeddings.cpu()
-        outputs.put((chunk_id, embeddings))
+        chunk_id, chunk, options = task
+        result = model.run_chunk(chunk, replace(options, device=torch.device(device), show_progress_bar=False))
+        if isinstance(result, Tensor):
+            result = result.cpu()
+        outputs.put((chunk_id, result))
 
 
 @dataclass
@@ -54,8 +56,8 @@ class MultiProcessPool:
 
     Attributes:
         processes: The worker processes.
-        input_queue: Tasks ``(chunk_id, texts, options)``.
-        output_queue: Results ``(chunk_id, embeddings)``.
+        input_queue: Tasks ``(chunk_id, inputs, options)``.
+        output_queue: Results ``(chunk_id, result)``.
     """
 
     processes: list[BaseProcess]
@@ -66,24 +68,33 @@ class MultiProcessPool:
         """Dict-style access (``pool["processes"]``) as in sentence-transformers."""
         return {"processes": self.processes, "input": self.input_queue, "output": self.output_queue}[key]
 
-    def encode(self, texts: list[Any], options: BatchOptions, chunk_size: int | None = None) -> Tensor | list[Any]:
-        """Split ``texts`` into chunks, embed them in the workers and return the results in input order."""
-        if not texts:
+    def run(self, inputs: list[Any], options: Any, chunk_size: int | None = None) -> Tensor | list[Any]:
+        """Split ``inputs`` into chunks, process them in the workers and return the results in input order.
+
+        Args:
+            inputs: Texts (SentenceTransformer) or text pairs (CrossEncoder).
+            options: The call's options, passed to ``run_chunk`` with the worker's device.
+            chunk_size: Inputs per task; default about a tenth of each worker's share, at most 5,000.
+
+        Returns:
+            The chunks' tensors concatenated (rows), or their lists joined.
+        """
+        if not inputs:
             return torch.empty(0)
         if chunk_size is None:
-            chunk_size = min(math.ceil(len(texts) / len(self.processes) / 10), 5000)
+            chunk_size = min(math.ceil(len(inputs) / len(self.processes) / 10), 5000)
         chunk_size = max(chunk_size, 1)
-        starts = range(0, len(texts), chunk_size)
+        starts = range(0, len(inputs), chunk_size)
         for chunk_id, start in enumerate(starts):
-            self.input_queue.put((chunk_id, texts[start : start + chunk_size], options))
+            self.input_queue.put((chunk_id, inputs[start : start + chunk_size], options))
         results: dict[int, Any] = {}
         while len(results) < len(starts):
             try:
-                chunk_id, embeddings = self.output_queue.get(timeout=POLL_INTERVAL_S)
+                chunk_id, result = self.output_queue.get(timeout=POLL_INTERVAL_S)
             except queue.Empty:
                 self._check_workers()
                 continue
-            results[chunk_id] = embeddings
+            results[chunk_id] = result
         ordered = [results[index] for index in range(len(starts))]
         if isinstance(ordered[0], Tensor):
             return torch.cat(ordered)
@@ -94,7 +105,7 @@ class MultiProcessPool:
         if dead:
             codes = ", ".join(str(process.exitcode) for process in dead)
             raise RuntimeError(
-                f"{len(dead)} of {len(self.processes)} encoding workers died (exit codes {codes}). With the spawn "
+                f"{len(dead)} of {len(self.processes)} workers died (exit codes {codes}). With the spawn "
                 "start method the calling script must guard its code with `if __name__ == \"__main__\":`; "
                 "otherwise look for out-of-memory kills. Stop the pool and start a new one."
             )
@@ -111,7 +122,7 @@ class MultiProcessPool:
         self.output_queue.close()
 
 
-def start_pool(model: SentenceTransformer, target_devices: list[str] | None = None) -> MultiProcessPool:
+def start_pool(model: BaseModel, target_devices: list[str] | None = None) -> MultiProcessPool:
     """Start one worker per entry of ``target_devices`` (spawned processes, each with a copy of ``model``)."""
     devices = target_devices or default_devices()
     logger.info("Starting multi-process pool on %s", ", ".join(devices))

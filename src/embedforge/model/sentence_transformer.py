@@ -7,16 +7,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
-from embedforge.io.layout import ModelConfig
-from embedforge.model import encode as steps
-from embedforge.model.loading import check_default_prompt, check_similarity_fn_name
-from embedforge.models.base import Features, InputModule, LoadContext, Module
+from embedforge.model.base import BaseModel
+from embedforge.model.encode_options import OutputValue, Precision
+from embedforge.model.loading import check_similarity_fn_name, require_checkpoint
+from embedforge.models.base import LoadContext, Module
 
 if TYPE_CHECKING:
     from embedforge.model.multi_process import MultiProcessPool
@@ -25,16 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def default_device() -> str:
-    """``cuda`` if available, else ``mps`` if available, else ``cpu``."""
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-class SentenceTransformer(nn.Sequential):
+class SentenceTransformer(BaseModel):
     """Maps sentences to embeddings with a pipeline of modules (e.g. Transformer → Pooling → Normalize).
 
     Args:
@@ -66,6 +56,8 @@ class SentenceTransformer(nn.Sequential):
         torch.Size([2, 2])
     """
 
+    model_type: ClassVar[str] = "SentenceTransformer"
+
     def __init__(
         self,
         model_name_or_path: str | Path | None = None,
@@ -89,74 +81,57 @@ class SentenceTransformer(nn.Sequential):
         backend: str = "torch",
         processor_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        context = LoadContext(
-            trust_remote_code=trust_remote_code,
-            model_kwargs=dict(model_kwargs or {}),
-            tokenizer_kwargs={**(tokenizer_kwargs or {}), **(processor_kwargs or {})},
-            config_kwargs=dict(config_kwargs or {}),
-            backend=backend,
-            cache_folder=cache_folder,
-            revision=revision,
-            token=token if token is not None else use_auth_token,
-            local_files_only=local_files_only,
-        )
-        from embedforge.model.loading import build_pipeline
         from embedforge.model_card import SentenceTransformerModelCardData
 
-        named, config, self.model_card_text = build_pipeline(model_name_or_path, modules, context)
-        super().__init__(named)
-        self.prompts: dict[str, str] = {**config.prompts, **(prompts or {})}
-        self.default_prompt_name = check_default_prompt(default_prompt_name or config.default_prompt_name,
-                                                        self.prompts)
-        self._similarity_fn_name: str | None = None
-        self.similarity_fn_name = similarity_fn_name or config.similarity_fn_name
+        self._similarity_fn_name: str | None = similarity_fn_name
         self.truncate_dim = truncate_dim
-        self.model_card_data = model_card_data or SentenceTransformerModelCardData()
-        if model_name_or_path is not None:
-            self.model_card_data.set_base_model(str(model_name_or_path))
-        self.to(device or default_device())
+        super().__init__(
+            model_name_or_path,
+            modules,
+            device,
+            prompts=prompts,
+            default_prompt_name=default_prompt_name,
+            context=LoadContext(
+                trust_remote_code=trust_remote_code,
+                model_kwargs=dict(model_kwargs or {}),
+                tokenizer_kwargs={**(tokenizer_kwargs or {}), **(processor_kwargs or {})},
+                config_kwargs=dict(config_kwargs or {}),
+                backend=backend,
+                cache_folder=cache_folder,
+                revision=revision,
+                token=token if token is not None else use_auth_token,
+                local_files_only=local_files_only,
+            ),
+            model_card_data=model_card_data or SentenceTransformerModelCardData(),
+        )
 
-    # ------------------------------------------------------------- properties
-    @property
-    def device(self) -> torch.device:
-        """Device of the model's first parameter (CPU for a parameter-free model)."""
-        for tensor in self.parameters():
-            return tensor.device
-        return torch.device("cpu")
+    # ------------------------------------------------------------ family hooks
+    @classmethod
+    def default_modules(cls, folder: Path, context: LoadContext) -> list[Module]:
+        """Transformer + mean Pooling on a plain transformers checkpoint (or another family's folder)."""
+        from embedforge.models.pooling import Pooling
+        from embedforge.models.transformer import Transformer
 
-    @property
-    def input_module(self) -> InputModule:
-        """The first module, which tokenizes texts."""
-        first = self[0]
-        if not isinstance(first, InputModule):
-            raise TypeError(
-                f"The first module must be an embedforge InputModule (e.g. Transformer), found "
-                f"{type(first).__name__}. Put the tokenizing module first."
-            )
-        return first
+        require_checkpoint(folder)
+        logger.warning("No sentence-transformers model found in %s; creating one with mean pooling.", folder)
+        transformer = Transformer.from_checkpoint(folder, context, "feature-extraction")
+        return [transformer, Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")]
 
-    @property
-    def tokenizer(self) -> Any:
-        """The input module's tokenizer."""
-        return self.input_module.tokenizer
+    def family_settings(self) -> dict[str, Any]:
+        """``similarity_fn_name``."""
+        return {"similarity_fn_name": self.similarity_fn_name}
 
-    @tokenizer.setter
-    def tokenizer(self, value: Any) -> None:
-        self.input_module.tokenizer = value
+    def apply_settings(self, settings: dict[str, Any]) -> None:
+        """Take the saved ``similarity_fn_name`` unless one was passed to the constructor."""
+        self.similarity_fn_name = self._similarity_fn_name or settings.get("similarity_fn_name")
 
-    @property
-    def max_seq_length(self) -> int | None:
-        """Longest input in tokens; longer inputs are truncated."""
-        return self.input_module.max_seq_length
+    def run_chunk(self, inputs: list[Any], options: Any) -> Any:
+        """Embed a chunk of texts in this process (what a pool worker does)."""
+        from embedforge.model.encoding import embed_texts
 
-    @max_seq_length.setter
-    def max_seq_length(self, value: int | None) -> None:
-        self.input_module.max_seq_length = value
+        return embed_texts(self, inputs, options)
 
-    def get_max_seq_length(self) -> int | None:
-        """Longest input in tokens."""
-        return self.max_seq_length
-
+    # -------------------------------------------------------------- properties
     @property
     def similarity_fn_name(self) -> str:
         """Name of the similarity used by :meth:`similarity` (``"cosine"`` unless set)."""
@@ -178,20 +153,6 @@ class SentenceTransformer(nn.Sequential):
 
     get_embedding_dimension = get_sentence_embedding_dimension
 
-    # ---------------------------------------------------------------- running
-    def tokenize(self, texts: Sequence[str], **kwargs: Any) -> Features:
-        """Tokenize texts with the input module (``prompt=`` and ``task=`` are honoured)."""
-        return self.input_module.preprocess(texts, **kwargs)
-
-    preprocess = tokenize
-
-    def forward(self, features: Features, **kwargs: Any) -> Features:
-        """Run every module; each gets only the keyword arguments it declares in ``forward_kwargs``."""
-        for module in self:
-            accepted = module.forward_kwargs if isinstance(module, Module) else frozenset()
-            features = module(features, **{key: value for key, value in kwargs.items() if key in accepted})
-        return features
-
     def encode(
         self,
         sentences: str | Sequence[str] | None = None,
@@ -199,8 +160,8 @@ class SentenceTransformer(nn.Sequential):
         prompt: str | None = None,
         batch_size: int = 32,
         show_progress_bar: bool | None = None,
-        output_value: steps.OutputValue = "sentence_embedding",
-        precision: steps.Precision = "float32",
+        output_value: OutputValue = "sentence_embedding",
+        precision: Precision = "float32",
         convert_to_numpy: bool = True,
         convert_to_tensor: bool = False,
         device: str | list[str] | None = None,
@@ -232,16 +193,26 @@ class SentenceTransformer(nn.Sequential):
         Returns:
             ``(n, dim)`` embeddings (a single text gives ``(dim,)``), or lists for other ``output_value``.
         """
-        from embedforge.model.encoding import run_encode
+        from embedforge.model.encode_options import EncodeOptions
+        from embedforge.model.encoding import encode
 
-        return run_encode(
-            self, sentences if sentences is not None else kwargs.pop("inputs", None),
-            prompt_name=prompt_name, prompt=prompt, batch_size=batch_size, show_progress_bar=show_progress_bar,
-            output_value=output_value, precision=precision, convert_to_numpy=convert_to_numpy,
-            convert_to_tensor=convert_to_tensor, device=device, normalize_embeddings=normalize_embeddings,
-            truncate_dim=truncate_dim, pool=pool, chunk_size=chunk_size, task=kwargs.pop("task", None),
-            unexpected=kwargs,
-        )
+        if sentences is None:
+            sentences = kwargs.pop("inputs", None)
+        task = kwargs.pop("task", None)
+        if kwargs:
+            raise TypeError(
+                f"encode got unexpected keyword arguments {sorted(kwargs)}; it accepts the documented ones plus "
+                "task= (for routing modules)."
+            )
+        call = {
+            "prompt_name": prompt_name, "prompt": prompt, "batch_size": batch_size,
+            "show_progress_bar": show_progress_bar, "output_value": output_value, "precision": precision,
+            "convert_to_numpy": convert_to_numpy, "convert_to_tensor": convert_to_tensor, "device": device,
+            "normalize_embeddings": normalize_embeddings, "truncate_dim": truncate_dim, "task": task,
+        }
+        options = EncodeOptions.from_call(self, call)
+        devices = device if isinstance(device, list) else None
+        return encode(self, sentences, options, pool=pool, devices=devices, chunk_size=chunk_size)
 
     def encode_query(self, sentences: str | Sequence[str], **kwargs: Any) -> np.ndarray | Tensor | list[Any]:
         """Encode search queries: the ``"query"`` prompt if the model has one, and ``task="query"``."""
@@ -300,14 +271,6 @@ class SentenceTransformer(nn.Sequential):
 
     truncate_embeddings = truncate_sentence_embeddings
 
-    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
-        """Turn on gradient checkpointing in every Transformer module (less memory, more compute)."""
-        from embedforge.models.transformer import Transformer
-
-        for module in self.modules():
-            if isinstance(module, Transformer):
-                module.auto_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs)
-
     def set_pooling_include_prompt(self, include_prompt: bool) -> None:
         """Set ``include_prompt`` on the first Pooling module."""
         from embedforge.models.pooling import Pooling
@@ -317,66 +280,6 @@ class SentenceTransformer(nn.Sequential):
                 module.include_prompt = include_prompt
                 return
 
-    # --------------------------------------------------------------- saving
-    def save(
-        self,
-        path: str | Path,
-        model_name: str | None = None,
-        create_model_card: bool = True,
-        train_datasets: list[str] | None = None,
-        safe_serialization: bool = True,
-    ) -> None:
-        """Write the model in the sentence-transformers format (loadable by ST and by embedforge).
-
-        Args:
-            path: Target folder.
-            model_name: Name for the model card.
-            create_model_card: Write README.md (the card the model was loaded with, if any).
-            train_datasets: Dataset names for the model card.
-            safe_serialization: safetensors (True) or pickled weights.
-        """
-        from embedforge.io.save import save_model_folder
-        from embedforge.model.loading import version_info
-
-        if train_datasets is not None:
-            self.model_card_data.train_datasets = [{"name": name} for name in train_datasets]
-        config = ModelConfig(
-            versions=version_info(),
-            prompts=dict(self.prompts),
-            default_prompt_name=self.default_prompt_name,
-            similarity_fn_name=self.similarity_fn_name,
-        )
-        card = None
-        if create_model_card:
-            from embedforge.model_card import render_model_card
-
-            if model_name is not None:
-                self.model_card_data.model_name = model_name
-            trained = self.model_card_data.trained or self.model_card_text is None
-            card = render_model_card(self, self.model_card_data) if trained else self.model_card_text
-        save_model_folder(path, list(self.named_children()), config, safe_serialization=safe_serialization,
-                          model_card=card)
-
-    save_pretrained = save
-
-    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
-        """Save to a temporary folder and upload it to the Hub; see :func:`embedforge.io.upload.push_to_hub`."""
-        from embedforge.io.upload import push_to_hub
-
-        return push_to_hub(self, repo_id, **kwargs)
-
-    # -------------------------------------------------------- multi-process
-    def start_multi_process_pool(self, target_devices: list[str] | None = None) -> MultiProcessPool:
-        """Start worker processes (one per device; default all GPUs, else 4 CPU workers) for :meth:`encode`."""
-        from embedforge.model.multi_process import start_pool
-
-        return start_pool(self, target_devices)
-
-    @staticmethod
-    def stop_multi_process_pool(pool: MultiProcessPool) -> None:
-        """Stop the workers of a pool."""
-        pool.close()
-
     def fit(self, train_objectives: Sequence[tuple[Any, nn.Module]], *args: Any, **kwargs: Any) -> None:
         """The pre-v3 training API; runs :class:`~embedforge.SentenceTransformerTrainer` underneath.
 
@@ -385,12 +288,6 @@ class SentenceTransformer(nn.Sequential):
         from embedforge.training.fit import fit
 
         fit(self, train_objectives, *args, **kwargs)
-
-    def evaluate(self, evaluator: Any, output_path: str | None = None) -> dict[str, float] | float:
-        """Run an evaluator on this model."""
-        if output_path is not None:
-            Path(output_path).mkdir(parents=True, exist_ok=True)
-        return evaluator(self, output_path=output_path)
 
 
 __all__ = ["SentenceTransformer"]

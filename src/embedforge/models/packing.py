@@ -30,6 +30,8 @@ PACKED_ATTENTION = "embedforge_packed_sdpa"
 """Name under which :func:`packed_sdpa_attention` is registered with transformers' AttentionInterface."""
 PACKABLE_MODEL_TYPES = frozenset({"bert"})
 """Model types whose embeddings take 0-based ``position_ids`` and whose attention goes through AttentionInterface."""
+PACKABLE_MODEL_CLASSES = frozenset({"BertModel", "BertForSequenceClassification"})
+"""transformers classes whose forward :func:`packed_token_embeddings` / :func:`packed_sequence_logits` reproduce."""
 _PACKING_KWARG = "embedforge_packing"
 _registered = False
 
@@ -114,6 +116,7 @@ def can_pack(model: PreTrainedModel, features: Features, padding_side: str) -> b
     return (
         model.training
         and config.model_type in PACKABLE_MODEL_TYPES
+        and type(model).__name__ in PACKABLE_MODEL_CLASSES
         and config._attn_implementation == "sdpa"
         and not config.output_hidden_states
         and not config.output_attentions
@@ -154,6 +157,22 @@ def packed_token_embeddings(model: PreTrainedModel, features: Features) -> Tenso
     with _packed_attention(model):
         output = model(**inputs, return_dict=True, **{_PACKING_KWARG: packing})
     return packing.unpack(output.last_hidden_state[0])
+
+
+def packed_sequence_logits(model: PreTrainedModel, features: Features) -> Tensor:
+    """The logits ``(batch, num_labels)`` of a ``BertForSequenceClassification`` run on the real tokens only.
+
+    The encoder runs packed (:func:`packed_token_embeddings`); its pooler, dropout and classifier then read each
+    text's first token, as the padded forward does.
+
+    Args:
+        model: A ``BertForSequenceClassification`` for which :func:`can_pack` holds.
+        features: ``input_ids``, ``attention_mask`` (and ``token_type_ids``), each ``(batch, seq_len)``.
+    """
+    encoder = model.bert
+    hidden = packed_token_embeddings(encoder, features)  # (batch, seq_len, hidden)
+    pooled = encoder.pooler(hidden) if encoder.pooler is not None else hidden[:, 0]
+    return model.classifier(model.dropout(pooled))
 
 
 @contextmanager

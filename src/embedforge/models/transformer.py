@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from embedforge.models.base import Features, InputModule, LoadContext, prepend_prompt, read_json
-from embedforge.models.packing import can_pack, packed_token_embeddings
+from embedforge.models.packing import can_pack, packed_sequence_logits, packed_token_embeddings
+from embedforge.models.transformer_tasks import transformer_task as transformer_task_of
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -27,17 +28,15 @@ CONFIG_FILE_NAMES: tuple[str, ...] = (
 )
 _ENCODER_ONLY_CLASSES = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
-_SAVED_TASK = {
-    "transformer_task": "feature-extraction",
-    "modality_config": {"text": {"method": "forward", "method_output_name": "last_hidden_state"}},
-    "module_output_name": "token_embeddings",
-}
 
 
 class Transformer(InputModule):
-    """Tokenizes texts and runs a transformers encoder, producing ``token_embeddings`` ``(batch, seq_len, dim)``.
+    """Tokenizes texts (or text pairs) and runs a transformers model.
 
-    Works with any ``AutoModel`` encoder (BERT, RoBERTa, MPNet, XLM-R, ModernBERT, DistilBERT, T5 encoder…).
+    With ``transformer_task="feature-extraction"`` (bi-encoders) it runs an ``AutoModel`` encoder (BERT, RoBERTa,
+    MPNet, XLM-R, ModernBERT, DistilBERT, T5 encoder…) and writes ``token_embeddings`` ``(batch, seq_len, dim)``;
+    with ``"sequence-classification"`` (cross-encoders) it runs an ``AutoModelForSequenceClassification`` and
+    writes its logits as ``scores`` ``(batch, num_labels)``.
 
     Args:
         model_name_or_path: Local folder or Hugging Face Hub id of a transformers checkpoint.
@@ -55,6 +54,8 @@ class Transformer(InputModule):
         tokenizer_kwargs: Same as ``tokenizer_args``.
         processor_kwargs: Same as ``tokenizer_args`` (the sentence-transformers 6 name).
         config_kwargs: Same as ``config_args``.
+        transformer_task: ``"feature-extraction"`` or ``"sequence-classification"`` (see
+            :mod:`embedforge.models.transformer_tasks`).
 
     Attributes:
         unpad: Whether training-mode forwards of BERT-family models run on the real tokens only (see
@@ -82,8 +83,10 @@ class Transformer(InputModule):
         tokenizer_kwargs: dict[str, Any] | None = None,
         processor_kwargs: dict[str, Any] | None = None,
         config_kwargs: dict[str, Any] | None = None,
+        transformer_task: str = "feature-extraction",
     ) -> None:
         super().__init__()
+        self.task = transformer_task_of(transformer_task)
         if backend != "torch":
             raise ValueError(
                 f"Transformer supports backend='torch' only, got backend={backend!r}. "
@@ -97,7 +100,8 @@ class Transformer(InputModule):
         self.backend = backend
         self.unpad: bool | None = None
         self._prompt_lengths: dict[str, int | None] = {}
-        self.auto_model: PreTrainedModel = _load_model(str(model_name_or_path), model_kwargs, config_kwargs)
+        self.auto_model: PreTrainedModel = _load_model(str(model_name_or_path), model_kwargs, config_kwargs,
+                                                       self.task.name)
         self._model_inputs = _accepted_inputs(self.auto_model)
         if max_seq_length is not None:
             tokenizer_kwargs.setdefault("model_max_length", max_seq_length)
@@ -112,6 +116,16 @@ class Transformer(InputModule):
             _add_lowercase(self.tokenizer)
 
     # -------------------------------------------------------------- properties
+    @property
+    def transformer_task(self) -> str:
+        """The module's task: ``"feature-extraction"`` or ``"sequence-classification"``."""
+        return self.task.name
+
+    @property
+    def module_output_name(self) -> str:
+        """The features key the module writes: ``token_embeddings`` or ``scores``."""
+        return self.task.module_output_name
+
     @property
     def config(self) -> PretrainedConfig:
         """The transformers config of the wrapped model."""
@@ -144,6 +158,8 @@ class Transformer(InputModule):
             "do_lower_case": self.do_lower_case,
             "architecture": type(self.auto_model).__name__,
         }
+        if self.task.name != "feature-extraction":
+            config["transformer_task"] = self.task.name
         return f"Transformer({config})"
 
     # ------------------------------------------------------------ tokenization
@@ -211,18 +227,22 @@ class Transformer(InputModule):
         return (self.unpad or on_cpu) and can_pack(self.auto_model, features, self.tokenizer.padding_side)
 
     def forward(self, features: Features, **kwargs: Any) -> Features:
-        """Add ``token_embeddings`` ``(batch, seq_len, hidden)``.
+        """Add ``token_embeddings`` ``(batch, seq_len, hidden)``, or ``scores`` ``(batch, num_labels)``.
 
         Also ``all_layer_embeddings`` (one ``(batch, seq_len, hidden)`` per layer) when the model config has
         ``output_hidden_states=True``. In training mode, padded batches of BERT-family models run unpadded as
-        ``self.unpad`` says; their padded positions are then zeros.
+        ``self.unpad`` says; their padded token positions are then zeros.
         """
+        output_name = self.task.module_output_name
         if self.runs_unpadded(features):
-            features["token_embeddings"] = packed_token_embeddings(self.auto_model, features)
+            if output_name == "scores":
+                features["scores"] = packed_sequence_logits(self.auto_model, features)
+            else:
+                features["token_embeddings"] = packed_token_embeddings(self.auto_model, features)
             return features
         inputs = {key: features[key] for key in self._model_inputs if key in features}
         output = self.auto_model(**inputs, return_dict=True)
-        features["token_embeddings"] = output.last_hidden_state
+        features[output_name] = output[self.task.method_output_name]
         hidden_states = getattr(output, "hidden_states", None)
         if hidden_states is not None:
             features["all_layer_embeddings"] = hidden_states
@@ -231,7 +251,7 @@ class Transformer(InputModule):
     # ---------------------------------------------------------- saving/loading
     def get_config_dict(self) -> dict[str, Any]:
         """The ``sentence_bert_config.json`` content: what sentence-transformers 6.2 writes, plus our two keys."""
-        return {**_SAVED_TASK, "max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case}
+        return {**self.task.saved_config(), "max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case}
 
     def save(self, output_path: str | Path, *, safe_serialization: bool = True) -> None:
         """Write the transformers checkpoint, the tokenizer and ``sentence_bert_config.json``."""
@@ -246,14 +266,7 @@ class Transformer(InputModule):
     def load(cls, path: Path, context: LoadContext) -> Transformer:
         """Load from an ST folder (any historical config file name) or a plain transformers checkpoint."""
         config = next((read_json(path / name) for name in CONFIG_FILE_NAMES if (path / name).is_file()), {})
-        task = config.get("transformer_task", "feature-extraction")
-        if task != "feature-extraction":
-            raise ValueError(
-                f"embedforge's Transformer supports transformer_task='feature-extraction', found {task!r} in "
-                f"{path}. Models for other tasks (reranking heads, generation) are not supported yet."
-            )
-        shared = {"trust_remote_code": context.trust_remote_code, "revision": context.revision}
-        shared = {key: value for key, value in shared.items() if value}
+        shared = _shared_kwargs(context)
         return cls(
             path,
             max_seq_length=config.get("max_seq_length"),
@@ -265,16 +278,55 @@ class Transformer(InputModule):
             model_kwargs=context.model_kwargs,
             tokenizer_kwargs=context.tokenizer_kwargs,
             config_kwargs=context.config_kwargs,
+            transformer_task=config.get("transformer_task", "feature-extraction"),
+        )
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, context: LoadContext, transformer_task: str) -> Transformer:
+        """A new module on the transformers checkpoint in ``path``, ignoring any module config saved there.
+
+        This is how a model family starts from a plain checkpoint, or from the backbone of another family's folder
+        (e.g. a cross-encoder from a bi-encoder's BERT): the checkpoint's tokenizer settings apply.
+        """
+        shared = _shared_kwargs(context)
+        return cls(
+            path,
+            model_args=shared,
+            tokenizer_args=shared,
+            config_args=shared,
+            backend=context.backend,
+            model_kwargs=context.model_kwargs,
+            tokenizer_kwargs=context.tokenizer_kwargs,
+            config_kwargs=context.config_kwargs,
+            transformer_task=transformer_task,
         )
 
 
-def _load_model(name: str, model_kwargs: dict[str, Any], config_kwargs: dict[str, Any]) -> PreTrainedModel:
+def _shared_kwargs(context: LoadContext) -> dict[str, Any]:
+    """The loading options that every ``from_pretrained`` call of the module takes (only those that are set)."""
+    shared = {"trust_remote_code": context.trust_remote_code, "revision": context.revision}
+    return {key: value for key, value in shared.items() if value}
+
+
+def _load_model(
+    name: str, model_kwargs: dict[str, Any], config_kwargs: dict[str, Any], task: str
+) -> PreTrainedModel:
+    """Load the checkpoint with the task's auto class.
+
+    For sequence classification, a checkpoint that is not a classifier (a bare encoder, e.g. a bi-encoder's
+    backbone) gets a fresh head with one output unless ``num_labels`` is given, as sentence-transformers does.
+    """
     import transformers
 
     config_kwargs = {key: value for key, value in config_kwargs.items() if key != "trust_remote_code"} | {
         "trust_remote_code": config_kwargs.get("trust_remote_code", model_kwargs.get("trust_remote_code", False))
     }
     config = transformers.AutoConfig.from_pretrained(name, **config_kwargs)
+    if task == "sequence-classification":
+        classifier = any(name.endswith("ForSequenceClassification") for name in config.architectures or [])
+        if "num_labels" not in config_kwargs and not classifier:
+            config.num_labels = 1
+        return transformers.AutoModelForSequenceClassification.from_pretrained(name, config=config, **model_kwargs)
     encoder_class = _ENCODER_ONLY_CLASSES.get(config.model_type)
     model_class = getattr(transformers, encoder_class) if encoder_class else transformers.AutoModel
     return model_class.from_pretrained(name, config=config, **model_kwargs)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from embedforge.data.collator import LABEL_COLUMNS, label_column, text_columns
-from embedforge.losses.base import LabelKind, Loss
+from embedforge.data.list_validation import list_column_problems, per_document_label_problems, probability_problems
+from embedforge.data.problem import Problem
+from embedforge.losses.base import BaseLoss, LabelKind
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -15,30 +16,11 @@ if TYPE_CHECKING:
 
 _INTEGER_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
 _FLOAT_TYPES = ("float16", "float32", "float64", "bfloat16")
+_LIST_TYPES = ("list", "sequence", "largelist")
 
 
 class DatasetValidationError(ValueError):
     """One or more datasets do not fit their losses; the message lists every problem."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a dataset.
-
-    Attributes:
-        dataset: The dataset's name (``"train"`` for a single dataset).
-        loss: The loss class name.
-        found: What was found.
-        fix: How to fix it.
-    """
-
-    dataset: str
-    loss: str
-    found: str
-    fix: str
-
-    def __str__(self) -> str:
-        return f"- dataset {self.dataset!r} with {self.loss}: {self.found}. Fix: {self.fix}"
 
 
 def validate_datasets(datasets: Mapping[str, Dataset], losses: Mapping[str, nn.Module], split: str = "train") -> None:
@@ -66,13 +48,21 @@ def check_dataset(name: str, dataset: Dataset, loss: nn.Module) -> list[Problem]
     loss_name = type(loss).__name__
     columns = list(dataset.column_names)
     texts = text_columns(columns)
-    problems = _text_problems(name, dataset, loss_name, texts)
-    if isinstance(loss, Loss):
+    positions = loss.input_spec.list_columns if isinstance(loss, BaseLoss) else ()
+    lists = [texts[index] for index in positions if index < len(texts)]
+    problems = _text_problems(name, dataset, loss_name, [column for column in texts if column not in lists])
+    problems += list_column_problems(name, dataset, loss_name, lists)
+    if isinstance(loss, BaseLoss):
         problems += _structure_problems(name, dataset, loss, columns, texts)
+        label = label_column(columns)
+        if lists and label is not None and loss.input_spec.label is LabelKind.PER_DOCUMENT:
+            problems += per_document_label_problems(name, dataset, loss_name, lists[0], label)
     return problems
 
 
-def _structure_problems(name: str, dataset: Dataset, loss: Loss, columns: list[str], texts: list[str]) -> list[Problem]:
+def _structure_problems(
+    name: str, dataset: Dataset, loss: BaseLoss, columns: list[str], texts: list[str]
+) -> list[Problem]:
     spec, loss_name = loss.input_spec, type(loss).__name__
     problems = []
     if not spec.accepts_text_count(len(texts)):
@@ -114,11 +104,15 @@ def _label_problems(name: str, dataset: Dataset, loss_name: str, label: str, kin
         LabelKind.FLOAT_LIST: ("list", "sequence", "largelist"),
         LabelKind.INT_OR_FLOAT_LIST: (*_INTEGER_TYPES, "list", "sequence", "largelist"),
         LabelKind.FLOAT_OR_FLOAT_LIST: (*_FLOAT_TYPES, *_INTEGER_TYPES, "list", "sequence", "largelist"),
+        LabelKind.PROBABILITY: _FLOAT_TYPES + _INTEGER_TYPES,
+        LabelKind.PER_DOCUMENT: _LIST_TYPES,
     }.get(kind)
     if expected is None or dtype in expected:
         if kind is LabelKind.BINARY and set(dataset.unique(label)) - {0, 1}:
             return [Problem(name, loss_name, f"label column {label!r} holds values other than 0 and 1",
                             "map the labels to 0 (dissimilar) and 1 (similar)")]
+        if kind is LabelKind.PROBABILITY:
+            return probability_problems(name, dataset, loss_name, label)
         return []
     return [Problem(
         name, loss_name, f"label column {label!r} has dtype {dtype}, but the loss expects {kind.value} labels",

@@ -12,8 +12,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from embedforge.model_card.family import FamilyCard
+from embedforge.model_card.sentence_transformer_card import SentenceTransformerCard
 from embedforge.model_card.statistics import (
     DatasetSummary,
     LossSummary,
@@ -91,6 +93,8 @@ class SentenceTransformerModelCardData:
         >>> card_data.trained
         False
     """
+
+    family_card: ClassVar[FamilyCard] = SentenceTransformerCard()
 
     language: str | list[str] | None = None
     license: str | None = None

@@ -7,7 +7,7 @@ with embedforge read like any other Sentence Transformers model on the Hub.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -22,38 +22,7 @@ from embedforge.model_card._sections import (
 if TYPE_CHECKING:
     from embedforge.model_card.data import SentenceTransformerModelCardData
 
-STANDARD_TAGS = ("sentence-transformers", "sentence-similarity", "feature-extraction", "dense")
-SIMILARITY_NAMES = {
-    "cosine": "Cosine Similarity",
-    "dot": "Dot Product",
-    "euclidean": "Euclidean Distance",
-    "manhattan": "Manhattan Distance",
-}
-DEFAULT_EXAMPLES = ("The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium.")
-PLACEHOLDER_MODEL_ID = "sentence_transformers_model_id"
-
-
-class CardModel(Protocol):
-    """What the card reads from a model (a SentenceTransformer fits)."""
-
-    @property
-    def max_seq_length(self) -> int | None:
-        """Longest input in tokens."""
-        ...
-
-    @property
-    def similarity_fn_name(self) -> str | None:
-        """``cosine``, ``dot``, ``euclidean`` or ``manhattan``."""
-        ...
-
-    def get_sentence_embedding_dimension(self) -> int | None:
-        """Size of the embeddings."""
-        ...
-
-    def __repr__(self) -> str: ...
-
-
-def render_model_card(model: CardModel, card_data: SentenceTransformerModelCardData) -> str:
+def render_model_card(model: Any, card_data: SentenceTransformerModelCardData) -> str:
     """The model card (``README.md`` text) of ``model``.
 
     Nothing is computed with the model: the usage snippet is text only.
@@ -66,10 +35,11 @@ def render_model_card(model: CardModel, card_data: SentenceTransformerModelCardD
         Markdown with YAML front matter, ending with a newline.
     """
     name = model_name(model, card_data)
+    family = card_data.family_card
     sections = [
-        front_matter(name, card_data),
+        front_matter(name, card_data, model),
         f"# {name}",
-        introduction(model, card_data),
+        family.introduction(model, card_data, _origin(card_data)),
         model_details(model, card_data),
         "### Full Model Architecture\n\n" + code_block(repr(model)),
         usage_section(model, card_data),
@@ -81,7 +51,7 @@ def render_model_card(model: CardModel, card_data: SentenceTransformerModelCardD
     return "\n\n".join(section for section in sections if section) + "\n"
 
 
-def model_name(model: CardModel, card_data: SentenceTransformerModelCardData) -> str:
+def model_name(model: Any, card_data: SentenceTransformerModelCardData) -> str:
     """The user's model name, else ``"<ModelClass> based on <base model>"``, else the class name."""
     if card_data.model_name:
         return card_data.model_name
@@ -90,8 +60,8 @@ def model_name(model: CardModel, card_data: SentenceTransformerModelCardData) ->
 
 
 def card_tags(card_data: SentenceTransformerModelCardData) -> list[str]:
-    """Hub tags: the standard ones, the user's, ``generated_from_trainer``, ``dataset_size:N``, ``loss:Name``."""
-    tags = [*STANDARD_TAGS, *(card_data.tags or [])]
+    """Hub tags: the family's, the user's, ``generated_from_trainer``, ``dataset_size:N``, ``loss:Name``."""
+    tags = [*card_data.family_card.standard_tags, *(card_data.tags or [])]
     if card_data.trained:
         tags.append("generated_from_trainer")
     sizes = [summary.size for summary in card_data.train_dataset_summaries if summary.size]
@@ -101,7 +71,7 @@ def card_tags(card_data: SentenceTransformerModelCardData) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def front_matter(name: str, card_data: SentenceTransformerModelCardData) -> str:
+def front_matter(name: str, card_data: SentenceTransformerModelCardData, model: Any) -> str:
     """The YAML metadata block the Hub reads, between ``---`` lines."""
     meta: dict[str, Any] = {}
     if card_data.language:
@@ -111,23 +81,24 @@ def front_matter(name: str, card_data: SentenceTransformerModelCardData) -> str:
     meta["tags"] = card_tags(card_data)
     if card_data.base_model:
         meta["base_model"] = card_data.base_model
-    texts = example_texts(card_data)
-    if len(texts) >= 4:
-        meta["widget"] = [{"source_sentence": texts[0], "sentences": texts[1:4]}]
+    widget = card_data.family_card.widget(example_texts(card_data))
+    if widget:
+        meta["widget"] = widget
     dataset_ids = [entry["id"] for entry in card_data.train_datasets + card_data.eval_datasets if entry.get("id")]
     if dataset_ids:
         meta["datasets"] = list(dict.fromkeys(dataset_ids))
-    meta["pipeline_tag"] = "sentence-similarity"
+    meta["pipeline_tag"] = card_data.family_card.pipeline_tag(model)
     meta["library_name"] = "sentence-transformers"
+    meta.update(card_data.family_card.extra_metadata(model))
     if card_data.eval_metrics:
         meta["metrics"] = list(card_data.eval_metrics)
-        meta["model-index"] = model_index(name, card_data)
+        meta["model-index"] = model_index(name, card_data, meta["pipeline_tag"])
     if card_data.co2_eq_emissions:
         meta["co2_eq_emissions"] = card_data.co2_eq_emissions
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---"
 
 
-def model_index(name: str, card_data: SentenceTransformerModelCardData) -> list[dict[str, Any]]:
+def model_index(name: str, card_data: SentenceTransformerModelCardData, task: str) -> list[dict[str, Any]]:
     """The ``model-index`` metadata holding the evaluation results."""
     names = [summary.name for summary in card_data.eval_dataset_summaries if summary.name]
     names = names or [entry["name"] for entry in card_data.eval_datasets if entry.get("name")]
@@ -137,7 +108,7 @@ def model_index(name: str, card_data: SentenceTransformerModelCardData) -> list[
         for key, value in card_data.eval_metrics.items()
     ]
     result = {
-        "task": {"type": "sentence-similarity", "name": "Sentence Similarity"},
+        "task": {"type": task, "name": task.replace("-", " ").title()},
         "dataset": {"name": dataset, "type": dataset},
         "metrics": metrics,
     }
@@ -168,8 +139,8 @@ def _training_dataset_links(card_data: SentenceTransformerModelCardData) -> list
     return [_dataset_link(name, dataset_id) for name, dataset_id in entries if name]
 
 
-def introduction(model: CardModel, card_data: SentenceTransformerModelCardData) -> str:
-    """The opening paragraph: what the model is, where it comes from, what it is for."""
+def _origin(card_data: SentenceTransformerModelCardData) -> str:
+    """Where the model comes from, for the opening paragraph: base model and training datasets (or "")."""
     origin = ""
     if card_data.base_model:
         origin = f" finetuned from [{card_data.base_model}](https://huggingface.co/{card_data.base_model})"
@@ -178,32 +149,24 @@ def introduction(model: CardModel, card_data: SentenceTransformerModelCardData) 
         origin = f"{origin or ' trained'} on {len(links)} datasets"
     elif links:
         origin = f"{origin or ' trained'} on the {join_words(links)} dataset{'s' if len(links) > 1 else ''}"
-    dimension = model.get_sentence_embedding_dimension()
-    space = f"a {dimension}-dimensional dense vector space" if dimension else "a dense vector space"
-    return (
-        f"This is a [sentence-transformers](https://www.SBERT.net) model{origin}. It maps sentences and "
-        f"paragraphs to {space} and can be used for {card_data.task_name}."
-    )
+    return origin
 
 
-def model_details(model: CardModel, card_data: SentenceTransformerModelCardData) -> str:
-    """The ``Model Details`` section: type, base model, sizes, similarity, datasets, language, license, sources."""
+def model_details(model: Any, card_data: SentenceTransformerModelCardData) -> str:
+    """The ``Model Details`` section: type, base model, the family's lines, datasets, language, license, sources."""
     base = "<!-- - **Base model:** [Unknown](https://huggingface.co/unknown) -->"
     if card_data.base_model:
         base = f"- **Base model:** [{card_data.base_model}](https://huggingface.co/{card_data.base_model})"
         if card_data.base_model_revision:
             base += f" <!-- at revision {card_data.base_model_revision} -->"
-    length, dimension = model.max_seq_length, model.get_sentence_embedding_dimension()
-    similarity = model.similarity_fn_name or "cosine"
+    family = card_data.family_card
     lines = [
         "## Model Details",
         "",
         "### Model Description",
-        "- **Model Type:** Sentence Transformer",
+        f"- **Model Type:** {family.model_type_name}",
         base,
-        f"- **Maximum Sequence Length:** {f'{length} tokens' if length else 'unknown'}",
-        f"- **Output Dimensionality:** {f'{dimension} dimensions' if dimension else 'unknown'}",
-        f"- **Similarity Function:** {SIMILARITY_NAMES.get(similarity, similarity.replace('_', ' ').title())}",
+        *family.description_lines(model),
         *_dataset_lines(_training_dataset_links(card_data)),
         *_language_lines(card_data.language),
         f"- **License:** {card_data.license}" if card_data.license else "<!-- - **License:** Unknown -->",
@@ -233,28 +196,10 @@ def _language_lines(language: str | list[str] | None) -> list[str]:
     return [f"- **Language{'s' if len(languages) > 1 else ''}:** {', '.join(languages)}"]
 
 
-def usage_section(model: CardModel, card_data: SentenceTransformerModelCardData) -> str:
-    """How to install and run the model: a Python snippet encoding three sentences and comparing them."""
-    texts = (example_texts(card_data) or list(DEFAULT_EXAMPLES))[:3]
-    dimension = model.get_sentence_embedding_dimension()
-    snippet = [
-        "from sentence_transformers import SentenceTransformer",
-        "",
-        "# Download from the Hugging Face Hub",
-        f'model = SentenceTransformer("{card_data.model_id or PLACEHOLDER_MODEL_ID}")',
-        "# Run inference",
-        "sentences = [",
-        *(f"    {text!r}," for text in texts),
-        "]",
-        "embeddings = model.encode(sentences)",
-        "print(embeddings.shape)",
-        f"# [{len(texts)}, {dimension if dimension else 'dimension'}]",
-        "",
-        "# Get the similarity scores for the embeddings",
-        "similarities = model.similarity(embeddings, embeddings)",
-        "print(similarities.shape)",
-        f"# [{len(texts)}, {len(texts)}]",
-    ]
+def usage_section(model: Any, card_data: SentenceTransformerModelCardData) -> str:
+    """How to install and run the model: the family's Python snippet."""
+    snippet = card_data.family_card.usage_snippet(model, card_data)
+    class_name = type(model).__name__
     return "\n".join(
         [
             "## Usage",
@@ -264,7 +209,7 @@ def usage_section(model: CardModel, card_data: SentenceTransformerModelCardData)
             "Install the Sentence Transformers library:",
             "",
             code_block("pip install -U sentence-transformers", "bash"),
-            "Then load the model and run inference (`from embedforge import SentenceTransformer` works the same):",
+            f"Then load the model and run inference (`from embedforge import {class_name}` works the same):",
             code_block("\n".join(snippet), "python"),
         ]
     )

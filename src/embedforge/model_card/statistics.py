@@ -259,29 +259,29 @@ def summarize_loss(loss: nn.Module) -> LossSummary:
     """Name, config and citation of one loss.
 
     Args:
-        loss: An ``embedforge.losses.Loss`` (config and citation are read) or any other ``nn.Module`` (only its
+        loss: An embedforge loss (``BaseLoss``: config and citation are read) or any other ``nn.Module`` (only its
             class name is shown).
 
     Returns:
         The summary.
     """
-    from embedforge.losses.base import Loss
+    from embedforge.losses.base import BaseLoss
 
     cls = type(loss)
     fullname = f"{cls.__module__}.{cls.__qualname__}"
-    if isinstance(loss, Loss):
+    if isinstance(loss, BaseLoss):
         return LossSummary(cls.__name__, fullname, loss.get_config_dict(), loss.citation)
     return LossSummary(cls.__name__, fullname)
 
 
 def all_losses(losses: Iterable[nn.Module]) -> list[nn.Module]:
     """The given losses and the embedforge losses nested inside them (e.g. the loss a Matryoshka loss wraps)."""
-    from embedforge.losses.base import Loss
+    from embedforge.losses.base import BaseLoss
 
     found: list[nn.Module] = []
     for loss in losses:
         for module in loss.modules():
-            if (module is loss or isinstance(module, Loss)) and module not in found:
+            if (module is loss or isinstance(module, BaseLoss)) and module not in found:
                 found.append(module)
     return found
 

@@ -8,52 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from model_builders import build_tiny_bert
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SHARED_DATA = Path(os.environ.get("EMBEDFORGE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-WORDS = (
-    "the a an of to and in is was for on that with as by at from it this be are or his her "
-    "man woman dog cat child person people car street water ball plays playing runs running sits "
-    "sitting walks walking eats eating red blue green big small young old two three guitar grass "
-    "beach park house table food music outside inside near under over quick brown fox jumps lazy "
-    "query document passage answer question search what who where how why when"
-).split()
-
-
-def build_tokenizer_files(folder: Path) -> None:
-    """Write a tiny uncased WordPiece vocabulary and its fast tokenizer files into ``folder``."""
-    from transformers import BertTokenizerFast
-
-    folder.mkdir(parents=True, exist_ok=True)
-    letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'-")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *letters, *(f"##{c}" for c in letters), *WORDS]
-    tokens = list(dict.fromkeys(vocab))
-    (folder / "vocab.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
-    vocab_map = {token: index for index, token in enumerate(tokens)}
-    tokenizer = BertTokenizerFast(vocab=vocab_map, do_lower_case=True, model_max_length=64)
-    tokenizer.save_pretrained(str(folder))
-
-
-def build_tiny_bert(folder: Path, seed: int = 0) -> Path:
-    """Save a random 2-layer BERT (hidden 32) with its tokenizer as a plain transformers checkpoint."""
-    import torch
-    from transformers import BertConfig, BertModel
-
-    build_tokenizer_files(folder)
-    vocab_size = len((folder / "vocab.txt").read_text(encoding="utf-8").split())
-    config = BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(seed)
-    BertModel(config).eval().save_pretrained(str(folder))
-    return folder
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,13 @@
-"""Turn dataset rows into model inputs: tokenize each text column once, with its prompt, and stack the labels."""
+"""Turn dataset rows into model inputs: the shared collator base, and the bi-encoder's tokenizing collator.
+
+Every family's collator picks the label column, stacks the labels and passes the dataset name on
+(:class:`BaseDataCollator`); the bi-encoder's collator then tokenizes each text column once, with its prompt and
+route (:class:`SentenceTransformerDataCollator`).
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +41,48 @@ def resolve_column_setting(setting: Any, dataset_name: str | None, column: str) 
     return setting.get(column)
 
 
+@dataclass(kw_only=True)
+class BaseDataCollator(ABC):
+    """What every family's collator does with a batch of rows (all from the same dataset).
+
+    Args:
+        valid_label_columns: Names read as the label column, in priority order.
+        prompts: Prompts, as the training arguments' ``prompts``.
+        router_mapping: Routes, as the training arguments' ``router_mapping``.
+    """
+
+    valid_label_columns: tuple[str, ...] = LABEL_COLUMNS
+    prompts: str | dict[str, Any] | None = None
+    router_mapping: dict[str, Any] = field(default_factory=dict)
+
+    @abstractmethod
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Collate one batch of rows into the inputs of a training step."""
+
+    def start_batch(self, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+        """``({"return_loss", "dataset_name", "label"}, input columns)`` of a batch.
+
+        Returns:
+            The batch so far (``label`` from :meth:`collate_labels`, present only when the rows have a label
+            column) and the input columns, in dataset order.
+        """
+        columns = list(rows[0])
+        batch: dict[str, Any] = {"return_loss": True}
+        dataset_name = rows[0].get("dataset_name")
+        if dataset_name is not None:
+            batch["dataset_name"] = dataset_name
+        label = label_column(columns, self.valid_label_columns)
+        if label is not None:
+            batch["label"] = self.collate_labels([row[label] for row in rows])
+        return batch, text_columns(columns, self.valid_label_columns)
+
+    def collate_labels(self, labels: list[Any]) -> Any:
+        """The labels of a batch as one ``(batch, ...)`` tensor (list labels of equal length become rows)."""
+        return torch.tensor(labels)
+
+
 @dataclass
-class SentenceTransformerDataCollator:
+class SentenceTransformerDataCollator(BaseDataCollator):
     """Collate dataset rows into ``{"sentence_features": [...], "label": tensor, ...}``.
 
     Every text column is tokenized once per batch by ``tokenize_fn`` (the model's ``tokenize``), with the prompt
@@ -51,9 +97,6 @@ class SentenceTransformerDataCollator:
     """
 
     tokenize_fn: Callable[..., dict[str, Any]]
-    valid_label_columns: tuple[str, ...] = LABEL_COLUMNS
-    prompts: str | dict[str, Any] | None = None
-    router_mapping: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """Collate one batch of rows (all from the same dataset).
@@ -63,16 +106,9 @@ class SentenceTransformerDataCollator:
             ``label``: ``(batch, ...)`` tensor when the dataset has a label column; ``dataset_name`` when rows
             carry one; ``return_loss``: True.
         """
-        columns = list(rows[0])
-        dataset_name = rows[0].get("dataset_name")
-        batch: dict[str, Any] = {"return_loss": True}
-        if dataset_name is not None:
-            batch["dataset_name"] = dataset_name
-        label = label_column(columns, self.valid_label_columns)
-        if label is not None:
-            batch["label"] = torch.tensor([row[label] for row in rows])
-        batch["sentence_features"] = [self._tokenize(rows, column, dataset_name) for column in
-                                      text_columns(columns, self.valid_label_columns)]
+        batch, columns = self.start_batch(rows)
+        dataset_name = batch.get("dataset_name")
+        batch["sentence_features"] = [self._tokenize(rows, column, dataset_name) for column in columns]
         return batch
 
     def _tokenize(self, rows: list[dict[str, Any]], column: str, dataset_name: str | None) -> dict[str, Any]:

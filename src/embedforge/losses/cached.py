@@ -14,8 +14,9 @@ and the gradients are those of the full batch. Step 3 runs in a hook on the retu
 calls ``loss.backward()`` (the trainer's ``accelerator.backward(loss)``, a gradient scaler, gradient
 accumulation) triggers it; the gradient reaching the loss scales every mini-batch.
 
-A loss built on this engine subclasses :class:`CachedLoss`, implements :meth:`CachedLoss.calculate_loss` (the
-loss as a function of per-mini-batch embeddings) and calls :meth:`CachedLoss.forward_cached` in ``forward``.
+A bi-encoder loss built on this engine subclasses :class:`CachedLoss` (another family's loss subclasses
+:class:`GradCacheLoss` and its family's loss base), implements ``calculate_loss`` (the loss as a function of
+per-mini-batch embeddings) and calls ``forward_cached`` in ``forward``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import tqdm
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from embedforge.losses.base import Loss
+from embedforge.losses.base import BaseLoss, Loss
 from embedforge.losses.minibatch import check_mini_batch_options, minibatch_ranges, slice_features
 from embedforge.losses.rand_context import RandContext
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from embedforge.model.sentence_transformer import SentenceTransformer
     from embedforge.models.base import Features
 
-__all__ = ["CachedLoss", "CalculateLoss", "EmbedFn", "MiniBatches"]
+__all__ = ["CachedLoss", "CalculateLoss", "EmbedFn", "GradCacheLoss", "MiniBatches"]
 
 MiniBatches = list[list[Tensor]]
 """Per column, the embeddings ``(mini_batch, dim)`` of each of its mini-batches, in order."""
@@ -50,17 +51,13 @@ EmbedFn = Callable[["Features"], Tensor]
 
 
 class CalculateLoss(Protocol):
-    """The signature of :meth:`CachedLoss.calculate_loss` (and of wrappers such as MatryoshkaLoss's)."""
+    """The signature of :meth:`GradCacheLoss.calculate_loss` (and of wrappers such as MatryoshkaLoss's)."""
 
     def __call__(
-        self,
-        reps: MiniBatches,
-        labels: Tensor | None,
-        *,
-        extras: list[list[Any]] | None = None,
+        self, reps: MiniBatches, labels: Tensor | None, *, extras: list[list[Any]] | None = None,
         with_backward: bool = False,
     ) -> Tensor:
-        """Loss of the whole batch from its mini-batch embeddings; see :meth:`CachedLoss.calculate_loss`."""
+        """Loss of the whole batch from its mini-batch embeddings; see :meth:`GradCacheLoss.calculate_loss`."""
         ...
 
 
@@ -98,33 +95,32 @@ class _AutocastState:
         return torch.autocast(self.device_type, dtype=self.dtype)
 
 
-class CachedLoss(Loss):
-    """Base class of the GradCache losses: the three-step forward/backward described in the module docstring.
+class GradCacheLoss(BaseLoss):
+    """The GradCache engine of every model family: the three-step forward/backward of the module docstring.
+
+    A mini-batch is "embedded" into whatever :meth:`embed_features` returns per example: sentence embeddings
+    (:class:`CachedLoss`), a cross-encoder's logits (its ``CachedMultipleNegativesRankingLoss``). Put the family's
+    loss base after this class (``class CachedLoss(GradCacheLoss, Loss)``) so ``super().__init__`` reaches it.
 
     Args:
-        model: The model to train. Its input module must produce per-example tensors (not a StaticEmbedding).
-        mini_batch_size: Examples embedded at once; it bounds memory, not the effective batch size.
+        model: The model to train.
+        mini_batch_size: Examples run through the model at once; it bounds memory, not the effective batch size.
         mini_batch_num_tokens: If set, mini-batches are packed up to this many non-padding tokens instead of
             ``mini_batch_size`` examples (an example longer than the budget forms its own mini-batch).
         show_progress_bar: Show progress bars over the mini-batches.
 
     Raises:
-        ValueError: For non-positive mini-batch settings or a model whose inputs cannot be split.
+        ValueError: For non-positive mini-batch settings.
     """
 
     uses_gradient_cache: ClassVar[bool] = True
 
     def __init__(
-        self,
-        model: SentenceTransformer,
-        mini_batch_size: int = 32,
-        mini_batch_num_tokens: int | None = None,
+        self, model: Any, mini_batch_size: int = 32, mini_batch_num_tokens: int | None = None,
         show_progress_bar: bool = False,
     ) -> None:
+        check_mini_batch_options(type(self).__name__, mini_batch_size, mini_batch_num_tokens)
         super().__init__(model)
-        owner = type(self).__name__
-        check_mini_batch_options(owner, mini_batch_size, mini_batch_num_tokens)
-        _check_splittable_inputs(model, owner)
         self.mini_batch_size = mini_batch_size
         self.mini_batch_num_tokens = mini_batch_num_tokens
         self.show_progress_bar = show_progress_bar
@@ -155,6 +151,17 @@ class CachedLoss(Loss):
             Scalar loss.
         """
 
+    @abstractmethod
+    def embed_features(self, features: Features) -> Tensor:
+        """Run the model on one mini-batch (a slice of a column's features) and return one row per example.
+
+        Args:
+            features: The mini-batch's features; the model may add its outputs to this dict.
+
+        Returns:
+            ``(mini_batch, dim)``: sentence embeddings, logits, or any per-example tensor the loss is computed from.
+        """
+
     def embed_extras(self, features: Features) -> Any:
         """Anything else to compute per mini-batch during the no-gradient pass; None by default.
 
@@ -179,18 +186,15 @@ class CachedLoss(Loss):
             features: The mini-batch's features; the model may add outputs to this dict.
             with_grad: Build the autograd graph (the replay pass) or not (the first pass).
             random_state: RNG snapshot to run under (replay); None runs with the current RNG.
-            embed: The embedding function of this pass (see :meth:`wrapped_embedding`); default: the model's
-                ``sentence_embedding``.
+            embed: The embedding function of this pass (see :meth:`wrapped_embedding`); default:
+                :meth:`embed_features`.
 
         Returns:
             ``(mini_batch, dim)`` embeddings.
         """
         rng = random_state if random_state is not None else nullcontext()
         with rng, torch.set_grad_enabled(with_grad):
-            return (embed or self._embed_sentences)(features)
-
-    def _embed_sentences(self, features: Features) -> Tensor:
-        return self.model(features)["sentence_embedding"]
+            return (embed or self.embed_features)(features)
 
     @contextmanager
     def wrapped_embedding(self, wrap: Callable[[EmbedFn], EmbedFn]) -> Iterator[None]:
@@ -245,7 +249,7 @@ class CachedLoss(Loss):
         calculate: CalculateLoss = self.calculate_loss
         for wrap in reversed(self._calculate_wrappers):
             calculate = wrap(calculate)
-        embed: EmbedFn = self._embed_sentences
+        embed: EmbedFn = self.embed_features
         for embed_wrap in reversed(self._embed_wrappers):
             embed = embed_wrap(embed)
         features = list(sentence_features)
@@ -298,7 +302,35 @@ class CachedLoss(Loss):
             yield begin, min(begin + self.mini_batch_size, batch_size)
 
 
-def _replay(grad_output: Tensor, owner: CachedLoss, cached: _CachedPass) -> None:
+class CachedLoss(GradCacheLoss, Loss):
+    """Base class of the bi-encoder GradCache losses: mini-batches are embedded into ``sentence_embedding``.
+
+    Args:
+        model: The model to train. Its input module must produce per-example tensors (not a StaticEmbedding).
+        mini_batch_size: As in :class:`GradCacheLoss`.
+        mini_batch_num_tokens: As in :class:`GradCacheLoss`.
+        show_progress_bar: As in :class:`GradCacheLoss`.
+
+    Raises:
+        ValueError: For non-positive mini-batch settings or a model whose inputs cannot be split.
+    """
+
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        mini_batch_size: int = 32,
+        mini_batch_num_tokens: int | None = None,
+        show_progress_bar: bool = False,
+    ) -> None:
+        super().__init__(model, mini_batch_size, mini_batch_num_tokens, show_progress_bar)
+        _check_splittable_inputs(model, type(self).__name__)
+
+    def embed_features(self, features: Features) -> Tensor:
+        """The model's ``sentence_embedding`` ``(mini_batch, dim)`` of one mini-batch."""
+        return self.model(features)["sentence_embedding"]
+
+
+def _replay(grad_output: Tensor, owner: GradCacheLoss, cached: _CachedPass) -> None:
     """Step 3: re-embed each mini-batch with gradients and back-propagate its cached embedding gradient.
 
     Every mini-batch gets ``grad_output`` (what reached the returned loss: gradient-accumulation division, loss

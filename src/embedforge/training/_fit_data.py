@@ -72,8 +72,8 @@ def convert_objectives(train_objectives: Iterable[tuple[LegacyLoader, nn.Module]
     for index, (loader, loss) in enumerate(objectives, start=1):
         name = f"_dataset_{index}"
         examples = read_examples(loader)
-        sampler = _batch_sampler(loader, sampler)
-        batch_size = _batch_size(loader, batch_size, index)
+        sampler = batch_sampler_of(loader, sampler)
+        batch_size = batch_size_of(loader, batch_size, index)
         datasets[name] = examples_to_dataset(examples)
         losses[name] = loss
     return LegacyTrainingData(datasets, losses, batch_size, sampler)
@@ -138,7 +138,7 @@ def _as_list(batch: list[InputExample]) -> list[InputExample]:
     return batch
 
 
-def _batch_sampler(loader: LegacyLoader, current: BatchSamplers) -> BatchSamplers:
+def batch_sampler_of(loader: LegacyLoader, current: BatchSamplers) -> BatchSamplers:
     from embedforge.datasets.sentence_label import SentenceLabelDataset
 
     if isinstance(loader, NoDuplicatesDataLoader):
@@ -148,7 +148,7 @@ def _batch_sampler(loader: LegacyLoader, current: BatchSamplers) -> BatchSampler
     return current
 
 
-def _batch_size(loader: LegacyLoader, current: int, index: int) -> int:
+def batch_size_of(loader: LegacyLoader, current: int, index: int) -> int:
     if not isinstance(loader, DataLoader) or loader.batch_size is not None:
         return int(loader.batch_size)
     # torch sets DataLoader.batch_size to None when a custom batch_sampler is given.

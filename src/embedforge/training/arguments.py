@@ -1,4 +1,4 @@
-"""SentenceTransformerTrainingArguments: transformers' TrainingArguments plus the sentence-embedding options."""
+"""Training arguments: transformers' TrainingArguments plus the options every model family shares."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def _parse_json(value: Any) -> Any:
 
 
 @dataclass(kw_only=True)
-class SentenceTransformerTrainingArguments(TrainingArguments):
-    """All of :class:`transformers.TrainingArguments`, plus the sentence-embedding options below.
+class BaseTrainingArguments(TrainingArguments):
+    """All of :class:`transformers.TrainingArguments`, plus the options below (every model family has them).
 
     Args:
         prompts: A prompt for every text column; a ``{column: prompt}`` map; a ``{dataset: prompt}`` map; or
@@ -104,3 +104,11 @@ def _as_enum(enum: type[Enum], value: Any, name: str) -> Any:
         raise ValueError(
             f"{name} expects one of {choices} (or a callable building a sampler), got {value!r}."
         ) from error
+
+
+@dataclass(kw_only=True)
+class SentenceTransformerTrainingArguments(BaseTrainingArguments):
+    """Training arguments of a :class:`~embedforge.SentenceTransformer`: see :class:`BaseTrainingArguments`.
+
+    ``prompts`` and ``router_mapping`` may be set per text column (``{column: prompt}``) as well as per dataset.
+    """

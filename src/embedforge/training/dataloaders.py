@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
 
-from embedforge.data.collator import LABEL_COLUMNS, SentenceTransformerDataCollator
+from embedforge.data.collator import LABEL_COLUMNS, BaseDataCollator
 from embedforge.training.arguments import BatchSamplers, MultiDatasetBatchSamplers
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
 
-    from embedforge.training.arguments import SentenceTransformerTrainingArguments
+    from embedforge.training.arguments import BaseTrainingArguments
 
 
 def prepare_datasets(datasets: dict[str, Dataset] | None, with_names: bool) -> Dataset | DatasetDict | None:
@@ -92,7 +92,7 @@ def multi_dataset_sampler(
 
 def build(
     dataset: Dataset | DatasetDict,
-    args: SentenceTransformerTrainingArguments,
+    args: BaseTrainingArguments,
     batch_size: int,
     collator: Callable[[list[dict[str, Any]]], dict[str, Any]],
 ) -> DataLoader:
@@ -105,7 +105,7 @@ def build(
     generator = torch.Generator()
     generator.manual_seed(args.seed)
     label_columns = (
-        collator.valid_label_columns if isinstance(collator, SentenceTransformerDataCollator) else LABEL_COLUMNS
+        collator.valid_label_columns if isinstance(collator, BaseDataCollator) else LABEL_COLUMNS
     )
     options = (batch_size, args.dataloader_drop_last, tuple(label_columns), generator, args.seed)
     if isinstance(dataset, DatasetDict):

@@ -22,7 +22,12 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from embedforge.evaluation.base import SentenceEvaluator
 from embedforge.training._fit_data import LegacyLoader, convert_objectives
-from embedforge.training.arguments import BatchSamplers, MultiDatasetBatchSamplers, SentenceTransformerTrainingArguments
+from embedforge.training.arguments import (
+    BaseTrainingArguments,
+    BatchSamplers,
+    MultiDatasetBatchSamplers,
+    SentenceTransformerTrainingArguments,
+)
 from embedforge.training.optimizer import parameter_groups
 
 if TYPE_CHECKING:
@@ -30,7 +35,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LR_SCHEDULER_TYPES", "LegacyFitCallback", "build_optimizer", "fit", "legacy_training_arguments"]
+__all__ = [
+    "LR_SCHEDULER_TYPES",
+    "LegacyFitCallback",
+    "build_optimizer",
+    "default_checkpoint_dir",
+    "fit",
+    "learning_rate_of",
+    "legacy_training_arguments",
+]
 
 LR_SCHEDULER_TYPES: Mapping[str, str] = MappingProxyType({
     "constantlr": "constant",
@@ -98,7 +111,7 @@ def fit(
     args = legacy_training_arguments(
         output_dir=checkpoint_path or output_path or default_checkpoint_dir(), batch_size=data.batch_size,
         batch_sampler=data.batch_sampler, epochs=epochs, steps_per_epoch=steps_per_epoch, scheduler=scheduler,
-        warmup_steps=warmup_steps, learning_rate=_learning_rate(optimizer), weight_decay=weight_decay,
+        warmup_steps=warmup_steps, learning_rate=learning_rate_of(optimizer), weight_decay=weight_decay,
         evaluation_steps=evaluation_steps if evaluator is not None else 0, max_grad_norm=max_grad_norm,
         use_amp=use_amp, show_progress_bar=show_progress_bar, checkpoint_save_steps=save_steps,
         checkpoint_save_total_limit=checkpoint_save_total_limit,
@@ -128,12 +141,14 @@ def legacy_training_arguments(
     show_progress_bar: bool,
     checkpoint_save_steps: int | None,
     checkpoint_save_total_limit: int,
-) -> SentenceTransformerTrainingArguments:
+    arguments_class: type[BaseTrainingArguments] = SentenceTransformerTrainingArguments,
+) -> BaseTrainingArguments:
     """The training arguments equivalent to the legacy ``fit`` arguments.
 
     Args mean what they mean in :func:`fit`; ``checkpoint_save_steps=None`` saves no checkpoints and
     ``evaluation_steps=0`` evaluates only at epoch ends. ``learning_rate`` (None: the TrainingArguments default)
-    and ``weight_decay`` describe the optimizer that ``fit`` builds itself.
+    and ``weight_decay`` describe the optimizer that ``fit`` builds itself. ``arguments_class`` is the model
+    family's training-arguments class.
 
     Returns:
         Arguments with ROUND_ROBIN multi-dataset sampling and ``max_steps`` from ``steps_per_epoch``.
@@ -142,7 +157,7 @@ def legacy_training_arguments(
         ValueError: For an unknown ``scheduler`` name.
     """
     optional = {"learning_rate": learning_rate} if learning_rate is not None else {}
-    return SentenceTransformerTrainingArguments(
+    return arguments_class(
         **optional,
         output_dir=output_dir,
         batch_sampler=batch_sampler,
@@ -204,7 +219,7 @@ def build_optimizer(
     return optimizer_class(parameter_groups(named, decay, weight_decay, {}), **optimizer_params)
 
 
-def _learning_rate(optimizer: torch.optim.Optimizer) -> float | None:
+def learning_rate_of(optimizer: torch.optim.Optimizer) -> float | None:
     """The optimizer's default learning rate, if it has a numeric one (Adafactor's may be None)."""
     value = optimizer.defaults.get("lr")
     return float(value) if isinstance(value, (int, float)) else None

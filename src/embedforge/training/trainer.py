@@ -1,309 +1,56 @@
-"""SentenceTransformerTrainer: transformers' Trainer for sentence-embedding losses and evaluators."""
+"""SentenceTransformerTrainer: the bi-encoder family's trainer (CoSENT by default, tokenizing collator)."""
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
-from transformers import Trainer, TrainerCallback
 
-from embedforge.data.collator import SentenceTransformerDataCollator
-from embedforge.data.validation import as_dataset_dict, validate_datasets
-from embedforge.losses.base import Loss
-from embedforge.training import dataloaders
-from embedforge.training.arguments import SentenceTransformerTrainingArguments
-from embedforge.training.optimizer import parameter_groups
+from embedforge.model.sentence_transformer import SentenceTransformer
+from embedforge.training.arguments import BaseTrainingArguments, SentenceTransformerTrainingArguments
+from embedforge.training.base_trainer import BaseTrainer
 
 if TYPE_CHECKING:
-    from datasets import Dataset, DatasetDict
-    from transformers.trainer_utils import EvalLoopOutput
-
-    from embedforge.model.sentence_transformer import SentenceTransformer
-
-logger = logging.getLogger(__name__)
-
-TRAINING_ARGS_NAME = "training_args.bin"
-LossArgument = nn.Module | dict[str, nn.Module] | Callable[[Any], nn.Module] | None
+    from embedforge.data.collator import SentenceTransformerDataCollator
 
 
-class SentenceTransformerTrainer(Trainer):
+class SentenceTransformerTrainer(BaseTrainer):
     """Train a SentenceTransformer with one or more losses on one or more datasets.
 
     Everything of :class:`transformers.Trainer` applies (callbacks, logging integrations, mixed precision,
     gradient accumulation, torchrun DDP, resuming, ``load_best_model_at_end``). Before training starts, every
     dataset is checked against its loss and all problems are reported at once. Checkpoints are saved in the
-    sentence-transformers format.
+    sentence-transformers format. The arguments are those of :class:`~embedforge.training.base_trainer.BaseTrainer`;
+    the default loss is ``CoSENTLoss`` (as sentence-transformers), which needs (text, text, score) data.
 
-    Args:
-        model: The model to train (or use ``model_init``).
-        args: Training arguments; default ``SentenceTransformerTrainingArguments(output_dir="tmp_trainer")``.
-        train_dataset: A ``datasets.Dataset``, a ``DatasetDict`` or a ``dict`` of them (multi-dataset training).
-        eval_dataset: Same forms; the evaluation loss is reported per dataset.
-        loss: A loss module, a ``{dataset name: loss}`` dict, or a callable ``model -> loss``. Default
-            ``CoSENTLoss`` (as sentence-transformers), which needs (text, text, score) data.
-        evaluator: An evaluator or a list of them, run at every evaluation; their metrics are logged with an
-            ``eval_`` prefix and can be ``metric_for_best_model``.
-        data_collator: Replaces the default tokenizing collator.
-        processing_class: Saved with checkpoints if given (the model's tokenizer is saved anyway).
-        model_init: A callable returning a fresh model (hyperparameter search).
-        compute_metrics: Not used (evaluators compute the metrics); accepted for signature compatibility.
-        callbacks: Extra ``transformers.TrainerCallback`` instances.
-        optimizers: ``(optimizer, scheduler)`` to use instead of the defaults.
-        optimizer_cls_and_kwargs: Optimizer class and its keyword arguments.
-        preprocess_logits_for_metrics: Not used; accepted for signature compatibility.
+    Example:
+        >>> from datasets import Dataset  # doctest: +SKIP
+        >>> from embedforge import SentenceTransformer, SentenceTransformerTrainer, losses  # doctest: +SKIP
+        >>> model = SentenceTransformer("path/to/all-MiniLM-L6-v2")  # doctest: +SKIP
+        >>> data = Dataset.from_dict({"anchor": ["A man plays."], "positive": ["Someone makes music."]})
+        ... # doctest: +SKIP
+        >>> SentenceTransformerTrainer(model=model, train_dataset=data,
+        ...                            loss=losses.MultipleNegativesRankingLoss(model)).train()  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        model: SentenceTransformer | None = None,
-        args: SentenceTransformerTrainingArguments | None = None,
-        train_dataset: Dataset | DatasetDict | dict[str, Dataset] | None = None,
-        eval_dataset: Dataset | DatasetDict | dict[str, Dataset] | None = None,
-        loss: LossArgument = None,
-        evaluator: Any | None = None,
-        data_collator: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
-        processing_class: Any | None = None,
-        model_init: Callable[[], SentenceTransformer] | None = None,
-        compute_metrics: Callable[..., dict] | None = None,
-        callbacks: list[TrainerCallback] | None = None,
-        optimizers: tuple[torch.optim.Optimizer | None, Any] = (None, None),
-        optimizer_cls_and_kwargs: tuple[type[torch.optim.Optimizer], dict[str, Any]] | None = None,
-        preprocess_logits_for_metrics: Callable[..., Any] | None = None,
-    ) -> None:
-        args = _check_args(args)
-        if model is None:
-            if model_init is None:
-                raise ValueError("SentenceTransformerTrainer needs model= or model_init=; got neither.")
-            model = model_init()
-        if compute_metrics is not None or preprocess_logits_for_metrics is not None:
-            logger.warning("compute_metrics/preprocess_logits_for_metrics are not used; pass evaluator= instead.")
-        train = _as_dict_or_none(train_dataset, "train")
-        evaluation = _as_dict_or_none(eval_dataset, "eval")
-        self.loss = _prepare_losses(loss, model, train or evaluation)
-        self._validate(train, evaluation)
-        if args.eval_strategy != "no" and evaluation is None and evaluator is None:
-            raise ValueError(
-                f"eval_strategy={args.eval_strategy.value!r} needs eval_dataset= or evaluator=; got neither. "
-                "Pass one, or set eval_strategy='no'."
-            )
-        multi = _needs_dataset_names(train, evaluation, self.loss, args)
-        if data_collator is None:
-            data_collator = SentenceTransformerDataCollator(
-                tokenize_fn=model.tokenize, prompts=args.prompts, router_mapping=args.router_mapping
-            )
-        super().__init__(
-            model=model,
-            args=args,
-            data_collator=data_collator,
-            train_dataset=dataloaders.prepare_datasets(train, multi),
-            # transformers refuses eval steps without an eval dataset; an evaluator alone is enough here
-            eval_dataset=dataloaders.prepare_datasets(evaluation, multi) if evaluation or not evaluator else "none",
-            processing_class=processing_class,
-            model_init=model_init,
-            callbacks=callbacks,
-            optimizers=optimizers,
-            optimizer_cls_and_kwargs=optimizer_cls_and_kwargs,
-        )
-        self.model_accepts_loss_kwargs = False  # losses average over their batch themselves
-        for module in _loss_modules(self.loss):
-            module.to(self.model.device)
-        if evaluation is None:
-            self.eval_dataset = None
-        self.evaluator = _as_evaluator(evaluator)
-        self._attach_model_card(train, evaluation)
+    model_class: ClassVar[type[SentenceTransformer]] = SentenceTransformer
+    arguments_class: ClassVar[type[BaseTrainingArguments]] = SentenceTransformerTrainingArguments
 
-    # ------------------------------------------------------------ validation
-    def _validate(self, train: dict[str, Dataset] | None, evaluation: dict[str, Dataset] | None) -> None:
-        for split, datasets in (("train", train), ("eval", evaluation)):
-            if datasets is not None:
-                validate_datasets(datasets, {name: self.loss_for(name) for name in datasets}, split=split)
-
-    def loss_for(self, dataset_name: str | None) -> nn.Module:
-        """The loss applied to batches of ``dataset_name``."""
-        if not isinstance(self.loss, dict):
-            return self.loss
-        if dataset_name not in self.loss:
-            raise ValueError(
-                f"No loss for dataset {dataset_name!r}; the loss dict has {sorted(self.loss)}. Give every dataset "
-                "a loss with the same name."
-            )
-        return self.loss[dataset_name]
-
-    def _attach_model_card(self, train: dict[str, Dataset] | None, evaluation: dict[str, Dataset] | None) -> None:
-        from embedforge.model_card import ModelCardCallback
-
-        card = self.model.model_card_data
-        if train is not None:  # an evaluation-only trainer must not replace what training recorded
-            losses = self.loss if isinstance(self.loss, dict) else {"": self.loss}
-            card.set_training_data(train, evaluation, losses, tokenize=self.model.tokenize)
-        self.add_callback(ModelCardCallback(card))
-
-    # ------------------------------------------------------------------ loss
-    def compute_loss(
-        self,
-        model: nn.Module,
-        inputs: dict[str, Any],
-        return_outputs: bool = False,
-        num_items_in_batch: torch.Tensor | int | None = None,
-    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, Any]]:
-        """Apply the batch's loss to its ``sentence_features`` and ``label``; dict-valued losses are summed."""
-        loss_fn = self.loss_for(inputs.get("dataset_name"))
-        if model is not self.model:  # a DDP/compiled wrapper: route every (nested) loss's forward through it
-            for module in list(loss_fn.modules()):
-                if isinstance(module, Loss):
-                    module.model = model
-        value = loss_fn(inputs["sentence_features"], inputs.get("label"))
-        if isinstance(value, dict):
-            self.log({key: float(part.detach()) for key, part in value.items()})
-            value = torch.stack(list(value.values())).sum()
-        return (value, {}) if return_outputs else value
-
-    # ----------------------------------------------------------- dataloaders
-    def get_train_dataloader(self) -> DataLoader:
-        """The training dataloader with the configured (multi-dataset) batch sampler."""
-        if self.train_dataset is None:
-            raise ValueError("Training needs a train_dataset; pass train_dataset= to SentenceTransformerTrainer.")
-        self.accelerator.even_batches = False
-        loader = dataloaders.build(self.train_dataset, self.args, self.args.train_batch_size, self.data_collator)
-        return self.accelerator.prepare(loader)
-
-    def get_eval_dataloader(self, eval_dataset: str | Dataset | None = None) -> DataLoader:
-        """The evaluation dataloader (an empty one when only an evaluator is given)."""
-        if isinstance(eval_dataset, str):
-            eval_dataset = self.eval_dataset[eval_dataset]
-        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
-        if dataset is None:
-            return DataLoader([])
-        self.accelerator.even_batches = True
-        loader = dataloaders.build(dataset, self.args, self.args.eval_batch_size, self.data_collator)
-        return self.accelerator.prepare(loader)
-
-    # ------------------------------------------------------------ evaluation
-    def evaluation_loop(
-        self,
-        dataloader: DataLoader,
-        description: str,
-        prediction_loss_only: bool | None = None,
-        ignore_keys: list[str] | None = None,
-        metric_key_prefix: str = "eval",
-    ) -> EvalLoopOutput:
-        """The evaluation loss loop, plus the evaluator's metrics prefixed with ``metric_key_prefix``."""
-        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
-        if self.evaluator is None:
-            return output
-        if isinstance(self.eval_dataset, dict) and metric_key_prefix.startswith("eval_"):
-            if metric_key_prefix[5:] != next(iter(self.eval_dataset)):
-                return output  # run the evaluator once per evaluation, with the first dataset
-            metric_key_prefix = "eval"
-        output_path = None
-        if self.is_world_process_zero():
-            output_path = os.path.join(self.args.output_dir, "eval")
-            os.makedirs(output_path, exist_ok=True)
-        metrics = self.evaluator(self.model, output_path=output_path, epoch=self.state.epoch,
-                                 steps=self.state.global_step)
-        if not isinstance(metrics, dict):
-            metrics = {"evaluator": metrics}
-        for key, value in metrics.items():
-            name = key if key.startswith(f"{metric_key_prefix}_") else f"{metric_key_prefix}_{key}"
-            output.metrics[name] = value
-        return output
-
-    # ------------------------------------------------------------- optimizer
-    def create_optimizer(self, model: nn.Module | None = None) -> torch.optim.Optimizer:
-        """Build the optimizer over every loss's parameters (model + loss heads) and ``learning_rate_mapping``."""
-        if self.optimizer is None:
-            losses = nn.ModuleList(_loss_modules(self.loss))
-            groups = parameter_groups(
-                losses.named_parameters(),
-                set(self.get_decay_parameter_names(losses)),
-                self.args.weight_decay,
-                self.args.learning_rate_mapping,
-            )
-            if self.optimizer_cls_and_kwargs is not None:
-                optimizer_cls, optimizer_kwargs = self.optimizer_cls_and_kwargs
-                optimizer_kwargs = dict(optimizer_kwargs)
-            else:
-                optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, losses)
-            self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
-        return self.optimizer
-
-    # ------------------------------------------------------ saving, loading
-    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
-        """Save checkpoints in the sentence-transformers format (every save path of Trainer ends here)."""
-        folder = Path(output_dir or self.args.output_dir)
-        self.model.save(folder)
-        torch.save(self.args, folder / TRAINING_ARGS_NAME)
-
-    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
-        """Load a checkpoint saved by :meth:`_save` into the model being trained."""
-        from embedforge.model.sentence_transformer import SentenceTransformer
-
-        loaded = SentenceTransformer(resume_from_checkpoint, device="cpu")
-        (model or self.model).load_state_dict(loaded.state_dict())
-
-    def _load_best_model(self) -> None:
-        """Restore the whole model from the best checkpoint."""
-        logger.info("Loading best model from %s (score: %s).", self.state.best_model_checkpoint,
-                    self.state.best_metric)
-        self._load_from_checkpoint(self.state.best_model_checkpoint)
-
-
-def _check_args(args: SentenceTransformerTrainingArguments | None) -> SentenceTransformerTrainingArguments:
-    if args is None:
-        return SentenceTransformerTrainingArguments(output_dir="tmp_trainer")
-    if not isinstance(args, SentenceTransformerTrainingArguments):
-        raise TypeError(
-            f"args must be SentenceTransformerTrainingArguments, got {type(args).__name__}. Build it with "
-            "embedforge.SentenceTransformerTrainingArguments(...) (it takes every TrainingArguments field)."
-        )
-    return args
-
-
-def _as_dict_or_none(data: Any, default_name: str) -> dict[str, Dataset] | None:
-    return None if data is None else as_dataset_dict(data, default_name)
-
-
-def _prepare_losses(loss: LossArgument, model: SentenceTransformer, datasets: dict | None) -> Any:
-    if loss is None:
+    def default_loss(self, model: Any) -> nn.Module:
+        """``CoSENTLoss``, as sentence-transformers (it needs scored pairs)."""
         from embedforge.losses import CoSENTLoss
 
-        logger.warning("No loss given; using CoSENTLoss as sentence-transformers does (it needs scored pairs).")
         return CoSENTLoss(model)
-    if isinstance(loss, dict):
-        if datasets is not None and set(loss) != set(datasets):
-            raise ValueError(
-                f"The loss dict has keys {sorted(loss)} but the datasets are named {sorted(datasets)}; "
-                "give every dataset exactly one loss, under the same name."
-            )
-        return {name: _prepare_losses(value, model, None) for name, value in loss.items()}
-    if isinstance(loss, nn.Module):
-        return loss
-    return loss(model)
 
+    def default_collator(self, model: Any, args: BaseTrainingArguments) -> SentenceTransformerDataCollator:
+        """Tokenize each text column once per batch, with its prompt and route."""
+        from embedforge.data.collator import SentenceTransformerDataCollator
 
-def _loss_modules(loss: Any) -> list[nn.Module]:
-    return list(loss.values()) if isinstance(loss, dict) else [loss]
+        return SentenceTransformerDataCollator(
+            tokenize_fn=model.tokenize, prompts=args.prompts, router_mapping=args.router_mapping
+        )
 
-
-def _needs_dataset_names(
-    train: dict | None, evaluation: dict | None, loss: Any, args: SentenceTransformerTrainingArguments
-) -> bool:
-    names = set(train or {}) | set(evaluation or {})
-    per_dataset_setting = any(
-        isinstance(setting, dict) and names & set(setting) for setting in (args.prompts, args.router_mapping)
-    )
-    return isinstance(loss, dict) or per_dataset_setting
-
-
-def _as_evaluator(evaluator: Any) -> Any:
-    if isinstance(evaluator, (list, tuple)):
-        from embedforge.evaluation import SequentialEvaluator
-
-        return SequentialEvaluator(list(evaluator))
-    return evaluator
+    def call_loss(self, loss_fn: nn.Module, inputs: dict[str, Any]) -> torch.Tensor | dict[str, torch.Tensor]:
+        """``loss(sentence_features, labels)``."""
+        return loss_fn(inputs["sentence_features"], inputs.get("label"))

@@ -77,9 +77,21 @@ class CrossEncoderTrainer(BaseTrainer):
     def check_datasets(
         self, train: dict[str, Dataset] | None, evaluation: dict[str, Dataset] | None, args: BaseTrainingArguments
     ) -> None:
-        """An ``IterableDataset`` is refused (as sentence-transformers does): the losses need to see whole rows."""
+        """Refuse an ``IterableDataset`` (as sentence-transformers does) and prompt/route maps not keyed by dataset.
+
+        The columns are combined into pairs, so a per-column map would be silently unused.
+        """
         from datasets import IterableDataset
 
+        names = set(train or {}) | set(evaluation or {})
+        for setting_name, setting in (("prompts", args.prompts), ("router_mapping", args.router_mapping)):
+            unknown = sorted(set(setting) - names) if isinstance(setting, dict) else []
+            if unknown:
+                raise ValueError(
+                    f"CrossEncoder training takes {setting_name} as one value or a {{dataset name: value}} map; the "
+                    f"keys {unknown} are not dataset names ({sorted(names)}). The columns are combined into pairs, so "
+                    f"a per-column map does not apply: give one value, e.g. {setting_name}='query: '."
+                )
         for split, datasets in (("train", train), ("eval", evaluation)):
             for name, dataset in (datasets or {}).items():
                 if isinstance(dataset, IterableDataset):

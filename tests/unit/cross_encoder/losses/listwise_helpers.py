@@ -1,0 +1,68 @@
+"""Shared by the listwise-loss tests: a ragged (query, [documents]) batch, and value + gradients of a loss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from ce_helpers import both_cross_encoders
+
+QUERIES = ["what is the capital?", "a man plays guitar", "who sits near the table?"]
+DOCUMENTS = [
+    ["the capital is a big old house near the water.", "two children eat food in the park.",
+     "the car is in the street.", "the capital city is near the water."],
+    ["a man is playing music outside.", "an old woman sits near a red table."],
+    ["an old woman sits near a red table.", "a man sits at the table.", "the dog runs on the beach."],
+]
+INPUTS = [QUERIES, DOCUMENTS]
+GRADED = [[3.0, 0.0, 1.0, 2.0], [0.0, 1.0], [2.0, 2.0, 0.0]]
+"""Graded labels, with a tie in the last query."""
+BINARY = [[1.0, 0.0, 0.0, 1.0], [0.0, 1.0], [1.0, 0.0, 0.0]]
+DISTINCT = [[0.2, 3.0, 1.0, 2.5], [0.0, 1.0], [0.5, 2.0, 1.0]]
+"""Labels without ties within a query (their order is unique)."""
+LABEL_SETS = {"graded": GRADED, "binary": BINARY, "distinct": DISTINCT}
+
+
+def tensors(rows: list[list[float]]) -> list[torch.Tensor]:
+    """One label tensor per query, as the collator gives them."""
+    return [torch.tensor(row) for row in rows]
+
+
+def eval_pair(path: Path) -> tuple[Any, Any]:
+    """embedforge's and sentence-transformers' CrossEncoder on the same weights, in eval mode (no dropout)."""
+    ours, theirs = both_cross_encoders(path)
+    ours.eval()
+    theirs.eval()
+    return ours, theirs
+
+
+def value_and_grads(
+    loss: Callable[..., torch.Tensor], model: torch.nn.Module, inputs: list[Any], labels: list[list[float]],
+    **kwargs: Any,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The loss value and the gradient of every model parameter (zeros where none flows)."""
+    model.zero_grad(set_to_none=True)
+    value = loss(inputs, tensors(labels), **kwargs)
+    if value.requires_grad:
+        value.backward()
+    grads = [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
+    return value.detach(), grads
+
+
+def max_difference(first: tuple[torch.Tensor, list[torch.Tensor]], second: tuple[torch.Tensor, list[torch.Tensor]]
+                   ) -> tuple[float, float]:
+    """``(value difference, largest gradient difference)`` between two ``value_and_grads`` results."""
+    assert len(first[1]) == len(second[1])
+    grads = max(float((a - b).abs().max()) for a, b in zip(first[1], second[1], strict=True))
+    return float((first[0] - second[0]).abs()), grads
+
+
+def assert_same(first: tuple[torch.Tensor, list[torch.Tensor]], second: tuple[torch.Tensor, list[torch.Tensor]],
+                atol: float = 1e-5) -> None:
+    """Same value and same parameter gradients within ``atol``; the gradients must not all be zero."""
+    value_gap, grad_gap = max_difference(first, second)
+    assert value_gap <= atol, (float(first[0]), float(second[0]))
+    assert grad_gap <= atol, grad_gap
+    assert any(float(g.abs().max()) > 0 for g in first[1]) or float(first[0]) == 0.0

@@ -9,10 +9,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from embedforge.compat.finder import install_alias_finder
+
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
     "SentenceTransformer": "embedforge.model.sentence_transformer",
+    "CrossEncoder": "embedforge.cross_encoder.model",
+    "CrossEncoderTrainer": "embedforge.cross_encoder.trainer",
+    "CrossEncoderTrainingArguments": "embedforge.cross_encoder.training_args",
+    "CrossEncoderModelCardData": "embedforge.cross_encoder.model_card",
+    "cross_encoder": "embedforge.cross_encoder",
     "SentenceTransformerTrainer": "embedforge.training.trainer",
     "SentenceTransformerTrainingArguments": "embedforge.training.arguments",
     "SentenceTransformerModelCardData": "embedforge.model_card",
@@ -30,6 +37,10 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "CrossEncoder",
+    "CrossEncoderModelCardData",
+    "CrossEncoderTrainer",
+    "CrossEncoderTrainingArguments",
     "InputExample",
     "SentenceTransformer",
     "SentenceTransformerModelCardData",
@@ -41,6 +52,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from embedforge.cross_encoder.model import CrossEncoder
+    from embedforge.cross_encoder.model_card import CrossEncoderModelCardData
+    from embedforge.cross_encoder.trainer import CrossEncoderTrainer
+    from embedforge.cross_encoder.training_args import CrossEncoderTrainingArguments
     from embedforge.model.sentence_transformer import SentenceTransformer
     from embedforge.model_card import SentenceTransformerModelCardData
     from embedforge.quantization import quantize_embeddings
@@ -48,6 +63,9 @@ if TYPE_CHECKING:
     from embedforge.similarity_functions import SimilarityFunction
     from embedforge.training.arguments import SentenceTransformerTrainingArguments
     from embedforge.training.trainer import SentenceTransformerTrainer
+
+
+install_alias_finder()
 
 
 def __getattr__(name: str) -> Any:

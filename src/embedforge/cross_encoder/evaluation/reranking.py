@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embedforge.cross_encoder.evaluation.pair_inputs import check_positive_int, predict_relevance
-from embedforge.evaluation import reporting
+from embedforge.evaluation import ir_metrics, reporting
 from embedforge.evaluation.base import SentenceEvaluator
-from embedforge.evaluation.reranking import average_precision, ndcg_at_k, reciprocal_rank_at_k
+from embedforge.evaluation.reranking import average_precision, ndcg_at_k
 
 if TYPE_CHECKING:
     from embedforge.model.protocols import ScoringModel
@@ -203,8 +203,9 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
 def ranking_metrics(relevant: np.ndarray, scores: np.ndarray, at_k: int) -> tuple[float, float, float]:
     """``(mrr@k, ndcg@k, ap)`` of ranking documents by decreasing score.
 
-    MRR breaks ties in favour of the later document (sentence-transformers 6.2 ranks by
-    ``np.argsort(scores)[::-1]``); NDCG and AP give tied documents their average gain, as scikit-learn does.
+    MRR ranks the documents by ``np.argsort(scores)[::-1]``, as sentence-transformers 6.2 does, so tied scores are
+    ordered as numpy's default sort leaves them (reversed); NDCG and AP give tied documents their average gain, as
+    scikit-learn does, so ties do not matter there.
 
     Args:
         relevant: Whether each document is relevant, shape ``(n,)``; at least one must be.
@@ -218,8 +219,9 @@ def ranking_metrics(relevant: np.ndarray, scores: np.ndarray, at_k: int) -> tupl
         >>> ranking_metrics(np.array([False, True, False]), np.array([0.9, 0.5, 0.1]), 10)
         (0.5, 0.6309297535714575, 0.5)
     """
+    ranked = relevant[np.argsort(scores)[::-1]]
     return (
-        float(reciprocal_rank_at_k(relevant[::-1], scores[::-1], at_k)),
+        ir_metrics.mrr_at_k(ranked[None, :], at_k),
         ndcg_at_k(relevant, scores, at_k),
         average_precision(relevant, scores),
     )

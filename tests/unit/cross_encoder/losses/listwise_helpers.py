@@ -31,8 +31,23 @@ def tensors(rows: list[list[float]]) -> list[torch.Tensor]:
 
 
 def eval_pair(path: Path) -> tuple[Any, Any]:
-    """embedforge's and sentence-transformers' CrossEncoder on the same weights, in eval mode (no dropout)."""
+    """embedforge's and sentence-transformers' CrossEncoder on the same weights, in eval mode (no dropout).
+
+    The tiny checkpoint scores every pair almost alike (logits within 1e-4), which would leave rankings to
+    rounding noise; both models get the same seeded perturbation of every weight and a larger head, so that the
+    scores of ``INPUTS`` spread over a few units.
+    """
     ours, theirs = both_cross_encoders(path)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for mine, reference in zip(ours.parameters(), theirs.parameters(), strict=True):
+            assert mine.shape == reference.shape
+            noise = torch.randn(mine.shape, generator=generator) * 0.2
+            mine.add_(noise)
+            reference.add_(noise)
+        head = list(ours.parameters())[-2], list(theirs.parameters())[-2]
+        for weight in head:
+            weight.mul_(8.0)
     ours.eval()
     theirs.eval()
     return ours, theirs

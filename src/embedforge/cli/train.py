@@ -44,7 +44,7 @@ REPORT_DIR = "report"
 EXAMPLES = """\
 examples:
   embedforge train recipes/stsb.yaml                                 # the main job: STSb, before/after Spearman
-  embedforge train recipes/stsb.yaml training.max_steps=20 --output-dir /tmp/stsb-quick
+  embedforge train recipes/stsb.yaml training.max_steps=20 --output-dir output/stsb-quick
   embedforge train recipes/stsb.yaml model.from_package=null model.path=sentence-transformers/all-MiniLM-L6-v2
   embedforge train recipes/stsb.yaml --resume                        # continue after Ctrl-C
   embedforge train recipes/nli_mnrl.yaml --json > run.jsonl          # one JSON object per line

@@ -57,7 +57,7 @@ def load_beir(folder: str | Path, split: str = "test") -> RetrievalData:
         ValueError: For a malformed line, a missing field, or qrels ids absent from the corpus or queries file.
 
     Example:
-        >>> data = load_beir("/work/shared/data/scifact")  # doctest: +SKIP
+        >>> data = load_beir("../shared/data/scifact")  # doctest: +SKIP
         >>> len(data.corpus), len(data.relevant_docs)  # doctest: +SKIP
         (5183, 300)
     """

@@ -49,7 +49,7 @@ class NanoBEIREvaluator(SentenceEvaluator):
     ``datasets.load_dataset(dataset_id, "corpus" | "queries" | "qrels", split="Nano<Name>")``, dropping empty texts.
 
     Offline, pass local BEIR folders (``corpus.jsonl(.gz)``, ``queries.jsonl``, ``qrels/test.tsv``; see
-    :mod:`embedforge.evaluation.beir`) as ``dataset_paths={"scifact": "/data/scifact", "cranfield": ...}``:
+    :mod:`embedforge.evaluation.beir`) as ``dataset_paths={"scifact": "../shared/data/scifact", "cranfield": ...}``:
     with ``dataset_names=None`` only those are evaluated; with both, the hub sets come first. A local set is
     named ``Nano<Name>`` too: the NanoBEIR spelling for a known name (``scifact`` -> ``NanoSciFact``), else the key
     with its first letter upper-cased (``cranfield`` -> ``NanoCranfield``).
@@ -85,7 +85,7 @@ class NanoBEIREvaluator(SentenceEvaluator):
     Example:
         >>> evaluator = NanoBEIREvaluator(
         ...     dataset_names=None,
-        ...     dataset_paths={"scifact": "/work/shared/data/scifact", "cranfield": "/data/classic-ir/cranfield"},
+        ...     dataset_paths={"scifact": "../shared/data/scifact", "cranfield": "../shared/data/classic-ir/cranfield"},
         ... )
         >>> results = evaluator(model)  # doctest: +SKIP
         >>> evaluator.primary_metric, sorted(key for key in results if key.endswith("ndcg@10"))  # doctest: +SKIP

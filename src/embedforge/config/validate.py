@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from embedforge.config import build
 from embedforge.config.data import DataError, load_data, looks_like_hub_id
+from embedforge.config.families import FAMILIES
 from embedforge.config.recipe import LossSpec, ModelSpec, Recipe, read_recipe
 
 if TYPE_CHECKING:
@@ -135,8 +136,10 @@ def validate_recipe(
     if recipe is None:
         return report
     tokenizer, max_length = _model_metadata(recipe.model, report.problems) if check_model else (None, None)
-    report.problems += build.training_argument_problems(recipe.training)
-    if not build.training_argument_problems(recipe.training):
+    if recipe.model.type not in FAMILIES:
+        return report  # the schema problem is reported; nothing else can be checked against an unknown family
+    report.problems += build.training_argument_problems(recipe.training, recipe.model.type)
+    if not build.training_argument_problems(recipe.training, recipe.model.type):
         report.problems += _training_value_problems(recipe)
     _check_datasets(recipe, report, tokenizer, max_length, show_progress)
     if not recipe.train_datasets:
@@ -146,7 +149,7 @@ def validate_recipe(
                             "training dataset's name (it uses that dataset's loss); training datasets: "
                             f"{list(recipe.train_datasets)}"
                             for name in recipe.eval_datasets if name not in recipe.train_datasets]
-    report.evaluators = [_evaluator(spec, index, report.problems, show_progress)
+    report.evaluators = [_evaluator(spec, index, report.problems, show_progress, recipe.model.type)
                          for index, spec in enumerate(recipe.evaluators)]
     return report
 
@@ -235,10 +238,10 @@ def _training_value_problems(recipe: Recipe) -> list[str]:
     return []
 
 
-def _loss_problems(spec: LossSpec, where: str) -> list[str]:
+def _loss_problems(spec: LossSpec, where: str, family: str) -> list[str]:
     """Unknown loss names and argument names, through modifiers."""
     try:
-        cls = build.loss_class(spec.name)
+        cls = build.loss_class(spec.name, family)
     except build.UnknownNameError as error:
         return [f"{where}: {error}"]
     from embedforge.losses.modifier import LossModifier
@@ -248,18 +251,18 @@ def _loss_problems(spec: LossSpec, where: str) -> list[str]:
     if issubclass(cls, LossModifier) and spec.loss is None:
         problems.append(f"{where}: {spec.name} wraps another loss; set its 'loss' (e.g. loss: {{name: CoSENTLoss}})")
     if spec.loss is not None:
-        problems += _loss_problems(spec.loss, f"{where}.loss")
+        problems += _loss_problems(spec.loss, f"{where}.loss", family)
     return problems
 
 
-def _declared_input_spec(spec: LossSpec) -> InputSpec | None:
+def _declared_input_spec(spec: LossSpec, family: str) -> InputSpec | None:
     """The data declaration of a loss class (a modifier's comes from its wrapped loss), without a model."""
     from embedforge.losses.base import InputSpec
     from embedforge.losses.modifier import LossModifier
 
-    cls = build.loss_class(spec.name)
+    cls = build.loss_class(spec.name, family)
     if issubclass(cls, LossModifier):
-        return _declared_input_spec(spec.loss) if spec.loss is not None else None
+        return _declared_input_spec(spec.loss, family) if spec.loss is not None else None
     declared = getattr(cls, "input_spec", None)
     return declared if isinstance(declared, InputSpec) else None
 
@@ -269,7 +272,7 @@ def _loss_spec_problems(recipe: Recipe, name: str) -> list[str]:
     spec = build.loss_spec_for(recipe, name)
     if spec is None:
         return [f"dataset {name!r} has no loss: set the recipe's 'loss' or the dataset's 'loss'"]
-    return _loss_problems(spec, f"loss of dataset {name!r}")
+    return _loss_problems(spec, f"loss of dataset {name!r}", recipe.model.type)
 
 
 def _dataset_problems(recipe: Recipe, name: str, dataset: Dataset) -> list[str]:
@@ -279,16 +282,16 @@ def _dataset_problems(recipe: Recipe, name: str, dataset: Dataset) -> list[str]:
     spec = build.loss_spec_for(recipe, name)
     if spec is None:
         return []
-    return [str(problem) for problem in check_dataset(name, dataset, _stand_in(spec))]
+    return [str(problem) for problem in check_dataset(name, dataset, _stand_in(spec, recipe.model.type))]
 
 
-def _stand_in(spec: LossSpec) -> Loss:
+def _stand_in(spec: LossSpec, family: str) -> Loss:
     """A loss object with the name and data declaration of ``spec``'s class, built without a model."""
     from torch import nn
 
     from embedforge.losses.base import Loss
 
-    declared = _declared_input_spec(spec)
+    declared = _declared_input_spec(spec, family)
 
     class _Declared(Loss):
         def __init__(self) -> None:
@@ -303,10 +306,12 @@ def _stand_in(spec: LossSpec) -> Loss:
 
 
 # ------------------------------------------------------------------------------------------ evaluators
-def _evaluator(spec: Any, index: int, problems: list[str], show_progress: bool) -> SentenceEvaluator | None:
+def _evaluator(
+    spec: Any, index: int, problems: list[str], show_progress: bool, family: str
+) -> SentenceEvaluator | None:
     where = f"evaluators.{index} ({spec.name})"
     try:
-        cls = build.evaluator_class(spec.name)
+        cls = build.evaluator_class(spec.name, family)
     except build.UnknownNameError as error:
         problems.append(f"{where}: {error}")
         return None
@@ -318,7 +323,7 @@ def _evaluator(spec: Any, index: int, problems: list[str], show_progress: bool) 
         problems += [f"{where}: {message}" for message in unknown]
         return None
     try:
-        return build.build_evaluator(spec, show_progress=show_progress)
+        return build.build_evaluator(spec, show_progress=show_progress, family=family)
     except _LOAD_ERRORS as error:
         problems.append(f"{where}: {error}")
         return None

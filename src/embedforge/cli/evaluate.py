@@ -6,13 +6,17 @@ Evaluator sources (any mix; several evaluators run as one ``SequentialEvaluator`
 - ``--recipe RECIPE.yaml [KEY=VALUE ...]``: the evaluators of a training recipe (see ``recipes/``), with the
   recipe overrides that ``embedforge train`` takes; ``--stage`` keeps those of one stage.
 - ``--sts FILE``: ``EmbeddingSimilarityEvaluator`` on columns ``sentence1``, ``sentence2``, ``score`` (scores are
-  used as they are; Spearman/Pearson do not depend on their scale).
+  used as they are; Spearman/Pearson do not depend on their scale); for a cross-encoder,
+  ``CrossEncoderCorrelationEvaluator`` on the same columns.
 - ``--triplets FILE``: ``TripletEvaluator`` on columns ``anchor``, ``positive``, ``negative``.
 - ``--beir FOLDER``: ``InformationRetrievalEvaluator`` on a local BEIR folder (``corpus.jsonl(.gz)``,
   ``queries.jsonl``, ``qrels/<split>.tsv``).
 
-Files may be ``.csv``, ``.tsv`` or ``.jsonl`` (``.gz`` too). Each evaluator is named after its file (``test.csv``
-in folder ``stsb`` gives ``stsb-test``), and its metric keys start with that name.
+The model's family is read from its folder (``config_sentence_transformers.json``; a plain
+``*ForSequenceClassification`` checkpoint is a cross-encoder); ``--triplets`` and ``--beir`` need a bi-encoder
+(re-rank retrieval results with ``embedforge rank``). Files may be ``.csv``, ``.tsv`` or ``.jsonl`` (``.gz`` too).
+Each evaluator is named after its file (``test.csv`` in folder ``stsb`` gives ``stsb-test``), and its metric keys
+start with that name.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 from embedforge.cli.output import Console, add_output_options
 
 if TYPE_CHECKING:
-    from embedforge import SentenceTransformer
     from embedforge.config.recipe import Recipe
     from embedforge.evaluation import SentenceEvaluator
+    from embedforge.model.base import BaseModel
 
 __all__ = ["add_parser", "dataset_name", "flag_evaluators", "run"]
 
@@ -40,6 +44,7 @@ EXAMPLES = """examples:
   embedforge evaluate ./my-model --beir ../shared/data/scifact --limit 100
   embedforge evaluate ./my-model --recipe recipes/stsb.yaml
   embedforge evaluate ./my-model --recipe recipes/stsb.yaml evaluators.0.args.batch_size=64 --json
+  embedforge evaluate output/ce_stsb/final --sts ../shared/data/stsb/test.csv     # a cross-encoder
 """
 
 
@@ -91,13 +96,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         recipe = _load_recipe(args) if args.recipe else None
-        evaluators = flag_evaluators(args, console)
         model = _load_model(args, console)
+        evaluators = flag_evaluators(args, console, cross_encoder=model.model_type == "CrossEncoder")
         if recipe is not None:
-            from embedforge.config.build import build_evaluators
-
-            built = build_evaluators(recipe, model=model, when=args.stage, show_progress=console.show_progress)
-            evaluators = list(built) + evaluators
+            evaluators = _recipe_evaluators(recipe, model, args, console) + evaluators
     except (OSError, ValueError, KeyError) as error:
         console.error(str(error))
         return 1
@@ -141,24 +143,49 @@ def _load_recipe(args: argparse.Namespace) -> Recipe:
     return load_recipe(args.recipe[0], args.recipe[1:])
 
 
-def _load_model(args: argparse.Namespace, console: Console) -> SentenceTransformer:
-    """The model to evaluate."""
-    from embedforge import SentenceTransformer
+def _load_model(args: argparse.Namespace, console: Console) -> BaseModel:
+    """The model to evaluate, of the family its folder names."""
+    from embedforge.model.loading import load_model
 
     console.info(f"Loading model {args.model} ...")
-    return SentenceTransformer(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+    return load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+
+
+def _recipe_evaluators(
+    recipe: Recipe, model: BaseModel, args: argparse.Namespace, console: Console
+) -> list[SentenceEvaluator]:
+    """The recipe's evaluators; the recipe's model family must be the model's."""
+    from embedforge.config.build import build_evaluators
+    from embedforge.config.families import recipe_family
+
+    family = recipe_family(recipe.model.type)
+    if not isinstance(model, family.load("model")):
+        raise ValueError(f"The recipe evaluates a {recipe.model.type} (model.type), but {args.model} is a "
+                         f"{type(model).__name__}. Evaluate it with a recipe of its family.")
+    return list(build_evaluators(recipe, model=model, when=args.stage, show_progress=console.show_progress))
 
 
 # ------------------------------------------------------------------------------------- evaluators from flags
-def flag_evaluators(args: argparse.Namespace, console: Console) -> list[SentenceEvaluator]:
+def flag_evaluators(
+    args: argparse.Namespace, console: Console, cross_encoder: bool = False
+) -> list[SentenceEvaluator]:
     """The evaluators of ``--sts``, ``--triplets`` and ``--beir``, in that order, with unique names.
+
+    Args:
+        args: The parsed arguments.
+        console: Where progress goes.
+        cross_encoder: Build the cross-encoder evaluators (``--sts`` only).
 
     Raises:
         FileNotFoundError: For a missing file or folder.
-        ValueError: For missing columns, bad values or too few rows.
+        ValueError: For missing columns, bad values or too few rows, or flags a cross-encoder cannot take.
     """
+    if cross_encoder and (args.triplets or args.beir):
+        raise ValueError("--triplets and --beir evaluate a bi-encoder's embeddings; this model is a cross-encoder. "
+                         "Use --sts, or re-rank a bi-encoder's retrieval with `embedforge rank --reranker MODEL "
+                         "--retriever BI_ENCODER --beir FOLDER`.")
     builders: list[tuple[str, str, Callable[..., SentenceEvaluator]]] = [
-        *(("STS", path, _sts_evaluator) for path in args.sts),
+        *(("STS", path, _ce_sts_evaluator if cross_encoder else _sts_evaluator) for path in args.sts),
         *(("triplets", path, _triplet_evaluator) for path in args.triplets),
         *(("BEIR", path, _beir_evaluator) for path in args.beir),
     ]
@@ -193,12 +220,8 @@ def _columns(path: Path, names: tuple[str, ...], limit: int | None) -> list[list
     return [table.column(name)[:limit] for name in names]
 
 
-def _sts_evaluator(
-    path: Path, name: str, args: argparse.Namespace, progress: bool
-) -> tuple[SentenceEvaluator, str]:
-    from embedforge.evaluation import EmbeddingSimilarityEvaluator
-
-    sentences1, sentences2, raw_scores = _columns(path, ("sentence1", "sentence2", "score"), args.limit)
+def _sts_columns(path: Path, limit: int | None) -> tuple[list[Any], list[Any], list[float]]:
+    sentences1, sentences2, raw_scores = _columns(path, ("sentence1", "sentence2", "score"), limit)
     scores = []
     for row, value in enumerate(raw_scores, start=1):
         try:
@@ -206,8 +229,29 @@ def _sts_evaluator(
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: row {row} has score {value!r}, expected a number. Fix or remove that "
                              "row.") from error
+    return sentences1, sentences2, scores
+
+
+def _sts_evaluator(
+    path: Path, name: str, args: argparse.Namespace, progress: bool
+) -> tuple[SentenceEvaluator, str]:
+    from embedforge.evaluation import EmbeddingSimilarityEvaluator
+
+    sentences1, sentences2, scores = _sts_columns(path, args.limit)
     evaluator = EmbeddingSimilarityEvaluator(sentences1, sentences2, scores, batch_size=args.batch_size, name=name,
                                              show_progress_bar=progress)
+    return evaluator, f"{len(scores)} pairs"
+
+
+def _ce_sts_evaluator(
+    path: Path, name: str, args: argparse.Namespace, progress: bool
+) -> tuple[SentenceEvaluator, str]:
+    from embedforge.cross_encoder.evaluation import CrossEncoderCorrelationEvaluator
+
+    sentences1, sentences2, scores = _sts_columns(path, args.limit)
+    pairs = list(zip(sentences1, sentences2, strict=True))
+    evaluator = CrossEncoderCorrelationEvaluator(pairs, scores, name=name, batch_size=args.batch_size,
+                                                 show_progress_bar=progress)
     return evaluator, f"{len(scores)} pairs"
 
 

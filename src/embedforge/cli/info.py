@@ -16,7 +16,7 @@ from embedforge.cli.output import Console, add_output_options
 if TYPE_CHECKING:
     from torch import nn
 
-    from embedforge import SentenceTransformer
+    from embedforge.model.base import BaseModel
 
 __all__ = ["add_parser", "describe", "run"]
 
@@ -56,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
         0 on success, 1 when the model cannot be loaded.
     """
     console = Console.from_args(args)
-    from embedforge import SentenceTransformer
+    from embedforge.model.loading import load_model
 
     try:
-        model = SentenceTransformer(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+        model = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     except (OSError, ValueError) as error:
         console.error(str(error))
         return 1
@@ -68,16 +68,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(model: SentenceTransformer) -> dict[str, Any]:
-    """The description of a loaded model as a JSON-ready dict."""
+def describe(model: BaseModel) -> dict[str, Any]:
+    """The description of a loaded model (a bi-encoder or a cross-encoder) as a JSON-ready dict."""
+    from embedforge.cross_encoder.activation import activation_name
+    from embedforge.cross_encoder.model import CrossEncoder
+
+    if isinstance(model, CrossEncoder):
+        family = {"num_labels": model.num_labels, "activation_fn": activation_name(model.activation_fn)}
+    else:
+        family = {"embedding_dimension": model.get_sentence_embedding_dimension(),
+                  "similarity_fn_name": model.similarity_fn_name, "truncate_dim": model.truncate_dim}
     return {
+        "model_type": model.model_type,
         "modules": [_describe_module(name, module) for name, module in model.named_children()],
-        "embedding_dimension": model.get_sentence_embedding_dimension(),
         "max_seq_length": model.max_seq_length,
-        "similarity_fn_name": model.similarity_fn_name,
+        **family,
         "prompts": dict(model.prompts),
         "default_prompt_name": model.default_prompt_name,
-        "truncate_dim": model.truncate_dim,
         "parameters": sum(parameter.numel() for parameter in model.parameters()),
         "model_card": card_basics(model.model_card_text),
     }
@@ -133,18 +140,21 @@ def card_basics(card: str | None) -> dict[str, Any]:
 
 def render(report: dict[str, Any]) -> str:
     """The description as readable lines."""
-    lines = [f"Model: {report['model']}", "Modules:"]
+    lines = [f"Model: {report['model']} ({report['model_type']})", "Modules:"]
     for module in report["modules"]:
         settings = ", ".join(f"{key}={value}" for key, value in module["config"].items())
         lines.append(f"  ({module['name']}) {module['type']}" + (f": {settings}" if settings else ""))
     prompts = ", ".join(f"{name}={text!r}" for name, text in report["prompts"].items()) or "none"
+    if "num_labels" in report:
+        family = [f"Labels: {report['num_labels']}", f"Activation: {report['activation_fn']}"]
+    else:
+        family = [f"Embedding dimension: {report['embedding_dimension']}",
+                  f"Similarity function: {report['similarity_fn_name']}", f"Truncate dim: {report['truncate_dim']}"]
     lines += [
-        f"Embedding dimension: {report['embedding_dimension']}",
         f"Max sequence length: {report['max_seq_length']}",
-        f"Similarity function: {report['similarity_fn_name']}",
+        *family,
         f"Prompts: {prompts}",
         f"Default prompt: {report['default_prompt_name']}",
-        f"Truncate dim: {report['truncate_dim']}",
         f"Parameters: {report['parameters']:,}",
     ]
     card = report["model_card"]

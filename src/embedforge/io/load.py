@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from embedforge.io.layout import MODEL_CONFIG_FILE, MODULES_FILE, ModelConfig, ModuleEntry
+from embedforge.io.layout import MODEL_CONFIG_FILE, MODEL_TYPE, MODULES_FILE, ModelConfig, ModuleEntry
 from embedforge.io.registry import UnknownModuleTypeError, known_type_names, resolve_type
 
 if TYPE_CHECKING:
@@ -33,6 +33,25 @@ def read_model_config(path: Path) -> ModelConfig:
         return ModelConfig()
     with open(config_file, encoding="utf-8") as handle:
         return ModelConfig.from_json(json.load(handle))
+
+
+def detect_model_type(path: Path) -> str:
+    """The model family of a local folder: its ``model_type``, or a guess for folders that do not name one.
+
+    A folder with ``modules.json`` names its family in ``config_sentence_transformers.json`` (folders written before
+    families existed are bi-encoders). A plain transformers checkpoint whose architecture is a
+    ``*ForSequenceClassification`` (e.g. a v4/v5 cross-encoder) is a ``CrossEncoder``; any other one a
+    ``SentenceTransformer`` (Transformer + mean pooling).
+    """
+    if is_sentence_transformer_folder(path):
+        return read_model_config(path).model_type
+    config_file = path / "config.json"
+    if config_file.is_file():
+        with open(config_file, encoding="utf-8") as handle:
+            architectures = json.load(handle).get("architectures") or []
+        if any(str(name).endswith("ForSequenceClassification") for name in architectures):
+            return "CrossEncoder"
+    return MODEL_TYPE
 
 
 def module_class_for(type_name: str, model_root: Path, context: LoadContext) -> type[Module]:

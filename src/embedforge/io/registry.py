@@ -54,6 +54,15 @@ BUILTIN_TYPES: tuple[BuiltinType, ...] = (
     BuiltinType("embedforge.models.bow", "BoW", f"{_ST_DENSE}.bow.BoW"),
 )
 
+MODEL_FAMILIES: dict[str, BuiltinType] = {
+    "SentenceTransformer": BuiltinType("embedforge.model.sentence_transformer", "SentenceTransformer",
+                                       "SentenceTransformer"),
+    "CrossEncoder": BuiltinType("embedforge.cross_encoder.model", "CrossEncoder", "CrossEncoder"),
+}
+"""``config_sentence_transformers.json`` ``model_type`` → the embedforge class of that model family (its ``st_name``
+is the ``model_type`` itself). sentence-transformers 6.2 also has ``SparseEncoder`` and ``MultiVectorEncoder``,
+which embedforge does not implement."""
+
 _ALIASES = {"Asym": "Router"}
 _BY_CLASS_NAME = {entry.class_name: entry for entry in BUILTIN_TYPES}
 _CUSTOM: dict[str, type[Module]] = {}
@@ -102,6 +111,22 @@ def resolve_type(type_name: str) -> type[Module] | None:
     entry = _builtin_for(type_name)
     if entry is None:
         return None
+    return getattr(importlib.import_module(entry.module), entry.class_name)
+
+
+def family_class(model_type: str) -> type:
+    """The embedforge model class of a saved folder's ``model_type``.
+
+    Raises:
+        UnknownModuleTypeError: For a family embedforge does not implement, naming the ones it does.
+    """
+    entry = MODEL_FAMILIES.get(model_type)
+    if entry is None:
+        raise UnknownModuleTypeError(
+            f"The folder holds a {model_type!r} model, a family embedforge does not implement (it implements "
+            f"{', '.join(MODEL_FAMILIES)}). Load it with sentence-transformers, or with one of those classes to "
+            "convert its backbone."
+        )
     return getattr(importlib.import_module(entry.module), entry.class_name)
 
 

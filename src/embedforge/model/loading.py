@@ -92,6 +92,26 @@ def _named(modules: list[Module]) -> OrderedDict[str, nn.Module]:
     return OrderedDict((str(index), module) for index, module in enumerate(modules))
 
 
+def load_model(name_or_path: str | Path, model_type: str | None = None, **kwargs: object) -> BaseModel:
+    """Load a model of the family its folder names (or ``model_type``): a SentenceTransformer or a CrossEncoder.
+
+    Args:
+        name_or_path: A local folder or a Hub id.
+        model_type: ``"SentenceTransformer"`` or ``"CrossEncoder"``; default: read from the folder
+            (:func:`embedforge.io.load.detect_model_type`).
+        **kwargs: Constructor arguments of the family's class (``device``, ``trust_remote_code``…).
+
+    Raises:
+        UnknownModuleTypeError: For a family embedforge does not implement.
+    """
+    from embedforge.io.load import detect_model_type
+    from embedforge.io.registry import family_class
+
+    if model_type is None:
+        model_type = detect_model_type(resolve_model_folder(name_or_path))
+    return family_class(model_type)(str(name_or_path), **kwargs)
+
+
 def require_checkpoint(folder: Path) -> None:
     """Raise a clear error if ``folder`` holds no transformers checkpoint (``config.json``)."""
     if not (folder / "config.json").is_file():

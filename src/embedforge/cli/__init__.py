@@ -1,4 +1,4 @@
-"""The ``embedforge`` command line: ``train``, ``validate``, ``evaluate``, ``encode``, ``info``, ``env``.
+"""The ``embedforge`` command line: ``train``, ``validate``, ``evaluate``, ``encode``, ``rank``, ``info``, ``env``.
 
 Each command lives in its own module of this package and exposes ``add_parser(subparsers)`` (registering its
 arguments, help text and examples) and ``run(args) -> int``. Heavy imports (torch, transformers) happen inside
@@ -14,8 +14,10 @@ from collections.abc import Sequence
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("train", "validate", "evaluate", "encode", "info", "env")
+COMMANDS = ("train", "validate", "evaluate", "encode", "rank", "info", "env")
 """Command names; each is the module ``embedforge.cli.<name>``."""
+ALIASES = {"rerank": "rank"}
+"""Other names of commands."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,5 +48,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exit_:  # --help (0) and usage errors (2) end here
         return int(exit_.code or 0)
-    module = importlib.import_module(f"embedforge.cli.{args.command}")
+    module = importlib.import_module(f"embedforge.cli.{ALIASES.get(args.command, args.command)}")
     return int(module.run(args))

@@ -7,6 +7,7 @@ search-and-replace of the package name. Only torch and numpy are imported eagerl
 from __future__ import annotations
 
 from embedforge.util.community import community_detection
+from embedforge.util.hard_negatives import mine_hard_negatives
 from embedforge.util.mining import SupportsEncode, paraphrase_mining, paraphrase_mining_embeddings
 from embedforge.util.pairwise import (
     pairwise_angle_sim,
@@ -38,6 +39,7 @@ __all__ = [
     "euclidean_sim",
     "information_retrieval",
     "manhattan_sim",
+    "mine_hard_negatives",
     "normalize_embeddings",
     "pairwise_angle_sim",
     "pairwise_cos_sim",

@@ -167,7 +167,7 @@ def _labeled_pairs(mined: Mined, dataset_rows: int) -> MinedRows:
             anchors.append(texts.queries[query])
             documents.append(texts.corpus[doc])
             targets.append(next(positive_scores) if mined.output_scores else 1)
-        for doc, score in zip(mined.negative_ids[query].tolist(), mined.negative_scores[query].tolist()):
+        for doc, score in zip(mined.negative_ids[query].tolist(), mined.negative_scores[query].tolist(), strict=True):
             if score != NEG_INF:
                 anchors.append(texts.queries[query])
                 documents.append(texts.corpus[doc])

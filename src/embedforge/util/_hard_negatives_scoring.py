@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import trange
 
 from embedforge.util._hard_negatives_options import ScoreFilters
 from embedforge.util._hard_negatives_search import MiningTexts
@@ -72,6 +71,8 @@ def rescore_with_cross_encoder(
     Raises:
         ValueError: When the cross-encoder has more than one label.
     """
+    from tqdm.auto import trange
+
     if cross_encoder.num_labels != 1:
         raise ValueError(
             f"mine_hard_negatives rescores with a cross-encoder that gives one score per pair; this one has "
@@ -85,8 +86,8 @@ def rescore_with_cross_encoder(
                             disable=not verbose):
             block = indices[start : start + queries_per_call]
             found = block != -1
-            rows = found.nonzero()[:, 0].tolist()
-            pairs = [(texts.queries[start + row], texts.corpus[doc]) for row, doc in zip(rows, block[found].tolist())]
+            rows, docs = found.nonzero()[:, 0].tolist(), block[found].tolist()
+            pairs = [(texts.queries[start + row], texts.corpus[doc]) for row, doc in zip(rows, docs, strict=True)]
             if pairs:
                 predicted = cross_encoder.predict(pairs, batch_size=batch_size, convert_to_tensor=True,
                                                   show_progress_bar=False, pool=pool)

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import trange
 
 from embedforge.util._hard_negatives_options import SearchBackend
 
@@ -138,11 +137,12 @@ def embed_texts(model: SentenceTransformer, texts: MiningTexts, settings: Encode
     loaded: list[np.ndarray | None] = [None, None]
     if settings.cache_folder:
         files = cache_files(model, texts, settings)
-        loaded = [_load_cached(file, role, settings.verbose) for file, role in zip(files, ("query", "corpus"))]
+        loaded = [_load_cached(file, role, settings.verbose)
+                  for file, role in zip(files, ("query", "corpus"), strict=True)]
     query_embeddings, corpus_embeddings = loaded
     if query_embeddings is None or corpus_embeddings is None:
         query_embeddings, corpus_embeddings = _encode(model, texts, settings, query_embeddings, corpus_embeddings)
-    for file, embeddings, role in zip(files, (query_embeddings, corpus_embeddings), ("query", "corpus")):
+    for file, embeddings, role in zip(files, (query_embeddings, corpus_embeddings), ("query", "corpus"), strict=True):
         if file is not None and not file.exists():
             np.save(file, embeddings)
             if settings.verbose:
@@ -259,6 +259,8 @@ def _torch_search(
     corpus_tensor = torch.as_tensor(corpus, device=device)
     k = min(k, corpus_tensor.size(0))
     scores, indices = [], []
+    from tqdm.auto import trange
+
     for start in trange(0, len(queries), chunk_size, desc="Computing similarity scores", disable=not verbose):
         chunk = torch.as_tensor(queries[start : start + chunk_size], device=device)
         chunk_scores, chunk_indices = torch.topk(model.similarity(chunk, corpus_tensor), k=k, dim=1)
@@ -278,6 +280,8 @@ def _faiss_search(
         index = faiss.index_cpu_to_all_gpus(index, co=options)
     index.add(np.ascontiguousarray(corpus, dtype=np.float32))
     scores, indices = [], []
+    from tqdm.auto import trange
+
     for start in trange(0, len(queries), chunk_size, desc="Querying FAISS index", disable=not verbose):
         chunk = np.ascontiguousarray(queries[start : start + chunk_size], dtype=np.float32)
         chunk_scores, chunk_indices = index.search(chunk, k)
@@ -293,6 +297,8 @@ def _usearch_search(
     index.add(np.arange(len(corpus)), np.ascontiguousarray(corpus, dtype=np.float32))
     k = min(k, len(corpus))
     scores, indices = [], []
+    from tqdm.auto import trange
+
     for start in trange(0, len(queries), chunk_size, desc="Querying usearch index", disable=not verbose):
         chunk = np.ascontiguousarray(queries[start : start + chunk_size], dtype=np.float32)
         matches = index.search(chunk, k, exact=True)

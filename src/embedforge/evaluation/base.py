@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["BaseEvaluator", "SentenceEvaluator"]
 
@@ -56,7 +56,7 @@ class SentenceEvaluator(ABC):
 
     @abstractmethod
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Evaluate ``model``.
 
@@ -90,7 +90,7 @@ class SentenceEvaluator(ABC):
         return {f"{name}_{key}": value for key, value in converted.items()}
 
     def store_metrics_in_model_card_data(
-        self, model: SentenceTransformer, metrics: Mapping[str, Any], epoch: float = 0, step: int = 0
+        self, model: EmbeddingModel, metrics: Mapping[str, Any], epoch: float = 0, step: int = 0
     ) -> None:
         """Record ``metrics`` in the model's card data, if it has embedforge card data.
 
@@ -111,7 +111,7 @@ class SentenceEvaluator(ABC):
             card_data.set_eval_metrics(dict(metrics))
 
     def publish_metrics(
-        self, model: SentenceTransformer, metrics: Mapping[str, Any], epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, metrics: Mapping[str, Any], epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Prefix ``metrics`` with ``self.name`` and record them in the model card: the end of every ``__call__``.
 

@@ -22,7 +22,7 @@ from embedforge.evaluation.similarity import model_fn_names, pairwise_similarity
 from embedforge.util.similarity_function import SimilarityFunction
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.readers import InputExample
 
 __all__ = ["BinaryClassificationEvaluator"]
@@ -138,7 +138,7 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         return ["epoch", "steps", *(f"{fn}_{metric}" for fn in self._scored_fn_names for metric in _CSV_METRICS)]
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Embed the pairs, score them and find the best thresholds per similarity function.
 
@@ -162,7 +162,7 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         self.primary_metric = self._primary_metric(self._scored_fn_names)
         return self.publish_metrics(model, metrics, epoch, steps)
 
-    def compute_metrics(self, model: SentenceTransformer) -> dict[str, dict[str, float]]:
+    def compute_metrics(self, model: EmbeddingModel) -> dict[str, dict[str, float]]:
         """Embed the pairs and compute the unprefixed metrics of each similarity function.
 
         Args:

@@ -21,7 +21,7 @@ from embedforge.util.quantization import Precision
 from embedforge.util.similarity_function import SimilarityFunction
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.readers import InputExample
 
 __all__ = ["EmbeddingSimilarityEvaluator"]
@@ -140,7 +140,7 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         return "Semantic Similarity"
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Embed the sentences, score the pairs and correlate the scores with the gold ones.
 
@@ -163,7 +163,7 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         self.primary_metric = self._primary_metric(self._scored_fn_names)
         return self.publish_metrics(model, metrics, epoch, steps)
 
-    def embed_pairs(self, model: SentenceTransformer) -> tuple[np.ndarray, np.ndarray]:
+    def embed_pairs(self, model: EmbeddingModel) -> tuple[np.ndarray, np.ndarray]:
         """Embed every distinct sentence once, in one ``encode`` call.
 
         Args:

@@ -20,7 +20,7 @@ from embedforge.evaluation.similarity import resolve_main_similarity
 from embedforge.util.similarity_function import SimilarityFunction
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["InformationRetrievalEvaluator"]
 
@@ -172,7 +172,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         return row
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Rank the corpus for every query and compute the retrieval metrics.
 
@@ -200,7 +200,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         }
         return self.publish_metrics(model, metrics, epoch, steps)
 
-    def resolve_score_functions(self, model: SentenceTransformer) -> dict[str, ScoreFunction]:
+    def resolve_score_functions(self, model: EmbeddingModel) -> dict[str, ScoreFunction]:
         """The score functions given at construction, else the model's own similarity (looked up per call).
 
         Args:
@@ -235,8 +235,8 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
 
     def compute_all_metrics(
         self,
-        model: SentenceTransformer,
-        corpus_model: SentenceTransformer | None = None,
+        model: EmbeddingModel,
+        corpus_model: EmbeddingModel | None = None,
         corpus_embeddings: Tensor | np.ndarray | None = None,
         output_path: str | None = None,
         score_functions: Mapping[str, ScoreFunction] | None = None,
@@ -267,8 +267,8 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
 
     def rank(
         self,
-        model: SentenceTransformer,
-        corpus_model: SentenceTransformer,
+        model: EmbeddingModel,
+        corpus_model: EmbeddingModel,
         corpus_embeddings: Tensor | np.ndarray | None,
         score_functions: Mapping[str, ScoreFunction],
     ) -> dict[str, tuple[list[list[str]], list[list[float]]]]:

@@ -18,7 +18,7 @@ from embedforge.readers.input_example import InputExample
 from embedforge.util.tensors import batch_to_device
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["LabelAccuracyEvaluator"]
@@ -93,7 +93,7 @@ class LabelAccuracyEvaluator(SentenceEvaluator):
         self.primary_metric = reporting.prefixed(name, "accuracy")
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Classify every example of the loader and measure the accuracy.
 
@@ -122,7 +122,7 @@ class LabelAccuracyEvaluator(SentenceEvaluator):
             reporting.write_csv(output_path, self.csv_file, self.csv_headers, [epoch, steps, accuracy])
         return self.publish_metrics(model, {"accuracy": accuracy}, epoch, steps)
 
-    def count_correct(self, model: SentenceTransformer) -> tuple[int, int]:
+    def count_correct(self, model: EmbeddingModel) -> tuple[int, int]:
         """Run the classifier over one pass of the loader, without gradients and in eval mode.
 
         Args:
@@ -143,7 +143,7 @@ class LabelAccuracyEvaluator(SentenceEvaluator):
 
 
 def collate_examples(
-    model: SentenceTransformer, batch: Sequence[InputExample], owner: str = "LabelAccuracyEvaluator"
+    model: EmbeddingModel, batch: Sequence[InputExample], owner: str = "LabelAccuracyEvaluator"
 ) -> tuple[list[Features], Tensor]:
     """Tokenize a batch of InputExamples column by column (sentence-transformers' ``smart_batching_collate``).
 

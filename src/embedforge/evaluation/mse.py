@@ -12,7 +12,7 @@ from embedforge.evaluation.base import SentenceEvaluator
 from embedforge.evaluation.inputs import check_same_length, check_texts, encode_unique
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["MSEEvaluator", "check_teacher", "scaled_mse"]
 
@@ -64,7 +64,7 @@ class MSEEvaluator(SentenceEvaluator):
         self,
         source_sentences: Sequence[str],
         target_sentences: Sequence[str],
-        teacher_model: SentenceTransformer | None = None,
+        teacher_model: EmbeddingModel | None = None,
         show_progress_bar: bool = False,
         batch_size: int = 32,
         name: str = "",
@@ -94,7 +94,7 @@ class MSEEvaluator(SentenceEvaluator):
         return "Knowledge Distillation"
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Embed the target sentences with ``model`` and compare them with the teacher's source embeddings.
 
@@ -127,7 +127,7 @@ class MSEEvaluator(SentenceEvaluator):
         }
 
 
-def check_teacher(owner: str, teacher_model: SentenceTransformer | None) -> SentenceTransformer:
+def check_teacher(owner: str, teacher_model: EmbeddingModel | None) -> EmbeddingModel:
     """The teacher model, or a ``ValueError`` that says it is required.
 
     Args:

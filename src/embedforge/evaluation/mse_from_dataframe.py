@@ -13,7 +13,7 @@ from embedforge.evaluation.inputs import encode_unique
 from embedforge.evaluation.mse import check_teacher, scaled_mse
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["MSEEvaluatorFromDataFrame"]
 
@@ -58,7 +58,7 @@ class MSEEvaluatorFromDataFrame(SentenceEvaluator):
     def __init__(
         self,
         dataframe: Iterable[Mapping[str, str]],
-        teacher_model: SentenceTransformer | None,
+        teacher_model: EmbeddingModel | None,
         combinations: Sequence[tuple[str, str]],
         batch_size: int = 8,
         name: str = "",
@@ -88,7 +88,7 @@ class MSEEvaluatorFromDataFrame(SentenceEvaluator):
         return "Knowledge Distillation"
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Embed the target sentences of every combination (each distinct text once) and compare with the teacher.
 

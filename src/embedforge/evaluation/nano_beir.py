@@ -17,7 +17,7 @@ from embedforge.evaluation.similarity import resolve_main_similarity
 from embedforge.util.similarity_function import SimilarityFunction
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["DATASET_NAME_TO_HUMAN_READABLE", "NanoBEIREvaluator"]
 
@@ -160,7 +160,7 @@ class NanoBEIREvaluator(SentenceEvaluator):
         return self.evaluators[0].csv_headers
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Evaluate every dataset, then aggregate each metric across datasets.
 
@@ -205,7 +205,7 @@ class NanoBEIREvaluator(SentenceEvaluator):
         reporting.log_metrics(lines)
 
     def store_metrics_in_model_card_data(
-        self, model: SentenceTransformer, metrics: Mapping[str, Any], epoch: float = 0, step: int = 0
+        self, model: EmbeddingModel, metrics: Mapping[str, Any], epoch: float = 0, step: int = 0
     ) -> None:
         """Record the aggregates in the model card only with several datasets (one would repeat its metrics)."""
         if len(self.dataset_names) > 1:

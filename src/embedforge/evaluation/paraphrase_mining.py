@@ -14,7 +14,7 @@ from embedforge.evaluation.inputs import check_texts, encode_unique
 from embedforge.util.mining import paraphrase_mining_embeddings
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["ParaphraseMiningEvaluator"]
 
@@ -109,7 +109,7 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         self.primary_metric = reporting.prefixed(name, "average_precision")
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Embed the sentences, mine the most similar pairs and score them against the gold duplicates.
 
@@ -139,7 +139,7 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
             reporting.write_csv(output_path, self.csv_file, self.csv_headers, row)
         return self.publish_metrics(model, metrics, epoch, steps)
 
-    def mine_pairs(self, model: SentenceTransformer) -> list[list[float | int]]:
+    def mine_pairs(self, model: EmbeddingModel) -> list[list[float | int]]:
         """Embed each distinct sentence once and mine the highest-scoring pairs by cosine similarity.
 
         Args:

@@ -17,7 +17,7 @@ from embedforge.evaluation.inputs import encode_unique
 from embedforge.util.similarity import cos_sim
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["RerankingEvaluator"]
 
@@ -104,7 +104,7 @@ class RerankingEvaluator(SentenceEvaluator):
         self.primary_metric = f"{name}_ndcg@{at_k}" if name else f"ndcg@{at_k}"
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Embed queries and documents, rank each query's documents and average the ranking metrics.
 
@@ -131,7 +131,7 @@ class RerankingEvaluator(SentenceEvaluator):
         metrics = {"map": scores["map"], f"mrr@{self.at_k}": scores["mrr"], f"ndcg@{self.at_k}": scores["ndcg"]}
         return self.publish_metrics(model, metrics, epoch, steps)
 
-    def compute_metrics(self, model: SentenceTransformer) -> dict[str, float]:
+    def compute_metrics(self, model: EmbeddingModel) -> dict[str, float]:
         """Mean ``map``, ``mrr`` (at ``at_k``) and ``ndcg`` (at ``at_k``) over the samples.
 
         Args:
@@ -144,7 +144,7 @@ class RerankingEvaluator(SentenceEvaluator):
             return self.compute_metrics_batched(model)
         return self.compute_metrics_individual(model)
 
-    def compute_metrics_batched(self, model: SentenceTransformer) -> dict[str, float]:
+    def compute_metrics_batched(self, model: EmbeddingModel) -> dict[str, float]:
         """:meth:`compute_metrics` with one ``encode_query`` call and one ``encode_document`` call in all.
 
         Args:
@@ -164,7 +164,7 @@ class RerankingEvaluator(SentenceEvaluator):
         ]
         return _mean_metrics(rankings)
 
-    def compute_metrics_individual(self, model: SentenceTransformer) -> dict[str, float]:
+    def compute_metrics_individual(self, model: EmbeddingModel) -> dict[str, float]:
         """:meth:`compute_metrics` embedding one sample (its query, then its documents) at a time.
 
         Args:

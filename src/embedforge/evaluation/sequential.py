@@ -10,7 +10,7 @@ from embedforge.evaluation.base import SentenceEvaluator
 from embedforge.evaluation.embedding_cache import shared_embeddings
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["SequentialEvaluator"]
 
@@ -59,7 +59,7 @@ class SequentialEvaluator(SentenceEvaluator):
         self.primary_metric = "sequential_score"
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Run every evaluator and combine their primary scores.
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from embedforge.util.similarity_function import SimilarityFn, SimilarityFunction
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["model_fn_names", "pairwise_similarity", "resolve_fn_names", "resolve_main_similarity"]
 
@@ -97,7 +97,7 @@ def resolve_fn_names(
     return result
 
 
-def model_fn_names(names: tuple[str, ...], model: SentenceTransformer) -> tuple[str, ...]:
+def model_fn_names(names: tuple[str, ...], model: EmbeddingModel) -> tuple[str, ...]:
     """The names to score with: ``names``, or the model's ``similarity_fn_name`` when ``names`` is empty.
 
     Args:

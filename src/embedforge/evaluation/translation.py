@@ -14,7 +14,7 @@ from embedforge.evaluation.inputs import check_same_length, check_texts, encode_
 from embedforge.util.similarity import cos_sim
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["TranslationEvaluator"]
 
@@ -82,7 +82,7 @@ class TranslationEvaluator(SentenceEvaluator):
         self.primary_metric = reporting.prefixed(name, "mean_accuracy")
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Embed both sides and measure how often the most similar sentence is the translation.
 

@@ -21,7 +21,7 @@ from embedforge.evaluation.similarity import (
 from embedforge.util.similarity_function import SimilarityFunction
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.readers import InputExample
 
 __all__ = ["TripletEvaluator"]
@@ -135,7 +135,7 @@ class TripletEvaluator(SentenceEvaluator):
         return ["epoch", "steps", *(f"accuracy_{fn}" for fn in self._scored_fn_names)]
 
     def __call__(
-        self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
+        self, model: EmbeddingModel, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Embed the triplets and measure, per similarity function, how often the positive wins.
 
@@ -168,7 +168,7 @@ class TripletEvaluator(SentenceEvaluator):
         self.primary_metric = self._primary_metric(self._scored_fn_names)
         return self.publish_metrics(model, metrics, epoch, steps)
 
-    def embed_triplets(self, model: SentenceTransformer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def embed_triplets(self, model: EmbeddingModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Embed distinct anchors with ``encode_query`` and distinct positives/negatives with ``encode_document``.
 
         Args:

@@ -20,7 +20,7 @@ from embedforge.losses.modifier import LossModifier, innermost_cached_loss, repl
 
 if TYPE_CHECKING:
     from embedforge.losses.cached import CalculateLoss, EmbedFn, MiniBatches
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
     from embedforge.models.transformer import Transformer
 
@@ -109,7 +109,7 @@ class AdaptiveLayerLoss(LossModifier):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         loss: nn.Module,
         n_layers_per_step: int = 1,
         last_layer_weight: float = 1.0,

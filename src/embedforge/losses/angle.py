@@ -13,7 +13,7 @@ from embedforge.losses.functional import check_label_count
 from embedforge.util.pairwise import pairwise_angle_sim
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["AnglELoss"]
 
@@ -90,7 +90,7 @@ class AnglELoss(CoSENTLoss):
 }
 """
 
-    def __init__(self, model: SentenceTransformer, scale: float = 20.0) -> None:
+    def __init__(self, model: EmbeddingModel, scale: float = 20.0) -> None:
         super().__init__(model, scale, similarity_fct=pairwise_angle_sim)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None) -> Tensor:

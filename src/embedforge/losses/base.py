@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 
@@ -103,7 +103,7 @@ class Loss(BaseLoss):
         model: The model being trained.
     """
 
-    def __init__(self, model: SentenceTransformer) -> None:
+    def __init__(self, model: EmbeddingModel) -> None:
         super().__init__(model)
 
     @abstractmethod

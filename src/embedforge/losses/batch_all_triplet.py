@@ -12,7 +12,7 @@ from embedforge.losses.batch_triplet_base import BatchTripletLossBase
 from embedforge.losses.functional import triplet as triplet_math
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["BatchAllTripletLoss"]
 
@@ -69,7 +69,7 @@ class BatchAllTripletLoss(BatchTripletLossBase):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         distance_metric: Callable[[Tensor], Tensor] = BatchHardTripletLossDistanceFunction.euclidean_distance,
         margin: float = 5,
     ) -> None:

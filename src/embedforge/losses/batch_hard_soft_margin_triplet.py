@@ -12,7 +12,7 @@ from embedforge.losses.functional import triplet as triplet_math
 from embedforge.losses.triplet import distance_metric_name
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["BatchHardSoftMarginTripletLoss"]
 
@@ -68,7 +68,7 @@ class BatchHardSoftMarginTripletLoss(BatchHardTripletLoss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         distance_metric: Callable[[Tensor], Tensor] = BatchHardTripletLossDistanceFunction.euclidean_distance,
     ) -> None:
         super().__init__(model, distance_metric)

@@ -14,7 +14,7 @@ from embedforge.losses.functional import check_label_count
 from embedforge.losses.triplet import TRIPLET_CITATION, distance_metric_name
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["BatchTripletLossBase"]
@@ -40,12 +40,12 @@ class BatchTripletLossBase(Loss):
     )
     citation = TRIPLET_CITATION
 
-    def __init__(self, model: SentenceTransformer, distance_metric: Callable[[Tensor], Tensor]) -> None:
+    def __init__(self, model: EmbeddingModel, distance_metric: Callable[[Tensor], Tensor]) -> None:
         super().__init__(model)
         self.distance_metric = distance_metric
 
     @property
-    def sentence_embedder(self) -> SentenceTransformer:
+    def sentence_embedder(self) -> EmbeddingModel:
         """The model, under the attribute name sentence-transformers' batch triplet losses use."""
         return self.model
 

@@ -15,7 +15,7 @@ from embedforge.losses.gist_embed import GIST_CITATION, gather_candidates, setti
 from embedforge.losses.guide import GuidedInputs
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["CachedGISTEmbedLoss"]
@@ -103,8 +103,8 @@ class CachedGISTEmbedLoss(CachedLoss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
-        guide: SentenceTransformer,
+        model: EmbeddingModel,
+        guide: EmbeddingModel,
         temperature: float = 0.01,
         mini_batch_size: int = 32,
         mini_batch_num_tokens: int | None = None,

@@ -17,7 +17,7 @@ from embedforge.losses.naming import similarity_fct_name
 from embedforge.util.similarity import cos_sim
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["GRADCACHE_CITATION", "CachedMultipleNegativesRankingLoss"]
@@ -117,7 +117,7 @@ class CachedMultipleNegativesRankingLoss(CachedLoss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         scale: float = 20.0,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
         mini_batch_size: int = 32,

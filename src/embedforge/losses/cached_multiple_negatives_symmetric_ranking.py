@@ -12,7 +12,7 @@ from embedforge.losses.cached_multiple_negatives_ranking import CachedMultipleNe
 from embedforge.util.similarity import cos_sim
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["CachedMultipleNegativesSymmetricRankingLoss"]
 
@@ -68,7 +68,7 @@ class CachedMultipleNegativesSymmetricRankingLoss(CachedMultipleNegativesRanking
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         scale: float = 20.0,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
         mini_batch_size: int = 32,

@@ -15,7 +15,7 @@ from embedforge.losses.functional import contrastive as functional
 from embedforge.losses.functional.contrastive import cosine_distance, euclidean_distance, manhattan_distance
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = [
@@ -143,7 +143,7 @@ class ContrastiveLoss(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         distance_metric: DistanceFct = SiameseDistanceMetric.COSINE_DISTANCE,
         margin: float = 0.5,
         size_average: bool = True,

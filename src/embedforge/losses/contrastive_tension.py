@@ -13,7 +13,7 @@ from embedforge.losses.functional import check_label_count
 from embedforge.losses.functional import contrastive as functional
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["CONTRASTIVE_TENSION_CITATION", "ContrastiveTensionLoss", "identical_texts"]
@@ -100,7 +100,7 @@ class ContrastiveTensionLoss(Loss):
     )
     citation = CONTRASTIVE_TENSION_CITATION
 
-    def __init__(self, model: SentenceTransformer) -> None:
+    def __init__(self, model: EmbeddingModel) -> None:
         super().__init__(model)
         self.model1: nn.Module = copy.deepcopy(model)
 

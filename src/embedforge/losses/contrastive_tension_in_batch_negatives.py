@@ -17,7 +17,7 @@ from embedforge.losses.naming import similarity_fct_name
 from embedforge.util.similarity import cos_sim
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["ContrastiveTensionLossInBatchNegatives"]
@@ -71,7 +71,7 @@ class ContrastiveTensionLossInBatchNegatives(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         scale: float = 20.0,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
     ) -> None:

@@ -14,7 +14,7 @@ from embedforge.losses.naming import similarity_fct_name
 from embedforge.util.pairwise import pairwise_cos_sim
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["CoSENTLoss"]
@@ -80,7 +80,7 @@ class CoSENTLoss(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         scale: float = 20.0,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = pairwise_cos_sim,
     ) -> None:

@@ -11,7 +11,7 @@ from embedforge.losses.base import InputSpec, LabelKind, Loss
 from embedforge.losses.embedding import embed_columns
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["CosineSimilarityLoss"]
@@ -63,7 +63,7 @@ class CosineSimilarityLoss(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         loss_fct: nn.Module = nn.MSELoss(),  # noqa: B008 - sentence-transformers' signature
         cos_score_transformation: nn.Module = nn.Identity(),  # noqa: B008 - sentence-transformers' signature
     ) -> None:

@@ -15,7 +15,7 @@ from embedforge.models.transformer import Transformer
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["DenoisingAutoEncoderLoss"]
@@ -101,7 +101,7 @@ class DenoisingAutoEncoderLoss(Loss):
 """  # noqa: E501
 
     def __init__(
-        self, model: SentenceTransformer, decoder_name_or_path: str | None = None, tie_encoder_decoder: bool = True
+        self, model: EmbeddingModel, decoder_name_or_path: str | None = None, tie_encoder_decoder: bool = True
     ) -> None:
         super().__init__(model)
         first = model[0]

@@ -15,7 +15,7 @@ from embedforge.losses.naming import similarity_fct_name
 from embedforge.util.pairwise import pairwise_dot_score
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["DistillKLDivLoss"]
@@ -95,7 +95,7 @@ class DistillKLDivLoss(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = pairwise_dot_score,
         temperature: float = 1.0,
         student_temperature: float | None = None,

@@ -18,7 +18,7 @@ from embedforge.losses.functional.distillation import (
 )
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["EmbedDistillLoss"]
@@ -100,7 +100,7 @@ class EmbedDistillLoss(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         distance_metric: DistanceMetric = "cosine",
         projection_dim: int | None = None,
     ) -> None:

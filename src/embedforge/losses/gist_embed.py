@@ -13,7 +13,7 @@ from embedforge.losses.functional.gist import MarginStrategy, check_margin_strat
 from embedforge.losses.guide import GuidedInputs
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["GIST_CITATION", "GISTEmbedLoss", "GISTSettings", "gather_candidates", "settings_gist_loss"]
@@ -103,8 +103,8 @@ class GISTEmbedLoss(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
-        guide: SentenceTransformer,
+        model: EmbeddingModel,
+        guide: EmbeddingModel,
         temperature: float = 0.01,
         margin_strategy: MarginStrategy = "absolute",
         margin: float = 0.0,

@@ -14,7 +14,7 @@ from embedforge.losses.naming import similarity_fct_name
 from embedforge.util.similarity import cos_sim
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["GlobalOrthogonalRegularizationLoss"]
@@ -94,7 +94,7 @@ class GlobalOrthogonalRegularizationLoss(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
         mean_weight: float | None = 1.0,
         second_moment_weight: float | None = 1.0,

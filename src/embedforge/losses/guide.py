@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from embedforge.util.tensors import batch_to_device
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["GuidedInputs"]
@@ -32,7 +32,7 @@ class GuidedInputs:
         ValueError: If either model has no transformers tokenizer (decoding needs one).
     """
 
-    def __init__(self, model: SentenceTransformer, guide: SentenceTransformer, owner: str) -> None:
+    def __init__(self, model: EmbeddingModel, guide: EmbeddingModel, owner: str) -> None:
         from transformers import PreTrainedTokenizerBase
 
         tokenizers = (_tokenizer_of(model), _tokenizer_of(guide))
@@ -68,13 +68,13 @@ class GuidedInputs:
             return guide(self.features(features, guide))["sentence_embedding"]
 
 
-def _tokenizer_of(model: SentenceTransformer) -> object:
+def _tokenizer_of(model: EmbeddingModel) -> object:
     try:
         return model.tokenizer
     except (TypeError, AttributeError):
         return None
 
 
-def _reads_fewer_tokens(guide: SentenceTransformer, model: SentenceTransformer) -> bool:
+def _reads_fewer_tokens(guide: EmbeddingModel, model: EmbeddingModel) -> bool:
     guide_length, model_length = guide.max_seq_length, model.max_seq_length
     return guide_length is not None and model_length is not None and guide_length < model_length

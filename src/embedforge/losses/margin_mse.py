@@ -14,7 +14,7 @@ from embedforge.losses.naming import similarity_fct_name
 from embedforge.util.pairwise import pairwise_dot_score
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["MarginMSELoss"]
@@ -90,7 +90,7 @@ class MarginMSELoss(Loss):
 """
 
     def __init__(
-        self, model: SentenceTransformer, similarity_fct: Callable[[Tensor, Tensor], Tensor] = pairwise_dot_score
+        self, model: EmbeddingModel, similarity_fct: Callable[[Tensor, Tensor], Tensor] = pairwise_dot_score
     ) -> None:
         super().__init__(model)
         self.similarity_fct = similarity_fct

@@ -14,7 +14,7 @@ from embedforge.losses.functional.modifiers import shrink
 from embedforge.losses.modifier import LossModifier, innermost_cached_loss, replaced_forward, uses_gradient_cache
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["MatryoshkaLoss"]
@@ -84,7 +84,7 @@ class MatryoshkaLoss(LossModifier):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         loss: nn.Module,
         matryoshka_dims: Sequence[int],
         matryoshka_weights: Sequence[float] | Sequence[int] | None = None,

@@ -12,7 +12,7 @@ from embedforge.losses.functional.modifiers import LayerWeighting
 from embedforge.losses.matryoshka import MatryoshkaLoss
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["Matryoshka2dLoss"]
 
@@ -72,7 +72,7 @@ class Matryoshka2dLoss(AdaptiveLayerLoss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         loss: nn.Module,
         matryoshka_dims: Sequence[int],
         matryoshka_weights: Sequence[float] | Sequence[int] | None = None,

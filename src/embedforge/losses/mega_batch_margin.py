@@ -14,7 +14,7 @@ from embedforge.losses.functional import contrastive as functional
 from embedforge.losses.minibatch import check_mini_batch_options
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["MegaBatchMarginLoss"]
@@ -98,7 +98,7 @@ class MegaBatchMarginLoss(CachedLoss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         positive_margin: float = 0.8,
         negative_margin: float = 0.3,
         use_mini_batched_version: bool = True,

@@ -19,7 +19,7 @@ from embedforge.losses.base import InputSpec, LabelKind, Loss
 from embedforge.losses.cached import CachedLoss
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = [
     "ANY_INPUTS",
@@ -111,7 +111,7 @@ class LossModifier(Loss):
         loss: The wrapped loss.
     """
 
-    def __init__(self, model: SentenceTransformer, loss: nn.Module) -> None:
+    def __init__(self, model: EmbeddingModel, loss: nn.Module) -> None:
         super().__init__(model)
         self.loss = loss
 

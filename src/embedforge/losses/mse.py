@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from embedforge.losses.embed_distill import EmbedDistillLoss
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["MSELoss"]
 
@@ -70,7 +70,7 @@ class MSELoss(EmbedDistillLoss):
 }
 """
 
-    def __init__(self, model: SentenceTransformer, projection_dim: int | None = None) -> None:
+    def __init__(self, model: EmbeddingModel, projection_dim: int | None = None) -> None:
         super().__init__(model, distance_metric="mse", projection_dim=projection_dim)
 
     def get_config_dict(self) -> dict[str, Any]:

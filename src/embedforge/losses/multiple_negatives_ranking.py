@@ -16,7 +16,7 @@ from embedforge.losses.naming import similarity_fct_name
 from embedforge.util.similarity import cos_sim
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["MultipleNegativesRankingLoss"]
@@ -152,7 +152,7 @@ class MultipleNegativesRankingLoss(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         scale: float = 20.0,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
         gather_across_devices: bool = False,

@@ -12,7 +12,7 @@ from embedforge.losses.multiple_negatives_ranking import MultipleNegativesRankin
 from embedforge.util.similarity import cos_sim
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
 
 __all__ = ["MultipleNegativesSymmetricRankingLoss"]
 
@@ -67,7 +67,7 @@ class MultipleNegativesSymmetricRankingLoss(MultipleNegativesRankingLoss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         scale: float = 20.0,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
         gather_across_devices: bool = False,

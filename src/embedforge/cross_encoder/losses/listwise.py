@@ -24,7 +24,7 @@ from embedforge.losses.base import InputSpec, LabelKind
 if TYPE_CHECKING:
     from embedforge.model.protocols import ScoringModel
 
-__all__ = ["ListwiseBatch", "ListwiseLoss", "pair_chunk_size"]
+__all__ = ["ListwiseBatch", "ListwiseLoss", "check_listwise_batch", "pair_chunk_size"]
 
 _LISTWISE_EXAMPLE = "{'query': 'q', 'docs': ['d1', 'd2'], 'labels': [1, 0]}"
 

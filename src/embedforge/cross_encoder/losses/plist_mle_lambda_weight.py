@@ -25,9 +25,8 @@ class PListMLELambdaWeight(nn.Module):
 
     Example:
         >>> import torch
-        >>> weights = PListMLELambdaWeight()(torch.tensor([[True, True, True], [True, True, False]]))
-        >>> weights.tolist()
-        [[3.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+        >>> PListMLELambdaWeight()(torch.tensor([[True, True, True, True]])).tolist()
+        [[7.0, 3.0, 1.0, 0.0]]
     """
 
     def __init__(self, rank_discount_fn: Callable[[Tensor], Tensor] | None = None) -> None:

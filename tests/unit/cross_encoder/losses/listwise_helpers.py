@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,17 @@ LABEL_SETS = {"graded": GRADED, "binary": BINARY, "distinct": DISTINCT}
 def tensors(rows: list[list[float]]) -> list[torch.Tensor]:
     """One label tensor per query, as the collator gives them."""
     return [torch.tensor(row) for row in rows]
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread: the tiny model gains nothing from more, and the test machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def eval_pair(path: Path) -> tuple[Any, Any]:

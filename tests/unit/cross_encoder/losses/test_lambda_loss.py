@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from listwise_helpers import BINARY, GRADED, INPUTS, LABEL_SETS, assert_same, eval_pair, tensors, value_and_grads
+from listwise_helpers import (
+    BINARY,
+    GRADED,
+    INPUTS,
+    LABEL_SETS,
+    assert_same,
+    eval_pair,
+    single_thread,
+    tensors,
+    value_and_grads,
+)
 from sentence_transformers.cross_encoder import losses as st_losses
 
 from embedforge.cross_encoder import losses
@@ -21,9 +31,10 @@ SCHEMES = ["NoWeightingScheme", "NDCGLoss1Scheme", "NDCGLoss2Scheme", "LambdaRan
 
 
 @pytest.fixture(scope="module")
-def models(_tiny_ce_session: Path) -> tuple[Any, Any]:
+def models(_tiny_ce_session: Path) -> Iterator[tuple[Any, Any]]:
     """Both libraries' models on the session's tiny checkpoint (read only), shared by this module's tests."""
-    return eval_pair(_tiny_ce_session)
+    with single_thread():
+        yield eval_pair(_tiny_ce_session)
 
 
 @pytest.mark.parametrize("labels", ["graded", "binary"])

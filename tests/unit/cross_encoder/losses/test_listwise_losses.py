@@ -4,13 +4,23 @@ reference formulas in plain torch, the shared listwise checks and mini-batching.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from listwise_helpers import DISTINCT, GRADED, INPUTS, LABEL_SETS, assert_same, eval_pair, tensors, value_and_grads
+from listwise_helpers import (
+    DISTINCT,
+    GRADED,
+    INPUTS,
+    LABEL_SETS,
+    assert_same,
+    eval_pair,
+    single_thread,
+    tensors,
+    value_and_grads,
+)
 from sentence_transformers.cross_encoder import losses as st_losses
 
 from embedforge.cross_encoder import losses
@@ -18,9 +28,10 @@ from embedforge.cross_encoder.losses.listwise import ListwiseBatch, pair_chunk_s
 
 
 @pytest.fixture(scope="module")
-def models(_tiny_ce_session: Path) -> tuple[Any, Any]:
+def models(_tiny_ce_session: Path) -> Iterator[tuple[Any, Any]]:
     """Both libraries' models on the session's tiny checkpoint (read only), shared by this module's tests."""
-    return eval_pair(_tiny_ce_session)
+    with single_thread():
+        yield eval_pair(_tiny_ce_session)
 
 
 def _discount_by_position(mask: torch.Tensor) -> torch.Tensor:

@@ -216,8 +216,11 @@ def _train(recipe: Recipe, report: ValidationReport, checkpoint: str | None, con
     from embedforge.config import build
     from embedforge.config.recipe import dump_recipe
 
+    from transformers import set_seed
+
     output_dir = Path(recipe.output_dir)
     console.info(f"loading the model ({recipe.model.path or recipe.model.from_package})")
+    set_seed(int(recipe.training.get("seed", 42)))  # weights a checkpoint lacks (a new head) are drawn reproducibly
     model = build.build_model(recipe.model)
     names = list(report.train_datasets)
     losses = build.build_losses(recipe, model, names)

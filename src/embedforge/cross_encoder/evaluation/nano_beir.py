@@ -111,6 +111,13 @@ class CrossEncoderNanoBEIREvaluator(SentenceEvaluator):
         self.dataset_paths = {name: Path(path) for name, path in (dataset_paths or {}).items()}
         if dataset_names is None:
             dataset_names = [] if self.dataset_paths else DEFAULT_DATASET_NAMES
+        elif not dataset_names and not self.dataset_paths:
+            raise ValueError(f"{owner}: `dataset_names` cannot be empty. Use None for the default NanoBEIR datasets "
+                             f"{DEFAULT_DATASET_NAMES}, or pass local BEIR folders as dataset_paths={{name: folder}}.")
+        if retriever is not None and not self.dataset_paths:
+            raise ValueError(f"{owner}: `retriever` ranks the corpora of local BEIR folders, but no `dataset_paths` "
+                             "were given (Hub datasets come with their bm25 ranking). Pass dataset_paths={name: "
+                             "folder}, or drop `retriever`.")
         _check_dataset_names(owner, list(dataset_names), self.dataset_paths)
         self.dataset_names = [*dataset_names, *self.dataset_paths]
         self.dataset_id = dataset_id
@@ -319,7 +326,7 @@ def rerank_samples(
     """
     judged = [(qid, ids) for qid, ids in ranking if data.relevant_docs.get(qid)]
     skipped = len(ranking) - len(judged)
-    unranked = sorted(set(data.relevant_docs) - {qid for qid, _ in ranking})
+    unranked = sorted(set(data.relevant_docs) - {qid for qid, _ in ranking}, key=str)
     if skipped or unranked:
         logger.warning("%s: %s: %d ranked queries have no relevance judgments (skipped); %d judged queries have no "
                        "first-stage ranking (not evaluated, e.g. %s).", owner, source, skipped, len(unranked),
@@ -334,7 +341,7 @@ def rerank_samples(
     return [
         {
             "query": data.queries[qid],
-            "positive": [data.corpus[doc_id] for doc_id in sorted(data.relevant_docs[qid])],
+            "positive": [data.corpus[doc_id] for doc_id in sorted(data.relevant_docs[qid], key=str)],
             "documents": [data.corpus[doc_id] for doc_id in ids[:rerank_k]],
         }
         for qid, ids in judged
@@ -343,7 +350,7 @@ def rerank_samples(
 
 def _check_known(owner: str, source: str, kind: str, ids: list[str], known: Mapping[str, str]) -> None:
     """Raise a ``ValueError`` naming the ``kind`` ids absent from ``known``."""
-    unknown = sorted(set(ids) - set(known))
+    unknown = sorted(set(ids) - set(known), key=str)
     if unknown:
         raise ValueError(f"{owner}: {source}: {len(unknown)} {kind} id(s) of the ranking or the judgments are not in "
                          f"the {kind} texts: {unknown[:10]}{' ...' if len(unknown) > 10 else ''}. Add those texts or "

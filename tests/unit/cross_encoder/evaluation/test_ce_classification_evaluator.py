@@ -22,9 +22,8 @@ def test_one_label_mrpc_matches_sentence_transformers(
     pairs, labels = mrpc_pairs(shared_data)
     ours = CrossEncoderClassificationEvaluator(pairs, labels, name="mrpc")
     theirs = st_ce_evaluation.CrossEncoderClassificationEvaluator(pairs, labels, name="mrpc")
-    for epoch in (1, -1):  # two rows in each CSV file
-        our_metrics = ours(ours_model, output_path=str(tmp_path / "ours"), epoch=epoch, steps=7)
-        their_metrics = theirs(their_model, output_path=str(tmp_path / "st"), epoch=epoch, steps=7)
+    our_metrics = ours(ours_model, output_path=str(tmp_path / "ours"), epoch=1, steps=7)
+    their_metrics = theirs(their_model, output_path=str(tmp_path / "st"), epoch=1, steps=7)
     assert_metrics_match(our_metrics, their_metrics)
     assert list(our_metrics) == [f"mrpc_{key}" for key in ("accuracy", "accuracy_threshold", "f1", "f1_threshold",
                                                             "precision", "recall", "average_precision")]
@@ -51,6 +50,22 @@ def test_three_labels_snli_matches_sentence_transformers(
     assert ours.primary_metric == theirs.primary_metric == "f1_macro"
     assert ours.csv_headers == theirs.csv_headers == ["epoch", "steps", "Macro_F1", "Micro_F1", "Weighted_F1"]
     assert_csv_match(tmp_path / "ours", tmp_path / "st")
+
+
+def test_csv_rows_are_appended_like_sentence_transformers(
+    ce_models: tuple[Any, Any], st_ce_evaluation: Any, shared_data: Path, tmp_path: Path
+) -> None:
+    pairs, labels = mrpc_pairs(shared_data, 12)
+    ours = CrossEncoderClassificationEvaluator(pairs, labels)
+    theirs = st_ce_evaluation.CrossEncoderClassificationEvaluator(pairs, labels)
+    for epoch, steps in ((0.5, 10), (1, -1), (-1, -1)):
+        ours(ce_models[0], output_path=str(tmp_path / "ours"), epoch=epoch, steps=steps)
+        theirs(ce_models[1], output_path=str(tmp_path / "st"), epoch=epoch, steps=steps)
+    assert ours.csv_file == theirs.csv_file == "CrossEncoderClassificationEvaluator_results.csv"
+    assert len((tmp_path / "ours" / ours.csv_file).read_text("utf-8").splitlines()) == 4
+    assert_csv_match(tmp_path / "ours", tmp_path / "st")
+    CrossEncoderClassificationEvaluator(pairs, labels, write_csv=False)(ce_models[0], str(tmp_path / "no"))
+    assert not (tmp_path / "no").exists()
 
 
 def test_prompt_name_matches_sentence_transformers(

@@ -226,6 +226,7 @@ def test_local_folder_errors(
         ({"dataset_names": ["scifact"], "rerank_k": 0}, "`rerank_k` must be a positive integer"),
         ({"dataset_names": ["scifact"], "at_k": 2.5}, "`at_k` must be a positive integer"),
         ({"dataset_names": ["scifact"], "dataset_paths": {"scifact": "x"}}, "in both `dataset_names`"),
+        ({"dataset_names": ["scifact"], "retriever": object()}, "`retriever` ranks the corpora of local BEIR folders"),
     ],
 )
 def test_argument_errors(hub: dict[str, Any], kwargs: dict[str, Any], message: str) -> None:

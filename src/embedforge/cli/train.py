@@ -213,10 +213,10 @@ def _one_or_list(evaluators: list[SentenceEvaluator]) -> SentenceEvaluator | lis
 
 
 def _train(recipe: Recipe, report: ValidationReport, checkpoint: str | None, console: Console, source: str) -> int:
+    from transformers import set_seed
+
     from embedforge.config import build
     from embedforge.config.recipe import dump_recipe
-
-    from transformers import set_seed
 
     output_dir = Path(recipe.output_dir)
     console.info(f"loading the model ({recipe.model.path or recipe.model.from_package})")

@@ -50,6 +50,7 @@ _CE_OLD_EVALUATORS: tuple[str, ...] = (
 )
 
 MODULE_ALIASES: tuple[ModuleAlias, ...] = (
+    ModuleAlias(f"{_CE}.modules", "embedforge.models", deprecated=False),
     ModuleAlias(f"{_CE}.CrossEncoder", f"{_CE}.model"),
     *(ModuleAlias(f"{_CE}.losses.{name}", f"{_CE}.losses.{file}") for name, file in _CE_LOSS_FILES.items()),
     *(ModuleAlias(f"{_CE}.evaluation.{name}", f"{_CE}.evaluation.deprecated") for name in _CE_OLD_EVALUATORS),

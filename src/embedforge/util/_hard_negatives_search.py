@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from embedforge.util._hard_negatives_options import SearchBackend
+from embedforge.util._quantized_search import _import_backend as import_search_library
 
 if TYPE_CHECKING:
     from embedforge.model.sentence_transformer import SentenceTransformer
@@ -108,21 +109,13 @@ def import_backend(backend: SearchBackend) -> ModuleType | None:
     """
     if backend == "torch":
         return None
-    try:
-        if backend == "faiss":
-            import faiss as module
-        else:
-            import usearch.index as module
-    except ImportError as exc:
-        package = "faiss-cpu (or faiss-gpu)" if backend == "faiss" else "usearch"
-        raise ImportError(
-            f"use_{backend}=True needs the {package} package, which is not installed. Install it with "
-            f"`pip install embedforge[{backend}]`, or pass use_{backend}=False for the exact search in torch."
-        ) from exc
-    return module
+    module, package = ("faiss", "faiss-cpu") if backend == "faiss" else ("usearch.index", "usearch")
+    return import_search_library(module, package, f"mine_hard_negatives(use_{backend}=True)")
 
 
-def embed_texts(model: SentenceTransformer, texts: MiningTexts, settings: EncodeSettings) -> tuple[np.ndarray, ...]:
+def embed_texts(
+    model: SentenceTransformer, texts: MiningTexts, settings: EncodeSettings
+) -> tuple[np.ndarray, np.ndarray]:
     """Normalized embeddings of the queries and the corpus, loaded from or saved to the cache folder.
 
     Args:
@@ -293,18 +286,22 @@ def _faiss_search(
 def _usearch_search(
     usearch_index: Any, queries: np.ndarray, corpus: np.ndarray, k: int, chunk_size: int, verbose: bool
 ) -> tuple[Tensor, Tensor]:
+    from tqdm.auto import trange
+
     index = usearch_index.Index(ndim=corpus.shape[1], metric="ip", dtype="f32")
     index.add(np.arange(len(corpus)), np.ascontiguousarray(corpus, dtype=np.float32))
     k = min(k, len(corpus))
-    scores, indices = [], []
-    from tqdm.auto import trange
-
+    scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    indices = np.full((len(queries), k), -1, dtype=np.int64)
     for start in trange(0, len(queries), chunk_size, desc="Querying usearch index", disable=not verbose):
         chunk = np.ascontiguousarray(queries[start : start + chunk_size], dtype=np.float32)
         matches = index.search(chunk, k, exact=True)
-        found = np.arange(k)[None, :] < np.asarray(matches.counts).reshape(-1, 1)
-        # usearch's "ip" metric reports the distance 1 - <q, d>.
-        scores.append(np.where(found, 1.0 - np.asarray(matches.distances).reshape(len(chunk), k), -np.inf))
-        indices.append(np.where(found, np.asarray(matches.keys).astype(np.int64).reshape(len(chunk), k), -1))
-    scores_tensor = torch.from_numpy(np.concatenate(scores).astype(np.float32))
-    return scores_tensor, torch.from_numpy(np.concatenate(indices))
+        # One query gives a flat Matches, several a BatchMatches with a count per query.
+        batch = matches if isinstance(matches, usearch_index.BatchMatches) else None
+        counts = batch.counts if batch is not None else [len(matches.keys)]
+        for offset, count in enumerate(counts):
+            keys = batch.keys[offset] if batch is not None else matches.keys
+            distances = batch.distances[offset] if batch is not None else matches.distances
+            indices[start + offset, :count] = keys[:count]
+            scores[start + offset, :count] = 1.0 - distances[:count]  # the "ip" metric's distance is 1 - <q, d>
+    return torch.from_numpy(scores), torch.from_numpy(indices)

@@ -8,7 +8,7 @@ The steps live in private modules: options (checks and defaults), search (texts,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from torch import Tensor
@@ -61,13 +61,13 @@ def mine_hard_negatives(
     absolute_margin: float | None = None,
     relative_margin: float | None = None,
     num_negatives: int = 3,
-    sampling_strategy: str = "top",
+    sampling_strategy: Literal["random", "top"] = "top",
     query_prompt_name: str | None = None,
     query_prompt: str | None = None,
     corpus_prompt_name: str | None = None,
     corpus_prompt: str | None = None,
     include_positives: bool = False,
-    output_format: OutputFormat | str = "triplet",
+    output_format: OutputFormat = "triplet",
     output_scores: bool = False,
     batch_size: int = 32,
     faiss_batch_size: int = 16384,
@@ -172,14 +172,15 @@ def mine_hard_negatives(
     from datasets import Dataset
 
     backend = _search_backend(use_faiss, use_usearch, faiss_batch_size)
-    faiss = import_backend(backend)
+    search_module = import_backend(backend)  # a missing library fails before any work
     options = resolve_options(dataset, MiningRequest(
         anchor_column_name=anchor_column_name, positive_column_name=positive_column_name, range_min=range_min,
         range_max=range_max, filters=ScoreFilters(absolute_margin, relative_margin, max_score, min_score),
         num_negatives=num_negatives, sampling_strategy=sampling_strategy, include_positives=include_positives,
         output_format=output_format, output_scores=output_scores, as_triplets=as_triplets, margin=margin,
         has_cross_encoder=cross_encoder is not None,
-        faiss_gpus=faiss.get_num_gpus() if backend == "faiss" and faiss is not None else 0, verbose=verbose,
+        faiss_gpus=search_module.get_num_gpus() if backend == "faiss" and search_module is not None else 0,
+        verbose=verbose,
     ))
     texts = MiningTexts.from_rows(list(dataset[options.anchor_column]), list(dataset[options.positive_column]),
                                   corpus)
@@ -219,7 +220,6 @@ def _mine(
         ``(negative scores, negative corpus ids)``, both ``(n_queries, num_negatives)``, and what each filter
         dropped.
     """
-    scores[indices == -1] = -float("inf")
     if not options.include_positives:
         mask_positives(scores, indices, texts)
     counts = apply_filters(scores, positives, texts, options.filters)

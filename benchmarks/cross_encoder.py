@@ -75,14 +75,17 @@ def interop(backbone: Path, pairs: list[tuple[str, str]]) -> None:
         ours = ours_class(f"{folder}/st", device="cpu")
         reference = theirs.predict(pairs, batch_size=32)
         loaded = ours.predict(pairs, batch_size=32)
-        print(f"interop: embedforge loads ST's folder: max |score diff| {np.abs(loaded - reference).max():.2e} "
-              f"over {len(pairs)} pairs (activation {type(ours.activation_fn).__name__})")
+        print(
+            f"interop: embedforge loads ST's folder: max |score diff| {np.abs(loaded - reference).max():.2e} "
+            f"over {len(pairs)} pairs (activation {type(ours.activation_fn).__name__})"
+        )
         ours.save(f"{folder}/ours")
         back = theirs_class(f"{folder}/ours", device="cpu").predict(pairs, batch_size=32)
         print(f"interop: ST loads embedforge's folder: max |score diff| {np.abs(back - loaded).max():.2e}")
         query, documents = pairs[0][0], [document for _, document in pairs[:20]]
         same = [hit["corpus_id"] for hit in ours.rank(query, documents)] == [
-            hit["corpus_id"] for hit in theirs.rank(query, documents)]
+            hit["corpus_id"] for hit in theirs.rank(query, documents)
+        ]
         print(f"interop: rank order over {len(documents)} documents equals ST's: {same}")
 
 
@@ -114,15 +117,20 @@ def predict_speed(backbone: Path, pairs: list[tuple[str, str]], args: argparse.N
             seconds, cpu_seconds, scores[name] = timed(models[name], pairs, args.batch_size)
             wall[name].append(seconds)
             cpu[name].append(cpu_seconds)
-            print(f"  repeat {repeat + 1}: {name:<22} {len(pairs) / seconds:7.1f} pairs/s "
-                  f"(load {os.getloadavg()[0]:.2f})")
+            print(
+                f"  repeat {repeat + 1}: {name:<22} {len(pairs) / seconds:7.1f} pairs/s (load {os.getloadavg()[0]:.2f})"
+            )
     for name in names:
         rates = [len(pairs) / seconds for seconds in wall[name]]
-        print(f"predict {name:<22} {len(pairs) * len(rates) / sum(wall[name]):7.1f} pairs/s "
-              f"(median {statistics.median(rates):.1f}, best {max(rates):.1f})")
-    print(f"predict ratio embedforge/ST: {sum(wall['sentence-transformers']) / sum(wall['embedforge']):.3f} "
-          f"(from process CPU time: {sum(cpu['sentence-transformers']) / sum(cpu['embedforge']):.3f}); "
-          f"max |score diff| {np.abs(scores['embedforge'] - scores['sentence-transformers']).max():.2e}")
+        print(
+            f"predict {name:<22} {len(pairs) * len(rates) / sum(wall[name]):7.1f} pairs/s "
+            f"(median {statistics.median(rates):.1f}, best {max(rates):.1f})"
+        )
+    print(
+        f"predict ratio embedforge/ST: {sum(wall['sentence-transformers']) / sum(wall['embedforge']):.3f} "
+        f"(from process CPU time: {sum(cpu['sentence-transformers']) / sum(cpu['embedforge']):.3f}); "
+        f"max |score diff| {np.abs(scores['embedforge'] - scores['sentence-transformers']).max():.2e}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -215,8 +215,10 @@ def report(results: list[Timings], n_texts: int, args: argparse.Namespace) -> No
     ours, theirs = results
     paired = [their_wall / our_wall for our_wall, their_wall in zip(ours.wall, theirs.wall, strict=True)]
     print(f"ratio embedforge/ST: {sum(theirs.wall) / sum(ours.wall):.3f}")
-    print(f"  per repeat: {', '.join(f'{ratio:.3f}' for ratio in paired)}; from process CPU time: "
-          f"{sum(theirs.cpu) / sum(ours.cpu):.3f}")
+    print(
+        f"  per repeat: {', '.join(f'{ratio:.3f}' for ratio in paired)}; from process CPU time: "
+        f"{sum(theirs.cpu) / sum(ours.cpu):.3f}"
+    )
     ours_array, theirs_array = (np.concatenate([np.asarray(p, dtype=np.float32) for p in t.parts]) for t in results)
     difference = float(np.abs(ours_array - theirs_array).max())
     print(f"embeddings {ours_array.shape}; max abs difference: {difference:.3g}")

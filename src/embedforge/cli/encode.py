@@ -62,16 +62,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL", help="model folder or Hugging Face Hub id")
     parser.add_argument("input", metavar="INPUT", help="file of texts: .txt, .csv, .tsv or .jsonl (.gz allowed)")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="where to write: .npy or .parquet")
-    parser.add_argument("--column", "--field", dest="column", metavar="NAME",
-                        help="CSV/TSV column or JSONL field holding the texts (default: 'text'; for CSV/TSV "
-                        "without a 'text' column, the first column)")
+    parser.add_argument(
+        "--column",
+        "--field",
+        dest="column",
+        metavar="NAME",
+        help="CSV/TSV column or JSONL field holding the texts (default: 'text'; for CSV/TSV "
+        "without a 'text' column, the first column)",
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default: 32)")
     prompt = parser.add_mutually_exclusive_group()
     prompt.add_argument("--prompt", help="text prepended to every input, e.g. 'query: '")
     prompt.add_argument("--prompt-name", help="name of one of the model's saved prompts, e.g. 'query'")
     parser.add_argument("--normalize", action="store_true", help="L2-normalize the embeddings")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
-                        help="embedding precision (binary/ubinary pack 8 dimensions per byte; default: float32)")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="embedding precision (binary/ubinary pack 8 dimensions per byte; default: float32)",
+    )
     parser.add_argument("--truncate-dim", type=int, metavar="DIM", help="keep the first DIM dimensions")
     parser.add_argument("--max-seq-length", type=int, metavar="TOKENS", help="truncate inputs to this many tokens")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, mps ... (default: the best available)")
@@ -113,8 +122,12 @@ def run(args: argparse.Namespace) -> int:
         _write_parquet(output, texts, embeddings)
     console.result(
         f"Wrote {embeddings.shape[0]} embeddings of shape {tuple(embeddings.shape[1:])} ({embeddings.dtype}) "
-        f"to {output}.", event="encoded", path=str(output), count=int(embeddings.shape[0]),
-        shape=list(embeddings.shape), dtype=str(embeddings.dtype),
+        f"to {output}.",
+        event="encoded",
+        path=str(output),
+        count=int(embeddings.shape[0]),
+        shape=list(embeddings.shape),
+        dtype=str(embeddings.dtype),
     )
     return 0
 
@@ -128,8 +141,10 @@ def _encode(args: argparse.Namespace, texts: list[str], console: Console) -> np.
     if args.max_seq_length is not None:
         model.max_seq_length = args.max_seq_length
     if args.prompt_name is not None and args.prompt_name not in model.prompts:
-        raise ValueError(f"--prompt-name {args.prompt_name!r} is not one of the model's prompts "
-                         f"{sorted(model.prompts)}. Use one of those, or pass the text itself with --prompt.")
+        raise ValueError(
+            f"--prompt-name {args.prompt_name!r} is not one of the model's prompts "
+            f"{sorted(model.prompts)}. Use one of those, or pass the text itself with --prompt."
+        )
     return model.encode(
         texts,
         prompt_name=args.prompt_name,
@@ -179,8 +194,10 @@ class Table:
         missing = [index for index, row in enumerate(self.rows) if name not in row]
         if name not in self.columns or missing:
             where = f" (row {missing[0] + 1} lacks it)" if name in self.columns else ""
-            raise ValueError(f"{self.path}: no {what} {name!r}{where}; found {what}s {self.columns}. Pick one of "
-                             f"those, or rename the {what} in the file.")
+            raise ValueError(
+                f"{self.path}: no {what} {name!r}{where}; found {what}s {self.columns}. Pick one of "
+                f"those, or rename the {what} in the file."
+            )
         return [row[name] for row in self.rows]
 
 
@@ -243,16 +260,20 @@ def _jsonl_rows(path: Path, handle: IO[str]) -> Iterator[dict[str, Any]]:
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: line {line_number} is not valid JSON ({error}). Fix or remove it.") from error
         if not isinstance(row, dict):
-            raise ValueError(f"{path}: line {line_number} is a JSON {type(row).__name__}, expected an object "
-                             "like {\"text\": \"...\"}. Write one object per line.")
+            raise ValueError(
+                f"{path}: line {line_number} is a JSON {type(row).__name__}, expected an object "
+                'like {"text": "..."}. Write one object per line.'
+            )
         yield row
 
 
 def _check_strings(path: Path, column: str, values: list[Any]) -> None:
     bad = next(((index, value) for index, value in enumerate(values) if not isinstance(value, str)), None)
     if bad is not None:
-        raise ValueError(f"{path}: row {bad[0] + 1} of {column!r} is {type(bad[1]).__name__} {bad[1]!r:.60}, "
-                         "expected a string. Fix or remove that row.")
+        raise ValueError(
+            f"{path}: row {bad[0] + 1} of {column!r} is {type(bad[1]).__name__} {bad[1]!r:.60}, "
+            "expected a string. Fix or remove that row."
+        )
 
 
 def _check_extension(path: Path, allowed: tuple[str, ...], what: str, compressed: bool = True) -> str:
@@ -263,16 +284,19 @@ def _check_extension(path: Path, allowed: tuple[str, ...], what: str, compressed
     suffix = suffixes[-1] if suffixes else ""
     if suffix not in allowed:
         gz = " (optionally .gz compressed)" if compressed else ""
-        raise ValueError(f"Unknown {what} file type {suffix or '(no extension)'!r} of {path}; expected one of "
-                         f"{', '.join(allowed)}{gz}. Rename the file or convert it.")
+        raise ValueError(
+            f"Unknown {what} file type {suffix or '(no extension)'!r} of {path}; expected one of "
+            f"{', '.join(allowed)}{gz}. Rename the file or convert it."
+        )
     return suffix
 
 
 def _check_file(path: Path, what: str) -> None:
     if not path.is_file():
         found = "a folder" if path.is_dir() else "nothing"
-        raise FileNotFoundError(f"{what.capitalize()} file {path} does not exist (found {found} there). Check the "
-                                "path.")
+        raise FileNotFoundError(
+            f"{what.capitalize()} file {path} does not exist (found {found} there). Check the path."
+        )
 
 
 def _default_column(table: Table, suffix: str) -> str:

@@ -95,8 +95,11 @@ def torch_devices() -> dict[str, Any]:
 
 def render(report: dict[str, Any]) -> str:
     """The report as aligned ``key: value`` lines."""
-    lines = [f"{'python':<24}{report['python']}", f"{'platform':<24}{report['platform']}",
-             f"{'cpu count':<24}{report['cpu_count']}"]
+    lines = [
+        f"{'python':<24}{report['python']}",
+        f"{'platform':<24}{report['platform']}",
+        f"{'cpu count':<24}{report['cpu_count']}",
+    ]
     lines += [f"{name:<24}{version}" for name, version in report["packages"].items()]
     devices = report["devices"]
     if not devices:

@@ -60,27 +60,62 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL", help="model folder or Hugging Face Hub id")
-    parser.add_argument("--recipe", nargs="+", metavar=("RECIPE.yaml", "KEY=VALUE"),
-                        help="run the evaluators of this recipe, after applying the KEY=VALUE overrides (e.g. "
-                        "evaluators.0.args.batch_size=64)")
-    parser.add_argument("--stage", choices=("before", "during", "after"),
-                        help="with --recipe: only the evaluators the recipe runs at this stage (default: all)")
-    parser.add_argument("--sts", action="append", default=[], metavar="FILE",
-                        help="EmbeddingSimilarityEvaluator on columns sentence1, sentence2, score")
-    parser.add_argument("--triplets", action="append", default=[], metavar="FILE",
-                        help="TripletEvaluator on columns anchor, positive, negative")
-    parser.add_argument("--beir", action="append", default=[], metavar="FOLDER",
-                        help="InformationRetrievalEvaluator on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
-    parser.add_argument("--beir-split", default="test", metavar="SPLIT",
-                        help="qrels file of the BEIR folders: qrels/SPLIT.tsv (default: test)")
-    parser.add_argument("--limit", type=int, metavar="N",
-                        help="use the first N rows of each --sts/--triplets file and the first N judged queries of "
-                        "each --beir folder (whose corpus stays whole)")
+    _add_source_options(parser)
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default: 32)")
     parser.add_argument("--output-path", metavar="DIR", help="folder for the evaluators' CSV result files")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, mps ... (default: the best available)")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow code shipped with the model to run")
     add_output_options(parser)
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    """The options naming what to evaluate on: a recipe, data files, BEIR folders."""
+    parser.add_argument(
+        "--recipe",
+        nargs="+",
+        metavar=("RECIPE.yaml", "KEY=VALUE"),
+        help="run the evaluators of this recipe, after applying the KEY=VALUE overrides (e.g. "
+        "evaluators.0.args.batch_size=64)",
+    )
+    parser.add_argument(
+        "--stage",
+        choices=("before", "during", "after"),
+        help="with --recipe: only the evaluators the recipe runs at this stage (default: all)",
+    )
+    parser.add_argument(
+        "--sts",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="EmbeddingSimilarityEvaluator on columns sentence1, sentence2, score",
+    )
+    parser.add_argument(
+        "--triplets",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="TripletEvaluator on columns anchor, positive, negative",
+    )
+    parser.add_argument(
+        "--beir",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="InformationRetrievalEvaluator on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)",
+    )
+    parser.add_argument(
+        "--beir-split",
+        default="test",
+        metavar="SPLIT",
+        help="qrels file of the BEIR folders: qrels/SPLIT.tsv (default: test)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="use the first N rows of each --sts/--triplets file and the first N judged queries of "
+        "each --beir folder (whose corpus stays whole)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,8 +140,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not evaluators:
         stage = f" for stage {args.stage!r}" if args.stage else ""
-        console.error(f"The recipe {args.recipe[0]} defines no evaluators{stage}. Add some to it, or pass --sts, "
-                      "--triplets or --beir.")
+        console.error(
+            f"The recipe {args.recipe[0]} defines no evaluators{stage}. Add some to it, or pass --sts, "
+            "--triplets or --beir."
+        )
         return 1
     from embedforge.evaluation import SequentialEvaluator
 
@@ -127,8 +164,10 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return "--stage selects among a recipe's evaluators; pass --recipe too, or drop --stage."
     bad = next((item for item in (args.recipe or [])[1:] if "=" not in item), None)
     if bad is not None:
-        return (f"--recipe takes the recipe file then KEY=VALUE overrides; {bad!r} is not KEY=VALUE (e.g. "
-                "evaluators.0.args.batch_size=64). Put MODEL before --recipe.")
+        return (
+            f"--recipe takes the recipe file then KEY=VALUE overrides; {bad!r} is not KEY=VALUE (e.g. "
+            "evaluators.0.args.batch_size=64). Put MODEL before --recipe."
+        )
     for option in ("limit", "batch_size"):
         value = getattr(args, option)
         if value is not None and value < 1:
@@ -160,15 +199,15 @@ def _recipe_evaluators(
 
     family = recipe_family(recipe.model.type)
     if not isinstance(model, family.load("model")):
-        raise ValueError(f"The recipe evaluates a {recipe.model.type} (model.type), but {args.model} is a "
-                         f"{type(model).__name__}. Evaluate it with a recipe of its family.")
+        raise ValueError(
+            f"The recipe evaluates a {recipe.model.type} (model.type), but {args.model} is a "
+            f"{type(model).__name__}. Evaluate it with a recipe of its family."
+        )
     return list(build_evaluators(recipe, model=model, when=args.stage, show_progress=console.show_progress))
 
 
 # ------------------------------------------------------------------------------------- evaluators from flags
-def flag_evaluators(
-    args: argparse.Namespace, console: Console, cross_encoder: bool = False
-) -> list[SentenceEvaluator]:
+def flag_evaluators(args: argparse.Namespace, console: Console, cross_encoder: bool = False) -> list[SentenceEvaluator]:
     """The evaluators of ``--sts``, ``--triplets`` and ``--beir``, in that order, with unique names.
 
     Args:
@@ -181,9 +220,11 @@ def flag_evaluators(
         ValueError: For missing columns, bad values or too few rows, or flags a cross-encoder cannot take.
     """
     if cross_encoder and (args.triplets or args.beir):
-        raise ValueError("--triplets and --beir evaluate a bi-encoder's embeddings; this model is a cross-encoder. "
-                         "Use --sts, or re-rank a bi-encoder's retrieval with `embedforge rank --reranker MODEL "
-                         "--retriever BI_ENCODER --beir FOLDER`.")
+        raise ValueError(
+            "--triplets and --beir evaluate a bi-encoder's embeddings; this model is a cross-encoder. "
+            "Use --sts, or re-rank a bi-encoder's retrieval with `embedforge rank --reranker MODEL "
+            "--retriever BI_ENCODER --beir FOLDER`."
+        )
     builders: list[tuple[str, str, Callable[..., SentenceEvaluator]]] = [
         *(("STS", path, _ce_sts_evaluator if cross_encoder else _sts_evaluator) for path in args.sts),
         *(("triplets", path, _triplet_evaluator) for path in args.triplets),
@@ -227,31 +268,30 @@ def _sts_columns(path: Path, limit: int | None) -> tuple[list[Any], list[Any], l
         try:
             scores.append(float(value))
         except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: row {row} has score {value!r}, expected a number. Fix or remove that "
-                             "row.") from error
+            raise ValueError(
+                f"{path}: row {row} has score {value!r}, expected a number. Fix or remove that row."
+            ) from error
     return sentences1, sentences2, scores
 
 
-def _sts_evaluator(
-    path: Path, name: str, args: argparse.Namespace, progress: bool
-) -> tuple[SentenceEvaluator, str]:
+def _sts_evaluator(path: Path, name: str, args: argparse.Namespace, progress: bool) -> tuple[SentenceEvaluator, str]:
     from embedforge.evaluation import EmbeddingSimilarityEvaluator
 
     sentences1, sentences2, scores = _sts_columns(path, args.limit)
-    evaluator = EmbeddingSimilarityEvaluator(sentences1, sentences2, scores, batch_size=args.batch_size, name=name,
-                                             show_progress_bar=progress)
+    evaluator = EmbeddingSimilarityEvaluator(
+        sentences1, sentences2, scores, batch_size=args.batch_size, name=name, show_progress_bar=progress
+    )
     return evaluator, f"{len(scores)} pairs"
 
 
-def _ce_sts_evaluator(
-    path: Path, name: str, args: argparse.Namespace, progress: bool
-) -> tuple[SentenceEvaluator, str]:
+def _ce_sts_evaluator(path: Path, name: str, args: argparse.Namespace, progress: bool) -> tuple[SentenceEvaluator, str]:
     from embedforge.cross_encoder.evaluation import CrossEncoderCorrelationEvaluator
 
     sentences1, sentences2, scores = _sts_columns(path, args.limit)
     pairs = list(zip(sentences1, sentences2, strict=True))
-    evaluator = CrossEncoderCorrelationEvaluator(pairs, scores, name=name, batch_size=args.batch_size,
-                                                 show_progress_bar=progress)
+    evaluator = CrossEncoderCorrelationEvaluator(
+        pairs, scores, name=name, batch_size=args.batch_size, show_progress_bar=progress
+    )
     return evaluator, f"{len(scores)} pairs"
 
 
@@ -261,25 +301,32 @@ def _triplet_evaluator(
     from embedforge.evaluation import TripletEvaluator
 
     anchors, positives, negatives = _columns(path, ("anchor", "positive", "negative"), args.limit)
-    evaluator = TripletEvaluator(anchors, positives, negatives, batch_size=args.batch_size, name=name,
-                                 show_progress_bar=progress)
+    evaluator = TripletEvaluator(
+        anchors, positives, negatives, batch_size=args.batch_size, name=name, show_progress_bar=progress
+    )
     return evaluator, f"{len(anchors)} triplets"
 
 
-def _beir_evaluator(
-    path: Path, name: str, args: argparse.Namespace, progress: bool
-) -> tuple[SentenceEvaluator, str]:
+def _beir_evaluator(path: Path, name: str, args: argparse.Namespace, progress: bool) -> tuple[SentenceEvaluator, str]:
     import embedforge.evaluation
     from embedforge.evaluation.beir import load_beir
 
     evaluator_class = getattr(embedforge.evaluation, "InformationRetrievalEvaluator", None)
     if evaluator_class is None:
-        raise ValueError("This embedforge has no InformationRetrievalEvaluator in embedforge.evaluation, which "
-                         "--beir needs. Update embedforge, or evaluate with --sts / --triplets.")
+        raise ValueError(
+            "This embedforge has no InformationRetrievalEvaluator in embedforge.evaluation, which "
+            "--beir needs. Update embedforge, or evaluate with --sts / --triplets."
+        )
     data = load_beir(path, split=args.beir_split)
     judged = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][: args.limit]
     queries = {query_id: data.queries[query_id] for query_id in judged}
     relevant_docs = {query_id: data.relevant_docs[query_id] for query_id in judged}
-    evaluator = evaluator_class(queries=queries, corpus=data.corpus, relevant_docs=relevant_docs, name=name,
-                                batch_size=args.batch_size, show_progress_bar=progress)
+    evaluator = evaluator_class(
+        queries=queries,
+        corpus=data.corpus,
+        relevant_docs=relevant_docs,
+        name=name,
+        batch_size=args.batch_size,
+        show_progress_bar=progress,
+    )
     return evaluator, f"{len(queries)} queries, {len(data.corpus)} documents"

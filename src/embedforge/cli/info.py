@@ -76,8 +76,11 @@ def describe(model: BaseModel) -> dict[str, Any]:
     if isinstance(model, CrossEncoder):
         family = {"num_labels": model.num_labels, "activation_fn": activation_name(model.activation_fn)}
     else:
-        family = {"embedding_dimension": model.get_sentence_embedding_dimension(),
-                  "similarity_fn_name": model.similarity_fn_name, "truncate_dim": model.truncate_dim}
+        family = {
+            "embedding_dimension": model.get_sentence_embedding_dimension(),
+            "similarity_fn_name": model.similarity_fn_name,
+            "truncate_dim": model.truncate_dim,
+        }
     return {
         "model_type": model.model_type,
         "modules": [_describe_module(name, module) for name, module in model.named_children()],
@@ -148,8 +151,11 @@ def render(report: dict[str, Any]) -> str:
     if "num_labels" in report:
         family = [f"Labels: {report['num_labels']}", f"Activation: {report['activation_fn']}"]
     else:
-        family = [f"Embedding dimension: {report['embedding_dimension']}",
-                  f"Similarity function: {report['similarity_fn_name']}", f"Truncate dim: {report['truncate_dim']}"]
+        family = [
+            f"Embedding dimension: {report['embedding_dimension']}",
+            f"Similarity function: {report['similarity_fn_name']}",
+            f"Truncate dim: {report['truncate_dim']}",
+        ]
     lines += [
         f"Max sequence length: {report['max_seq_length']}",
         *family,

@@ -71,8 +71,11 @@ class Console:
             self.event("metrics", label=label, metrics=dict(metrics))
             return
         for key, value in metrics.items():
-            print(f"{label:<8} {key}: {value:.4f}" if isinstance(value, float) else f"{label:<8} {key}: {value}",
-                  file=self.out, flush=True)
+            print(
+                f"{label:<8} {key}: {value:.4f}" if isinstance(value, float) else f"{label:<8} {key}: {value}",
+                file=self.out,
+                flush=True,
+            )
 
     def error(self, message: str, **data: Any) -> None:
         """An error: on stderr in text/quiet mode, an ``error`` event on stdout in JSON mode."""

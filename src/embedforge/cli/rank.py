@@ -37,27 +37,39 @@ MAX_CORPUS_WITHOUT_RETRIEVER = 10_000
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``rank`` (alias ``rerank``)."""
     parser = subparsers.add_parser(
-        "rank", aliases=["rerank"],
+        "rank",
+        aliases=["rerank"],
         help="retrieve with a bi-encoder and re-rank with a cross-encoder (BEIR folder or text files)",
         description="Retrieve each query's candidates with a bi-encoder (--retriever), re-rank them with a "
         "cross-encoder (--reranker), print the best results and, with qrels, the retrieval metrics before and after "
         "re-ranking; write every ranking with --output.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--reranker", required=True, metavar="MODEL", help="cross-encoder folder or Hub id")
-    parser.add_argument("--retriever", metavar="MODEL", help="bi-encoder folder or Hub id (default: no retrieval; "
-                        f"every document of a corpus of at most {MAX_CORPUS_WITHOUT_RETRIEVER:,} is re-ranked)")
+    parser.add_argument(
+        "--retriever",
+        metavar="MODEL",
+        help="bi-encoder folder or Hub id (default: no retrieval; "
+        f"every document of a corpus of at most {MAX_CORPUS_WITHOUT_RETRIEVER:,} is re-ranked)",
+    )
     parser.add_argument("--beir", metavar="FOLDER", help="BEIR folder: corpus.jsonl(.gz), queries.jsonl, qrels/")
     parser.add_argument("--split", default="test", help="qrels split of --beir: qrels/SPLIT.tsv (default: test)")
     parser.add_argument("--queries", metavar="FILE", help="queries: one per line, or a .csv/.tsv/.jsonl column")
     parser.add_argument("--corpus", metavar="FILE", help="documents: one per line, or a .csv/.tsv/.jsonl column")
-    parser.add_argument("--column", help="the text column of --queries/--corpus tables (default: text, else the "
-                        "only column)")
+    parser.add_argument(
+        "--column", help="the text column of --queries/--corpus tables (default: text, else the only column)"
+    )
     parser.add_argument("--top-k", type=int, default=100, help="documents retrieved per query (default: 100)")
     parser.add_argument("--rerank-k", type=int, default=100, help="of those, how many are re-ranked (default: 100)")
     parser.add_argument("--limit", type=int, metavar="N", help="use the first N queries (judged ones with --beir)")
-    parser.add_argument("--show", type=int, default=3, metavar="N", help="print the top N results of the first "
-                        "5 queries (default: 3; 0 prints none)")
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=3,
+        metavar="N",
+        help="print the top N results of the first 5 queries (default: 3; 0 prints none)",
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="texts or pairs per forward pass (default: 32)")
     parser.add_argument("--output", metavar="FILE", help="write the rankings: .jsonl, or .tsv/.trec (TREC run)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, mps ... (default: the best available)")
@@ -81,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = _load_data(args)
         if args.retriever is None and len(data.corpus) > MAX_CORPUS_WITHOUT_RETRIEVER:
-            raise ValueError(f"The corpus has {len(data.corpus):,} documents; re-ranking all of them for every query "
-                             f"is too slow. Pass --retriever BI_ENCODER to retrieve candidates first.")
+            raise ValueError(
+                f"The corpus has {len(data.corpus):,} documents; re-ranking all of them for every query "
+                f"is too slow. Pass --retriever BI_ENCODER to retrieve candidates first."
+            )
         retriever, reranker = _load_models(args, console)
     except (OSError, ValueError, KeyError) as error:
         console.error(str(error))
@@ -127,20 +141,27 @@ def _load_models(args: argparse.Namespace, console: Console) -> tuple[Any, Any]:
     console.info(f"Loading reranker {args.reranker} ...")
     reranker = load_model(args.reranker, **options)
     if reranker.model_type != "CrossEncoder":
-        raise ValueError(f"--reranker {args.reranker} is a {reranker.model_type}, not a cross-encoder. Pass a "
-                         "CrossEncoder folder (its config_sentence_transformers.json says model_type CrossEncoder).")
+        raise ValueError(
+            f"--reranker {args.reranker} is a {reranker.model_type}, not a cross-encoder. Pass a "
+            "CrossEncoder folder (its config_sentence_transformers.json says model_type CrossEncoder)."
+        )
     retriever = None
     if args.retriever:
         console.info(f"Loading retriever {args.retriever} ...")
         retriever = load_model(args.retriever, **options)
         if retriever.model_type != "SentenceTransformer":
-            raise ValueError(f"--retriever {args.retriever} is a {retriever.model_type}, not a bi-encoder. Pass a "
-                             "SentenceTransformer folder.")
+            raise ValueError(
+                f"--retriever {args.retriever} is a {retriever.model_type}, not a bi-encoder. Pass a "
+                "SentenceTransformer folder."
+            )
     return retriever, reranker
 
 
 def _report(
-    data: RankingData, retrieved: dict[str, list[Any]], reranked: dict[str, list[Any]], args: argparse.Namespace,
+    data: RankingData,
+    retrieved: dict[str, list[Any]],
+    reranked: dict[str, list[Any]],
+    args: argparse.Namespace,
     console: Console,
 ) -> None:
     from embedforge.cli import ranking
@@ -150,8 +171,12 @@ def _report(
         for rank, hit in enumerate(reranked[query_id][: args.show], start=1):
             text = data.corpus[hit.corpus_id].replace("\n", " ")
             lines.append(f"  {rank}. [{hit.corpus_id}] {hit.score:.4f} {text[:100]}")
-        console.result("\n".join(lines), event="ranking", query_id=query_id,
-                       results=[vars(hit) for hit in reranked[query_id][: args.show]])
+        console.result(
+            "\n".join(lines),
+            event="ranking",
+            query_id=query_id,
+            results=[vars(hit) for hit in reranked[query_id][: args.show]],
+        )
     if data.relevant_docs:
         console.metrics("retrieval" if args.retriever else "input", ranking.metrics(data, retrieved))
         console.metrics("reranked", ranking.metrics(data, reranked))

@@ -39,9 +39,12 @@ def beir_data(folder: Path, split: str, limit: int | None) -> RankingData:
 
     data = load_beir(folder, split=split)
     judged = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][:limit]
-    return RankingData(queries={query_id: data.queries[query_id] for query_id in judged}, corpus=data.corpus,
-                       relevant_docs={query_id: data.relevant_docs[query_id] for query_id in judged},
-                       query_ids=judged)
+    return RankingData(
+        queries={query_id: data.queries[query_id] for query_id in judged},
+        corpus=data.corpus,
+        relevant_docs={query_id: data.relevant_docs[query_id] for query_id in judged},
+        query_ids=judged,
+    )
 
 
 def file_data(queries_path: Path, corpus_path: Path, column: str | None, limit: int | None) -> RankingData:
@@ -53,9 +56,11 @@ def file_data(queries_path: Path, corpus_path: Path, column: str | None, limit: 
     if not queries or not corpus:
         empty = queries_path if not queries else corpus_path
         raise ValueError(f"{empty} holds no texts; give one text per line (or a table with a text column).")
-    return RankingData(queries={str(index): text for index, text in enumerate(queries)},
-                       corpus={str(index): text for index, text in enumerate(corpus)},
-                       query_ids=[str(index) for index in range(len(queries))])
+    return RankingData(
+        queries={str(index): text for index, text in enumerate(queries)},
+        corpus={str(index): text for index, text in enumerate(corpus)},
+        query_ids=[str(index) for index in range(len(queries))],
+    )
 
 
 def retrieve(
@@ -69,7 +74,11 @@ def retrieve(
 
 
 def rerank(
-    model: CrossEncoder, data: RankingData, retrieved: dict[str, list[RankedHit]], rerank_k: int, batch_size: int,
+    model: CrossEncoder,
+    data: RankingData,
+    retrieved: dict[str, list[RankedHit]],
+    rerank_k: int,
+    batch_size: int,
     progress: bool,
 ) -> dict[str, list[RankedHit]]:
     """The re-ranked candidates (see :func:`embedforge.cross_encoder.retrieve_rerank.rerank`)."""
@@ -101,11 +110,16 @@ def write_rankings(
             if path.suffix == ".jsonl":
                 handle.write(json.dumps(_json_line(data, query_id, hits), ensure_ascii=False) + "\n")
             else:
-                handle.writelines(f"{query_id}\tQ0\t{hit.corpus_id}\t{rank}\t{hit.score:.6f}\t{RUN_NAME}\n"
-                                  for rank, hit in enumerate(hits, start=1))
+                handle.writelines(
+                    f"{query_id}\tQ0\t{hit.corpus_id}\t{rank}\t{hit.score:.6f}\t{RUN_NAME}\n"
+                    for rank, hit in enumerate(hits, start=1)
+                )
     return path
 
 
 def _json_line(data: RankingData, query_id: str, hits: list[RankedHit]) -> dict[str, Any]:
-    return {"query_id": query_id, "query": data.queries[query_id],
-            "results": [{**asdict(hit), "text": data.corpus[hit.corpus_id]} for hit in hits]}
+    return {
+        "query_id": query_id,
+        "query": data.queries[query_id],
+        "results": [{**asdict(hit), "text": data.corpus[hit.corpus_id]} for hit in hits],
+    }

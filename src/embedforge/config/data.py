@@ -96,8 +96,10 @@ def resolve_format(spec: DatasetSpec, where: str = "dataset") -> str:
         return _suffix_format(path, where)
     if looks_like_hub_id(spec.path) and _suffix(path) not in _SUFFIXES:
         return "hub"
-    raise DataError(f"{where}: data file {spec.path!r} does not exist (resolved from the working directory "
-                    f"{str(Path.cwd())!r}); fix the path or set EMBEDFORGE_DATA")
+    raise DataError(
+        f"{where}: data file {spec.path!r} does not exist (resolved from the working directory "
+        f"{str(Path.cwd())!r}); fix the path or set EMBEDFORGE_DATA"
+    )
 
 
 def _suffix(path: Path) -> str:
@@ -110,8 +112,10 @@ def _suffix(path: Path) -> str:
 def _suffix_format(path: Path, where: str) -> str:
     fmt = _SUFFIXES.get(_suffix(path))
     if fmt is None:
-        raise DataError(f"{where}: cannot tell the format of {str(path)!r}; use one of {sorted(_SUFFIXES)} "
-                        "(optionally .gz) or set 'format'")
+        raise DataError(
+            f"{where}: cannot tell the format of {str(path)!r}; use one of {sorted(_SUFFIXES)} "
+            "(optionally .gz) or set 'format'"
+        )
     return fmt
 
 

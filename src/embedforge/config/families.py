@@ -58,11 +58,17 @@ FAMILIES: dict[str, RecipeFamily] = {
             losses_module="embedforge.losses",
             evaluation_module="embedforge.evaluation",
             default_inputs={
-                "EmbeddingSimilarityEvaluator": {"sentences1": "sentence1", "sentences2": "sentence2",
-                                                 "scores": "score"},
+                "EmbeddingSimilarityEvaluator": {
+                    "sentences1": "sentence1",
+                    "sentences2": "sentence2",
+                    "scores": "score",
+                },
                 "TripletEvaluator": {"anchors": "anchor", "positives": "positive", "negatives": "negative"},
-                "BinaryClassificationEvaluator": {"sentences1": "sentence1", "sentences2": "sentence2",
-                                                  "labels": "label"},
+                "BinaryClassificationEvaluator": {
+                    "sentences1": "sentence1",
+                    "sentences2": "sentence2",
+                    "labels": "label",
+                },
             },
         ),
         RecipeFamily(
@@ -74,8 +80,10 @@ FAMILIES: dict[str, RecipeFamily] = {
             evaluation_module="embedforge.cross_encoder.evaluation",
             default_inputs={
                 "CrossEncoderCorrelationEvaluator": {"sentence_pairs": ["sentence1", "sentence2"], "scores": "score"},
-                "CrossEncoderClassificationEvaluator": {"sentence_pairs": ["sentence1", "sentence2"],
-                                                        "labels": "label"},
+                "CrossEncoderClassificationEvaluator": {
+                    "sentence_pairs": ["sentence1", "sentence2"],
+                    "labels": "label",
+                },
                 "CrossEncoderRerankingEvaluator": {"samples": ["query", "positive", "negative"]},
             },
         ),

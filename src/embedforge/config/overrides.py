@@ -26,7 +26,8 @@ RecipeLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 RecipeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
     list("-+0123456789."),
 )
 
@@ -90,8 +91,9 @@ def expand_variables(value: Any, problems: list[str]) -> Any:
             return found
         if default is not None:
             return default
-        problems.append(f"environment variable {name!r} is not set (used in {value!r}); set it or write "
-                        f"${{{name}:-default}}")
+        problems.append(
+            f"environment variable {name!r} is not set (used in {value!r}); set it or write ${{{name}:-default}}"
+        )
         return match.group(0)
 
     return _VARIABLE.sub(replace, value)

@@ -274,8 +274,10 @@ def parse_recipe(data: dict[str, Any]) -> tuple[Recipe, list[str]]:
     problems: list[str] = []
     recipe = _build(Recipe, data, "recipe", problems)
     if recipe.model.path and recipe.model.from_package:
-        problems.append("section 'model' sets both 'path' and 'from_package'; keep one (override with "
-                        "model.from_package=null to use model.path)")
+        problems.append(
+            "section 'model' sets both 'path' and 'from_package'; keep one (override with "
+            "model.from_package=null to use model.path)"
+        )
     from embedforge.config.families import FAMILIES
 
     if recipe.model.type not in FAMILIES:

@@ -103,12 +103,15 @@ class ValidationReport:
         blocks = []
         for stats in self.lengths:
             limit = "unknown" if stats.max_seq_length is None else str(stats.max_seq_length)
-            lines = [f"{stats.dataset}.{stats.column}: {stats.count} texts, mean {stats.mean:.1f} tokens, max "
-                     f"{stats.maximum}; {stats.truncated} ({stats.truncated_share:.1%}) longer than "
-                     f"max_seq_length {limit}"]
+            lines = [
+                f"{stats.dataset}.{stats.column}: {stats.count} texts, mean {stats.mean:.1f} tokens, max "
+                f"{stats.maximum}; {stats.truncated} ({stats.truncated_share:.1%}) longer than "
+                f"max_seq_length {limit}"
+            ]
             top = max((count for _, count in stats.histogram), default=0) or 1
-            lines += [f"  {label:>10} {count:>8} {'#' * round(30 * count / top)}"
-                      for label, count in stats.histogram if count]
+            lines += [
+                f"  {label:>10} {count:>8} {'#' * round(30 * count / top)}" for label, count in stats.histogram if count
+            ]
             blocks.append("\n".join(lines))
         return "\n".join(blocks)
 
@@ -145,12 +148,17 @@ def validate_recipe(
     if not recipe.train_datasets:
         report.problems.append("train_datasets is empty: add at least one dataset to train on")
     if len(recipe.train_datasets) > 1:
-        report.problems += [f"eval_datasets.{name}: with several training datasets, an eval dataset must have a "
-                            "training dataset's name (it uses that dataset's loss); training datasets: "
-                            f"{list(recipe.train_datasets)}"
-                            for name in recipe.eval_datasets if name not in recipe.train_datasets]
-    report.evaluators = [_evaluator(spec, index, report.problems, show_progress, recipe.model.type)
-                         for index, spec in enumerate(recipe.evaluators)]
+        report.problems += [
+            f"eval_datasets.{name}: with several training datasets, an eval dataset must have a "
+            "training dataset's name (it uses that dataset's loss); training datasets: "
+            f"{list(recipe.train_datasets)}"
+            for name in recipe.eval_datasets
+            if name not in recipe.train_datasets
+        ]
+    report.evaluators = [
+        _evaluator(spec, index, report.problems, show_progress, recipe.model.type)
+        for index, spec in enumerate(recipe.evaluators)
+    ]
     return report
 
 
@@ -158,8 +166,10 @@ def _check_datasets(
     recipe: Recipe, report: ValidationReport, tokenizer: Any, max_length: int | None, show_progress: bool
 ) -> None:
     """Load every dataset, check it against its loss and measure its token lengths, filling ``report``."""
-    for split, specs, target in (("train_datasets", recipe.train_datasets, report.train_datasets),
-                                 ("eval_datasets", recipe.eval_datasets, report.eval_datasets)):
+    for split, specs, target in (
+        ("train_datasets", recipe.train_datasets, report.train_datasets),
+        ("eval_datasets", recipe.eval_datasets, report.eval_datasets),
+    ):
         for name, spec in specs.items():
             loss_problems = _loss_spec_problems(recipe, name)
             report.problems += loss_problems
@@ -197,10 +207,12 @@ def _model_metadata(spec: ModelSpec, problems: list[str]) -> tuple[Any, int | No
         return None, None
     source = _transformer_folder(folder) if folder.is_dir() else location
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(source), revision=spec.revision,
-                                                  trust_remote_code=spec.trust_remote_code)
-        config = AutoConfig.from_pretrained(str(source), revision=spec.revision,
-                                            trust_remote_code=spec.trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(source), revision=spec.revision, trust_remote_code=spec.trust_remote_code
+        )
+        config = AutoConfig.from_pretrained(
+            str(source), revision=spec.revision, trust_remote_code=spec.trust_remote_code
+        )
     except (OSError, ValueError) as error:
         problems.append(f"model: cannot load the tokenizer/config of {location!r}: {error}")
         return None, None
@@ -233,8 +245,10 @@ def _training_value_problems(recipe: Recipe) -> list[str]:
         return [f"training: {error}"]
     during = [spec for spec in recipe.evaluators if "during" in spec.when]
     if args.eval_strategy != "no" and not during and not recipe.eval_datasets:
-        return [f"training: eval_strategy={args.eval_strategy.value!r} needs an evaluator with 'when: [during]' or "
-                "eval_datasets; add one, or set training.eval_strategy=no"]
+        return [
+            f"training: eval_strategy={args.eval_strategy.value!r} needs an evaluator with 'when: [during]' or "
+            "eval_datasets; add one, or set training.eval_strategy=no"
+        ]
     return []
 
 
@@ -346,9 +360,10 @@ def _length_stats(
             continue
         texts = [text or "" for text in dataset[column]]
         lengths: list[int] = []
-        for start in tqdm(range(0, len(texts), 1000), desc=f"tokenizing {name}.{column}", disable=not show_progress,
-                          leave=False):
-            encoded = tokenizer(texts[start:start + 1000], add_special_tokens=True, truncation=False, verbose=False)
+        for start in tqdm(
+            range(0, len(texts), 1000), desc=f"tokenizing {name}.{column}", disable=not show_progress, leave=False
+        ):
+            encoded = tokenizer(texts[start : start + 1000], add_special_tokens=True, truncation=False, verbose=False)
             lengths += [len(ids) for ids in encoded["input_ids"]]
         stats.append(_summarize(name, column, lengths, max_length))
     return stats
@@ -360,11 +375,15 @@ def _summarize(name: str, column: str, lengths: list[int], max_length: int | Non
         labels.append((f"{lower + 1}-{edge}", lower, edge))
         lower = edge
     labels.append((f">{BIN_EDGES[-1]}", BIN_EDGES[-1], None))
-    histogram = [(label, sum(1 for n in lengths if n > low and (high is None or n <= high)))
-                 for label, low, high in labels]
+    histogram = [
+        (label, sum(1 for n in lengths if n > low and (high is None or n <= high))) for label, low, high in labels
+    ]
     return LengthStats(
-        dataset=name, column=column, count=len(lengths),
-        mean=sum(lengths) / len(lengths) if lengths else 0.0, maximum=max(lengths, default=0),
+        dataset=name,
+        column=column,
+        count=len(lengths),
+        mean=sum(lengths) / len(lengths) if lengths else 0.0,
+        maximum=max(lengths, default=0),
         max_seq_length=max_length,
         truncated=sum(1 for n in lengths if max_length is not None and n > max_length),
         histogram=histogram,

@@ -18,8 +18,18 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 _TORCH_ACTIVATIONS: tuple[type[nn.Module], ...] = (
-    nn.Identity, nn.Sigmoid, nn.Tanh, nn.ReLU, nn.GELU, nn.LogSigmoid, nn.Softsign, nn.SiLU, nn.Hardtanh,
-    nn.LeakyReLU, nn.ELU, nn.Softplus,
+    nn.Identity,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.ReLU,
+    nn.GELU,
+    nn.LogSigmoid,
+    nn.Softsign,
+    nn.SiLU,
+    nn.Hardtanh,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.Softplus,
 )
 _KNOWN: dict[str, type[nn.Module]] = {f"{cls.__module__}.{cls.__qualname__}": cls for cls in _TORCH_ACTIVATIONS}
 _KNOWN.update({f"torch.nn.{cls.__qualname__}": cls for cls in _TORCH_ACTIVATIONS})
@@ -58,7 +68,9 @@ def activation_from_name(path: str | None) -> nn.Module | None:
             "The saved activation function %r is not one embedforge knows (torch activations: Identity, Sigmoid, "
             "Tanh, ReLU, …); using the default activation instead. embedforge never imports a class path read from "
             "a file: register the class with embedforge.cross_encoder.register_activation(%r, MyActivation) "
-            "before loading.", path, path,
+            "before loading.",
+            path,
+            path,
         )
         return None
     return cls()

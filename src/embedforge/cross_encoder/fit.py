@@ -61,7 +61,10 @@ class LogitsLoss(CrossEncoderLoss):
         self.activation_fn = activation_fn
 
     def forward(
-        self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None, prompt: str | None = None,
+        self,
+        inputs: list[list[Any]],
+        labels: Tensor | list[Tensor] | None,
+        prompt: str | None = None,
         task: str | None = None,
     ) -> Tensor:
         """``loss_fct(activation(logits), labels)`` over the batch's pairs."""
@@ -126,16 +129,30 @@ def fit(
     loss = _legacy_loss(model, loss_fct, activation_fct or nn.Identity())
     optimizer = build_optimizer(model, {}, optimizer_class, optimizer_params, weight_decay)
     args = legacy_training_arguments(
-        output_dir=default_checkpoint_dir(), batch_size=batch_size_of(train_dataloader, 16, 1),
-        batch_sampler=batch_sampler_of(train_dataloader, BatchSamplers.BATCH_SAMPLER), epochs=epochs,
-        steps_per_epoch=None, scheduler=scheduler, warmup_steps=warmup_steps,
-        learning_rate=learning_rate_of(optimizer), weight_decay=weight_decay,
-        evaluation_steps=evaluation_steps if evaluator is not None else 0, max_grad_norm=max_grad_norm,
-        use_amp=use_amp, show_progress_bar=show_progress_bar, checkpoint_save_steps=None,
-        checkpoint_save_total_limit=0, arguments_class=CrossEncoderTrainingArguments,
+        output_dir=default_checkpoint_dir(),
+        batch_size=batch_size_of(train_dataloader, 16, 1),
+        batch_sampler=batch_sampler_of(train_dataloader, BatchSamplers.BATCH_SAMPLER),
+        epochs=epochs,
+        steps_per_epoch=None,
+        scheduler=scheduler,
+        warmup_steps=warmup_steps,
+        learning_rate=learning_rate_of(optimizer),
+        weight_decay=weight_decay,
+        evaluation_steps=evaluation_steps if evaluator is not None else 0,
+        max_grad_norm=max_grad_norm,
+        use_amp=use_amp,
+        show_progress_bar=show_progress_bar,
+        checkpoint_save_steps=None,
+        checkpoint_save_total_limit=0,
+        arguments_class=CrossEncoderTrainingArguments,
     )
     trainer = CrossEncoderTrainer(
-        model=model, args=args, train_dataset=dataset, loss=loss, evaluator=evaluator, optimizers=(optimizer, None),
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        loss=loss,
+        evaluator=evaluator,
+        optimizers=(optimizer, None),
     )
     trainer.add_callback(LegacyFitCallback(trainer.evaluator, output_path, save_best_model, callback))
     trainer.train()

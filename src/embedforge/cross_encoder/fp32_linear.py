@@ -49,9 +49,12 @@ def _linear(model: nn.Module, name: str) -> nn.Linear:
     try:
         layer = model.get_submodule(name)
     except AttributeError as error:
-        raise ValueError(f"keep_in_fp32_modules names {name!r}, which is not a submodule of the model. Use a name "
-                         "from model.named_modules(), e.g. '0.auto_model.classifier'.") from error
+        raise ValueError(
+            f"keep_in_fp32_modules names {name!r}, which is not a submodule of the model. Use a name "
+            "from model.named_modules(), e.g. '0.auto_model.classifier'."
+        ) from error
     if type(layer) not in (nn.Linear, Float32Linear):
-        raise ValueError(f"keep_in_fp32_modules supports plain nn.Linear layers only; {name!r} is a "
-                         f"{type(layer).__name__}.")
+        raise ValueError(
+            f"keep_in_fp32_modules supports plain nn.Linear layers only; {name!r} is a {type(layer).__name__}."
+        )
     return layer

@@ -70,8 +70,10 @@ def init_arguments(func: F) -> F:
         kwargs = _rename(kwargs, INIT_RENAMED, "CrossEncoder")
         if "classifier_dropout" in kwargs:
             dropout = kwargs.pop("classifier_dropout")
-            logger.warning("CrossEncoder(classifier_dropout=...) is deprecated; use config_kwargs="
-                           "{'classifier_dropout': %r}.", dropout)
+            logger.warning(
+                "CrossEncoder(classifier_dropout=...) is deprecated; use config_kwargs={'classifier_dropout': %r}.",
+                dropout,
+            )
             kwargs["config_kwargs"] = {**(kwargs.get("config_kwargs") or {}), "classifier_dropout": dropout}
         return func(self, *args[:1], **kwargs)
 

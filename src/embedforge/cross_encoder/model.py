@@ -107,8 +107,10 @@ class CrossEncoder(BaseModel):
         self.activation_fn = activation_fn
         self.keep_in_fp32_modules = keep_in_fp32_modules
         config_kwargs = {**(config_kwargs or {}), **({"num_labels": num_labels} if num_labels is not None else {})}
-        processor_kwargs = {**(processor_kwargs or {}),
-                            **({"model_max_length": max_length} if max_length is not None else {})}
+        processor_kwargs = {
+            **(processor_kwargs or {}),
+            **({"model_max_length": max_length} if max_length is not None else {}),
+        }
         super().__init__(
             model_name_or_path,
             modules,
@@ -277,8 +279,10 @@ class CrossEncoder(BaseModel):
 
         task = kwargs.pop("task", None)
         if kwargs:
-            raise TypeError(f"predict got unexpected keyword arguments {sorted(kwargs)}; it accepts the documented "
-                            "ones plus task= (for routing modules).")
+            raise TypeError(
+                f"predict got unexpected keyword arguments {sorted(kwargs)}; it accepts the documented "
+                "ones plus task= (for routing modules)."
+            )
         if batch_size < 1:
             raise ValueError(f"predict expects batch_size >= 1, got {batch_size}.")
         single, pairs = as_pair_list(inputs)
@@ -340,9 +344,16 @@ class CrossEncoder(BaseModel):
                 f"{self.num_labels} labels. Use predict() on the (query, document) pairs instead."
             )
         scores = self.predict(
-            [[query, document] for document in documents], prompt_name=prompt_name, prompt=prompt,
-            batch_size=batch_size, show_progress_bar=show_progress_bar, activation_fn=activation_fn,
-            convert_to_tensor=True, device=device, pool=pool, chunk_size=chunk_size,
+            [[query, document] for document in documents],
+            prompt_name=prompt_name,
+            prompt=prompt,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            activation_fn=activation_fn,
+            convert_to_tensor=True,
+            device=device,
+            pool=pool,
+            chunk_size=chunk_size,
         ).tolist()
         results = [{"corpus_id": index, "score": score} for index, score in enumerate(scores)]
         if return_documents:

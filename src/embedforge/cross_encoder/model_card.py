@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (
     ("How many calories in an egg", "There are on average between 55 and 80 calories in an egg depending on its size."),
-    ("How many calories in an egg", "Egg whites are very low in calories, have no fat, no cholesterol, and are loaded "
-                                    "with protein."),
+    (
+        "How many calories in an egg",
+        "Egg whites are very low in calories, have no fat, no cholesterol, and are loaded with protein.",
+    ),
     ("How many calories in an egg", "Most of the calories in an egg come from the yellow yolk in the center."),
 )
 PLACEHOLDER_MODEL_ID = "cross_encoder_model_id"

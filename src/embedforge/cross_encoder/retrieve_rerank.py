@@ -67,15 +67,25 @@ def retrieve(
         return {query_id: [RankedHit(doc_id, 0.0) for doc_id in corpus_ids] for query_id in queries}
     from embedforge.util.search import semantic_search
 
-    documents = model.encode_document([corpus[doc_id] for doc_id in corpus_ids], batch_size=batch_size,
-                                      convert_to_tensor=True, show_progress_bar=show_progress_bar)
+    documents = model.encode_document(
+        [corpus[doc_id] for doc_id in corpus_ids],
+        batch_size=batch_size,
+        convert_to_tensor=True,
+        show_progress_bar=show_progress_bar,
+    )
     query_ids = list(queries)
-    embedded = model.encode_query([queries[query_id] for query_id in query_ids], batch_size=batch_size,
-                                  convert_to_tensor=True, show_progress_bar=show_progress_bar)
+    embedded = model.encode_query(
+        [queries[query_id] for query_id in query_ids],
+        batch_size=batch_size,
+        convert_to_tensor=True,
+        show_progress_bar=show_progress_bar,
+    )
     hits = semantic_search(embedded, documents, top_k=top_k, score_function=model.similarity)
     return {
-        query_id: [RankedHit(corpus_ids[hit["corpus_id"]], float(hit["score"]), float(hit["score"]), rank)
-                   for rank, hit in enumerate(query_hits, start=1)]
+        query_id: [
+            RankedHit(corpus_ids[hit["corpus_id"]], float(hit["score"]), float(hit["score"]), rank)
+            for rank, hit in enumerate(query_hits, start=1)
+        ]
         for query_id, query_hits in zip(query_ids, hits, strict=True)
     }
 

@@ -67,24 +67,35 @@ def _structure_problems(
     problems = []
     if not spec.accepts_text_count(len(texts)):
         most = "any number of" if spec.max_texts is None else f"at most {spec.max_texts}"
-        problems.append(Problem(
-            name, loss_name,
-            f"{len(texts)} input column(s) {texts} (all columns: {columns}), but the loss accepts {spec.description} "
-            f"— at least {spec.min_texts} and {most} text columns",
-            "keep and order only the input columns the loss needs, e.g. "
-            f"dataset = dataset.select_columns({texts[: max(spec.min_texts, 1)] + _label_list(columns)})",
-        ))
+        problems.append(
+            Problem(
+                name,
+                loss_name,
+                f"{len(texts)} input column(s) {texts} (all columns: {columns}), but the loss accepts "
+                f"{spec.description} — at least {spec.min_texts} and {most} text columns",
+                "keep and order only the input columns the loss needs, e.g. "
+                f"dataset = dataset.select_columns({texts[: max(spec.min_texts, 1)] + _label_list(columns)})",
+            )
+        )
     label = label_column(columns)
     if label is None and spec.label not in (LabelKind.NONE, LabelKind.OPTIONAL, LabelKind.ANY):
-        problems.append(Problem(
-            name, loss_name, f"no label column (one of {list(LABEL_COLUMNS)}) among {columns}",
-            f"add the {spec.label.value} labels as a column named 'label' or 'score'",
-        ))
+        problems.append(
+            Problem(
+                name,
+                loss_name,
+                f"no label column (one of {list(LABEL_COLUMNS)}) among {columns}",
+                f"add the {spec.label.value} labels as a column named 'label' or 'score'",
+            )
+        )
     elif label is not None and spec.label is LabelKind.NONE:
-        problems.append(Problem(
-            name, loss_name, f"a label column {label!r}, but the loss takes no labels ({spec.description})",
-            f"remove it: dataset = dataset.remove_columns([{label!r}]), or pick a loss that uses labels",
-        ))
+        problems.append(
+            Problem(
+                name,
+                loss_name,
+                f"a label column {label!r}, but the loss takes no labels ({spec.description})",
+                f"remove it: dataset = dataset.remove_columns([{label!r}]), or pick a loss that uses labels",
+            )
+        )
     elif label is not None:
         problems += _label_problems(name, dataset, loss_name, label, spec.label)
     return problems
@@ -109,16 +120,26 @@ def _label_problems(name: str, dataset: Dataset, loss_name: str, label: str, kin
     }.get(kind)
     if expected is None or dtype in expected:
         if kind is LabelKind.BINARY and set(dataset.unique(label)) - {0, 1}:
-            return [Problem(name, loss_name, f"label column {label!r} holds values other than 0 and 1",
-                            "map the labels to 0 (dissimilar) and 1 (similar)")]
+            return [
+                Problem(
+                    name,
+                    loss_name,
+                    f"label column {label!r} holds values other than 0 and 1",
+                    "map the labels to 0 (dissimilar) and 1 (similar)",
+                )
+            ]
         if kind is LabelKind.PROBABILITY:
             return probability_problems(name, dataset, loss_name, label)
         return []
-    return [Problem(
-        name, loss_name, f"label column {label!r} has dtype {dtype}, but the loss expects {kind.value} labels",
-        f"cast it, e.g. dataset = dataset.cast_column({label!r}, datasets.Value("
-        f"{'float32' if kind is LabelKind.FLOAT else 'int64'!r}))",
-    )]
+    return [
+        Problem(
+            name,
+            loss_name,
+            f"label column {label!r} has dtype {dtype}, but the loss expects {kind.value} labels",
+            f"cast it, e.g. dataset = dataset.cast_column({label!r}, datasets.Value("
+            f"{'float32' if kind is LabelKind.FLOAT else 'int64'!r}))",
+        )
+    ]
 
 
 def _dtype(dataset: Dataset, column: str) -> str:
@@ -135,19 +156,27 @@ def _text_problems(name: str, dataset: Dataset, loss_name: str, texts: list[str]
     for column in texts:
         dtype = _dtype(dataset, column)
         if dtype not in ("string", "large_string"):
-            problems.append(Problem(
-                name, loss_name, f"input column {column!r} has dtype {dtype}, not text",
-                f"inputs must be strings: drop it (dataset.remove_columns([{column!r}])) or, if it is the label, "
-                "rename it to 'label' or 'score'",
-            ))
+            problems.append(
+                Problem(
+                    name,
+                    loss_name,
+                    f"input column {column!r} has dtype {dtype}, not text",
+                    f"inputs must be strings: drop it (dataset.remove_columns([{column!r}])) or, if it is the label, "
+                    "rename it to 'label' or 'score'",
+                )
+            )
             continue
         values = dataset.data.column(column)
         empty = values.null_count + int(pc.sum(pc.equal(pc.utf8_length(values), 0)).as_py() or 0)
         if empty:
-            problems.append(Problem(
-                name, loss_name, f"input column {column!r} has {empty} missing or empty text(s)",
-                f"drop those rows: dataset = dataset.filter(lambda row: bool(row[{column!r}]))",
-            ))
+            problems.append(
+                Problem(
+                    name,
+                    loss_name,
+                    f"input column {column!r} has {empty} missing or empty text(s)",
+                    f"drop those rows: dataset = dataset.filter(lambda row: bool(row[{column!r}]))",
+                )
+            )
     return problems
 
 

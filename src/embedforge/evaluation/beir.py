@@ -132,13 +132,17 @@ def _read_qrels(path: Path) -> dict[str, set[str]]:
     relevant: dict[str, set[str]] = {}
     for line_number, fields in enumerate(lines[1:], start=2):
         if len(fields) != len(header):
-            raise ValueError(f"{path}: line {line_number} has {len(fields)} fields, the header {len(header)}. "
-                             "Separate the fields with single tabs.")
+            raise ValueError(
+                f"{path}: line {line_number} has {len(fields)} fields, the header {len(header)}. "
+                "Separate the fields with single tabs."
+            )
         try:
             positive = score_col is None or float(fields[score_col]) > 0
         except ValueError as error:
-            raise ValueError(f"{path}: line {line_number} has a non-numeric score {fields[score_col]!r}. "
-                             "Use numbers (e.g. 1 for relevant).") from error
+            raise ValueError(
+                f"{path}: line {line_number} has a non-numeric score {fields[score_col]!r}. "
+                "Use numbers (e.g. 1 for relevant)."
+            ) from error
         if positive:
             relevant.setdefault(fields[query_col], set()).add(fields[corpus_col])
     return relevant
@@ -166,14 +170,18 @@ def check_text_mapping(owner: str, argument: str, mapping: Mapping[str, str]) ->
         The mapping as a dict.
     """
     if not isinstance(mapping, Mapping):
-        raise ValueError(f"{owner}: `{argument}` must be a dict from id to text, found {type(mapping).__name__}. "
-                         f"Pass e.g. {{'id1': 'text'}} (dict(zip(ids, texts)) builds one).")
+        raise ValueError(
+            f"{owner}: `{argument}` must be a dict from id to text, found {type(mapping).__name__}. "
+            f"Pass e.g. {{'id1': 'text'}} (dict(zip(ids, texts)) builds one)."
+        )
     if not mapping:
         raise ValueError(f"{owner}: `{argument}` must hold at least one entry, found an empty dict. Pass the texts.")
     bad = next(((key, text) for key, text in mapping.items() if not isinstance(text, str)), None)
     if bad is not None:
-        raise ValueError(f"{owner}: `{argument}` must map ids to strings, found {type(bad[1]).__name__} {bad[1]!r} "
-                         f"for id {bad[0]!r}. Convert or drop that entry.")
+        raise ValueError(
+            f"{owner}: `{argument}` must map ids to strings, found {type(bad[1]).__name__} {bad[1]!r} "
+            f"for id {bad[0]!r}. Convert or drop that entry."
+        )
     return dict(mapping)
 
 
@@ -188,13 +196,23 @@ def check_relevant_docs(owner: str, relevant_docs: Mapping[str, Collection[str]]
         The relevant documents as sets.
     """
     if not isinstance(relevant_docs, Mapping) or not relevant_docs:
-        raise ValueError(f"{owner}: `relevant_docs` must be a non-empty dict from query id to a set of document ids, "
-                         f"found {relevant_docs!r:.80}. Pass e.g. {{'q1': {{'d1', 'd7'}}}}.")
-    bad = next(((key, ids) for key, ids in relevant_docs.items()
-                if isinstance(ids, (str, bytes)) or not isinstance(ids, Collection)), None)
+        raise ValueError(
+            f"{owner}: `relevant_docs` must be a non-empty dict from query id to a set of document ids, "
+            f"found {relevant_docs!r:.80}. Pass e.g. {{'q1': {{'d1', 'd7'}}}}."
+        )
+    bad = next(
+        (
+            (key, ids)
+            for key, ids in relevant_docs.items()
+            if isinstance(ids, (str, bytes)) or not isinstance(ids, Collection)
+        ),
+        None,
+    )
     if bad is not None:
-        raise ValueError(f"{owner}: `relevant_docs` must map each query id to a set of document ids, found "
-                         f"{bad[1]!r:.80} for query {bad[0]!r}. Wrap single ids in a set: {{{bad[1]!r:.40}}}.")
+        raise ValueError(
+            f"{owner}: `relevant_docs` must map each query id to a set of document ids, found "
+            f"{bad[1]!r:.80} for query {bad[0]!r}. Wrap single ids in a set: {{{bad[1]!r:.40}}}."
+        )
     return {key: set(ids) for key, ids in relevant_docs.items()}
 
 
@@ -234,6 +252,9 @@ def check_ids_match(
     if missing:
         logger.warning(
             "%s: %d relevant document id(s) are not in `corpus` and can never be retrieved: %s%s. Add those "
-            "documents to the corpus if they should count.", owner, len(missing), missing[:10],
+            "documents to the corpus if they should count.",
+            owner,
+            len(missing),
+            missing[:10],
             " ..." if len(missing) > 10 else "",
         )

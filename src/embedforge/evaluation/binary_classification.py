@@ -99,8 +99,9 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         self.sentences1 = check_texts(owner, "sentences1", sentences1)
         self.sentences2 = check_texts(owner, "sentences2", sentences2)
         self.labels = _check_labels(owner, labels)
-        check_same_length(owner, ("sentences1", self.sentences1), ("sentences2", self.sentences2),
-                          ("labels", self.labels))
+        check_same_length(
+            owner, ("sentences1", self.sentences1), ("sentences2", self.sentences2), ("labels", self.labels)
+        )
         self.similarity_fn_names = list(
             resolve_fn_names(similarity_fn_names, None, owner=owner, main_argument="similarity_fn_names")
         )

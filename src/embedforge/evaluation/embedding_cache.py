@@ -137,7 +137,8 @@ def _encode_defaults() -> dict[str, Any]:
 
     parameters = inspect.signature(SentenceTransformer.encode).parameters.values()
     return {
-        parameter.name: parameter.default for parameter in parameters
+        parameter.name: parameter.default
+        for parameter in parameters
         if parameter.default is not inspect.Parameter.empty and parameter.name not in ("sentences", "pool")
     }
 

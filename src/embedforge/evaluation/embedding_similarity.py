@@ -88,8 +88,9 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         self.sentences1 = check_texts(owner, "sentences1", sentences1)
         self.sentences2 = check_texts(owner, "sentences2", sentences2)
         self.scores = _check_scores(owner, scores)
-        check_same_length(owner, ("sentences1", self.sentences1), ("sentences2", self.sentences2),
-                          ("scores", self.scores))
+        check_same_length(
+            owner, ("sentences1", self.sentences1), ("sentences2", self.sentences2), ("scores", self.scores)
+        )
         if len(self.scores) < 2:
             raise ValueError(
                 f"{owner}: `sentences1`, `sentences2` and `scores` must hold at least 2 pairs (a correlation needs "

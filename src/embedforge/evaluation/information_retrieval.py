@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from embedforge.evaluation import ir_metrics, reporting
+from embedforge.evaluation.arguments import ScoreFunction, check_score_functions, k_list, positive_int
 from embedforge.evaluation.base import SentenceEvaluator
 from embedforge.evaluation.beir import check_ids_match, check_relevant_docs, check_text_mapping
 from embedforge.evaluation.inputs import encode_unique
@@ -26,7 +27,6 @@ __all__ = ["InformationRetrievalEvaluator"]
 
 logger = logging.getLogger(__name__)
 
-ScoreFunction = Callable[[Tensor, Tensor], Tensor]
 Scores = dict[str, dict[str, dict[int, float]]]
 """Per score function name: metric (``"accuracy@k"``...) to ``{k: value}``."""
 
@@ -84,8 +84,13 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         1.0
     """
 
-    config_keys: ClassVar[tuple[str, ...]] = ("truncate_dim", "query_prompt", "query_prompt_name", "corpus_prompt",
-                                              "corpus_prompt_name")
+    config_keys: ClassVar[tuple[str, ...]] = (
+        "truncate_dim",
+        "query_prompt",
+        "query_prompt_name",
+        "corpus_prompt",
+        "corpus_prompt_name",
+    )
 
     def __init__(
         self,
@@ -121,13 +126,13 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         self.corpus_ids = list(corpus)
         self.corpus = [corpus[cid] for cid in self.corpus_ids]
         check_ids_match(owner, list(queries), self.queries_ids, self.relevant_docs, corpus)
-        self.corpus_chunk_size = _positive_int(owner, "corpus_chunk_size", corpus_chunk_size)
-        self.mrr_at_k = _k_list(owner, "mrr_at_k", mrr_at_k)
-        self.ndcg_at_k = _k_list(owner, "ndcg_at_k", ndcg_at_k)
-        self.accuracy_at_k = _k_list(owner, "accuracy_at_k", accuracy_at_k)
-        self.precision_recall_at_k = _k_list(owner, "precision_recall_at_k", precision_recall_at_k)
-        self.map_at_k = _k_list(owner, "map_at_k", map_at_k)
-        self.score_functions = _check_score_functions(owner, score_functions)
+        self.corpus_chunk_size = positive_int(owner, "corpus_chunk_size", corpus_chunk_size)
+        self.mrr_at_k = k_list(owner, "mrr_at_k", mrr_at_k)
+        self.ndcg_at_k = k_list(owner, "ndcg_at_k", ndcg_at_k)
+        self.accuracy_at_k = k_list(owner, "accuracy_at_k", accuracy_at_k)
+        self.precision_recall_at_k = k_list(owner, "precision_recall_at_k", precision_recall_at_k)
+        self.map_at_k = k_list(owner, "map_at_k", map_at_k)
+        self.score_functions = check_score_functions(owner, score_functions)
         self.score_function_names = sorted(self.score_functions or {})
         self.main_score_function = resolve_main_similarity(
             main_score_function, owner=owner, argument="main_score_function"
@@ -215,8 +220,10 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         if self.score_function_names != sorted(functions):
             if self.score_function_names:
                 logger.warning(
-                    "%s: the model scores with %s instead of %s; CSV rows already written keep the old column "
-                    "names.", type(self).__name__, sorted(functions), self.score_function_names,
+                    "%s: the model scores with %s instead of %s; CSV rows already written keep the old column names.",
+                    type(self).__name__,
+                    sorted(functions),
+                    self.score_function_names,
                 )
             self.score_function_names = sorted(functions)
             self.primary_metric = None
@@ -286,8 +293,9 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         for start in range(0, len(self.corpus), self.corpus_chunk_size):
             end = min(start + self.corpus_chunk_size, len(self.corpus))
             if corpus_embeddings is None:
-                chunk = self._embed(corpus_model.encode_document, self.corpus[start:end], self.corpus_prompt_name,
-                                    self.corpus_prompt)
+                chunk = self._embed(
+                    corpus_model.encode_document, self.corpus[start:end], self.corpus_prompt_name, self.corpus_prompt
+                )
             else:
                 chunk = torch.as_tensor(corpus_embeddings[start:end])
             for fn, score_function in score_functions.items():
@@ -332,12 +340,19 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
     def _all_k(self) -> list[int]:
         return [*self.mrr_at_k, *self.ndcg_at_k, *self.accuracy_at_k, *self.precision_recall_at_k, *self.map_at_k]
 
-    def _embed(self, encode: Callable[..., np.ndarray], texts: list[str], prompt_name: str | None,
-               prompt: str | None) -> Tensor:
+    def _embed(
+        self, encode: Callable[..., np.ndarray], texts: list[str], prompt_name: str | None, prompt: str | None
+    ) -> Tensor:
         """Embed each distinct text once with ``encode`` (``encode_query`` or ``encode_document``)."""
         (embeddings,) = encode_unique(
-            encode, [texts], prompt_name=prompt_name, prompt=prompt, batch_size=self.batch_size,
-            show_progress_bar=self.show_progress_bar, convert_to_numpy=True, truncate_dim=self.truncate_dim,
+            encode,
+            [texts],
+            prompt_name=prompt_name,
+            prompt=prompt,
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            convert_to_numpy=True,
+            truncate_dim=self.truncate_dim,
         )
         return torch.from_numpy(np.ascontiguousarray(embeddings))
 
@@ -359,36 +374,3 @@ def score_lines(scores: dict[str, dict[int, float]]) -> list[str]:
     lines += [f"MRR@{k}: {value:.4f}" for k, value in scores["mrr@k"].items()]
     lines += [f"NDCG@{k}: {value:.4f}" for k, value in scores["ndcg@k"].items()]
     return lines + [f"MAP@{k}: {value:.4f}" for k, value in scores["map@k"].items()]
-
-
-def _positive_int(owner: str, argument: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}: `{argument}` must be a positive integer, got {value!r}. Pass e.g. 1000.")
-    return value
-
-
-def _k_list(owner: str, argument: str, values: Sequence[int]) -> list[int]:
-    """The cut-offs as a list, checked to be a non-empty sequence of positive integers."""
-    if isinstance(values, int) and not isinstance(values, bool):
-        raise ValueError(f"{owner}: `{argument}` must be a list of cut-offs, got the number {values}. "
-                         f"Wrap it in a list: {argument}=[{values}].")
-    ks = list(values)
-    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
-        raise ValueError(f"{owner}: `{argument}` must be a non-empty list of positive integers, got {values!r}. "
-                         f"Pass e.g. {argument}=[1, 5, 10].")
-    return ks
-
-
-def _check_score_functions(
-    owner: str, score_functions: Mapping[str, ScoreFunction] | None
-) -> dict[str, ScoreFunction] | None:
-    if score_functions is None:
-        return None
-    if not isinstance(score_functions, Mapping) or not score_functions:
-        raise ValueError(f"{owner}: `score_functions` must be a non-empty dict from name to function, got "
-                         f"{score_functions!r}. Pass e.g. {{'cosine': cos_sim}}, or None for the model's similarity.")
-    bad = [name for name, function in score_functions.items() if not isinstance(name, str) or not callable(function)]
-    if bad:
-        raise ValueError(f"{owner}: `score_functions` must map names (str) to functions (Tensor, Tensor) -> Tensor; "
-                         f"the entries {bad} do not. Fix or remove them.")
-    return dict(score_functions)

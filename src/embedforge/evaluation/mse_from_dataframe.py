@@ -106,9 +106,7 @@ class MSEEvaluatorFromDataFrame(SentenceEvaluator):
         """
         owner = type(self).__name__
         reporting.log_start(owner, self.name, epoch, steps, self.truncate_dim)
-        targets = encode_unique(
-            model.encode, [target for _, target in self.data.values()], **self._encode_options()
-        )
+        targets = encode_unique(model.encode, [target for _, target in self.data.values()], **self._encode_options())
         scores = []
         for (source, _), target_embeddings in zip(self.data.values(), targets, strict=True):
             source_embeddings = np.asarray([self.teacher_embeddings[text] for text in source])

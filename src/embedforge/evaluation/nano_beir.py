@@ -142,17 +142,26 @@ class NanoBEIREvaluator(SentenceEvaluator):
         self.corpus_prompts = _per_dataset_prompts(owner, "corpus_prompts", corpus_prompts, self.dataset_names)
         self.csv_file = f"NanoBEIR_evaluation_{aggregate_key}_results.csv"
         ir_kwargs: dict[str, Any] = {
-            "mrr_at_k": mrr_at_k, "ndcg_at_k": ndcg_at_k, "accuracy_at_k": accuracy_at_k,
-            "precision_recall_at_k": precision_recall_at_k, "map_at_k": map_at_k,
-            "show_progress_bar": show_progress_bar, "batch_size": batch_size, "write_csv": write_csv,
-            "truncate_dim": truncate_dim, "score_functions": score_functions,
-            "main_score_function": main_score_function, "write_predictions": write_predictions,
+            "mrr_at_k": mrr_at_k,
+            "ndcg_at_k": ndcg_at_k,
+            "accuracy_at_k": accuracy_at_k,
+            "precision_recall_at_k": precision_recall_at_k,
+            "map_at_k": map_at_k,
+            "show_progress_bar": show_progress_bar,
+            "batch_size": batch_size,
+            "write_csv": write_csv,
+            "truncate_dim": truncate_dim,
+            "score_functions": score_functions,
+            "main_score_function": main_score_function,
+            "write_predictions": write_predictions,
         }
         self.evaluators = [self._build_evaluator(name, ir_kwargs) for name in self.dataset_names]
         evaluator_names = [evaluator.name for evaluator in self.evaluators]
         if len(set(evaluator_names)) != len(evaluator_names):
-            raise ValueError(f"{owner}: datasets {self.dataset_names} give repeated names {evaluator_names}. "
-                             "Give each dataset a distinct name.")
+            raise ValueError(
+                f"{owner}: datasets {self.dataset_names} give repeated names {evaluator_names}. "
+                "Give each dataset a distinct name."
+            )
 
     @property
     def csv_headers(self) -> list[str]:
@@ -242,8 +251,12 @@ class NanoBEIREvaluator(SentenceEvaluator):
             "corpus_prompt": (self.corpus_prompts or {}).get(dataset_name),
         }
         return self.information_retrieval_class(
-            queries=data.queries, corpus=data.corpus, relevant_docs=data.relevant_docs,
-            name=self._human_readable_name(dataset_name), **ir_kwargs, **prompts,
+            queries=data.queries,
+            corpus=data.corpus,
+            relevant_docs=data.relevant_docs,
+            name=self._human_readable_name(dataset_name),
+            **ir_kwargs,
+            **prompts,
         )
 
     def _load_hub_dataset(self, dataset_name: str) -> RetrievalData:
@@ -310,17 +323,23 @@ def _without_empty_texts(data: RetrievalData) -> RetrievalData:
 def _check_dataset_names(owner: str, names: list[str], paths: Mapping[str, Path]) -> None:
     """Hub names must be NanoBEIR names; some dataset must be given; hub and local names must not clash."""
     if not names and not paths:
-        raise ValueError(f"{owner}: `dataset_names` cannot be empty. Use None to evaluate on all NanoBEIR datasets, "
-                         "or pass local BEIR folders as dataset_paths={name: folder}.")
+        raise ValueError(
+            f"{owner}: `dataset_names` cannot be empty. Use None to evaluate on all NanoBEIR datasets, "
+            "or pass local BEIR folders as dataset_paths={name: folder}."
+        )
     unknown = [name for name in names if name.lower() not in DATASET_NAME_TO_HUMAN_READABLE]
     if unknown:
-        raise ValueError(f"{owner}: dataset(s) {unknown} are not NanoBEIR datasets; valid names are "
-                         f"{list(DATASET_NAME_TO_HUMAN_READABLE)}. For a local BEIR folder use "
-                         "dataset_paths={name: folder} instead.")
+        raise ValueError(
+            f"{owner}: dataset(s) {unknown} are not NanoBEIR datasets; valid names are "
+            f"{list(DATASET_NAME_TO_HUMAN_READABLE)}. For a local BEIR folder use "
+            "dataset_paths={name: folder} instead."
+        )
     clash = sorted(set(names) & set(paths))
     if clash:
-        raise ValueError(f"{owner}: {clash} are in both `dataset_names` (Hub) and `dataset_paths` (local). "
-                         "Keep each dataset in one of them.")
+        raise ValueError(
+            f"{owner}: {clash} are in both `dataset_names` (Hub) and `dataset_paths` (local). "
+            "Keep each dataset in one of them."
+        )
 
 
 def _per_dataset_prompts(
@@ -333,6 +352,8 @@ def _per_dataset_prompts(
         return dict.fromkeys(dataset_names, prompts)
     missing = [name for name in dataset_names if name not in prompts]
     if missing:
-        raise ValueError(f"{owner}: `{argument}` has no prompt for the datasets {missing}. Add an entry for each "
-                         "dataset, or pass one string for all of them.")
+        raise ValueError(
+            f"{owner}: `{argument}` has no prompt for the datasets {missing}. Add an entry for each "
+            "dataset, or pass one string for all of them."
+        )
     return dict(prompts)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from embedforge.evaluation import reporting
+from embedforge.evaluation.arguments import positive_int
 from embedforge.evaluation.base import SentenceEvaluator
 from embedforge.evaluation.inputs import check_texts, encode_unique
 from embedforge.util.mining import paraphrase_mining_embeddings
@@ -90,9 +91,14 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
             )
         self.ids: list[Hashable] = list(sentences_map)
         self.sentences = check_texts(owner, "sentences_map", sentences_map.values())
-        for argument, value in (("query_chunk_size", query_chunk_size), ("corpus_chunk_size", corpus_chunk_size),
-                                ("max_pairs", max_pairs), ("top_k", top_k), ("batch_size", batch_size)):
-            _check_positive_int(owner, argument, value)
+        for argument, value in (
+            ("query_chunk_size", query_chunk_size),
+            ("corpus_chunk_size", corpus_chunk_size),
+            ("max_pairs", max_pairs),
+            ("top_k", top_k),
+            ("batch_size", batch_size),
+        ):
+            positive_int(owner, argument, value)
         self.gold_pairs = _gold_pairs(owner, set(self.ids), duplicates_list, duplicates_dict, add_transitive_closure)
         self.total_num_duplicates = len(self.gold_pairs)
         self._add_transitive_closure = add_transitive_closure
@@ -126,14 +132,16 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         pairs = self.mine_pairs(model)
         is_duplicate = [Pair((self.ids[i], self.ids[j])) in self.gold_pairs for _, i, j in pairs]
         metrics = mining_metrics([float(score) for score, _, _ in pairs], is_duplicate, self.total_num_duplicates)
-        reporting.log_metrics([
-            f"Number of candidate pairs: {len(pairs)}",
-            f"Average Precision: {metrics['average_precision'] * 100:.2f}",
-            f"Optimal threshold: {metrics['threshold']:.4f}",
-            f"Precision: {metrics['precision'] * 100:.2f}",
-            f"Recall: {metrics['recall'] * 100:.2f}",
-            f"F1: {metrics['f1'] * 100:.2f}\n",
-        ])
+        reporting.log_metrics(
+            [
+                f"Number of candidate pairs: {len(pairs)}",
+                f"Average Precision: {metrics['average_precision'] * 100:.2f}",
+                f"Optimal threshold: {metrics['threshold']:.4f}",
+                f"Precision: {metrics['precision'] * 100:.2f}",
+                f"Recall: {metrics['recall'] * 100:.2f}",
+                f"F1: {metrics['f1'] * 100:.2f}\n",
+            ]
+        )
         if output_path is not None and self.write_csv:
             row = [epoch, steps, *(metrics[column] for column in self.csv_headers[2:])]
             reporting.write_csv(output_path, self.csv_file, self.csv_headers, row)
@@ -228,12 +236,6 @@ def mining_metrics(scores: Sequence[float], is_duplicate: Sequence[bool], total_
                 best = {"f1": f1, "precision": precision, "recall": recall, "threshold": threshold}
         previous_correct = n_correct
     return {"average_precision": average_precision / total_duplicates, **best}
-
-
-def _check_positive_int(owner: str, argument: str, value: Any) -> None:
-    """Raise a ``ValueError`` unless ``value`` is an int of at least 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}: `{argument}` must be a positive integer, found {value!r}. Pass e.g. 100.")
 
 
 def _gold_pairs(
@@ -332,5 +334,7 @@ def _warn_unknown(owner: str, dropped: set[Pair], known: set[Hashable]) -> None:
         unknown = sorted({repr(node) for pair in dropped for node in pair if node not in known})
         logger.warning(
             "%s: ignoring %d gold duplicate pair(s) with ids that are not in `sentences_map` (e.g. %s).",
-            owner, len(dropped), ", ".join(unknown[:3]),
+            owner,
+            len(dropped),
+            ", ".join(unknown[:3]),
         )

@@ -12,6 +12,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from embedforge.evaluation import reporting
+from embedforge.evaluation.arguments import positive_int
 from embedforge.evaluation.base import SentenceEvaluator
 from embedforge.evaluation.inputs import encode_unique
 from embedforge.util.similarity import cos_sim
@@ -83,8 +84,7 @@ class RerankingEvaluator(SentenceEvaluator):
         if mrr_at_k is not None:
             logger.warning("%s: `mrr_at_k` is deprecated; pass `at_k=%s` instead.", owner, mrr_at_k)
             at_k = mrr_at_k
-        if isinstance(at_k, bool) or not isinstance(at_k, int) or at_k < 1:
-            raise ValueError(f"{owner}: `at_k` must be a positive integer, found {at_k!r}. Pass e.g. at_k=10.")
+        at_k = positive_int(owner, "at_k", at_k)
         if not callable(similarity_fct):
             raise ValueError(
                 f"{owner}: `similarity_fct` must be a function of two embedding tensors, found "
@@ -119,12 +119,14 @@ class RerankingEvaluator(SentenceEvaluator):
         """
         reporting.log_start(type(self).__name__, self.name, epoch, steps, self.truncate_dim)
         scores = self.compute_metrics(model)
-        reporting.log_metrics([
-            self._dataset_line(),
-            f"MAP: {scores['map'] * 100:.2f}",
-            f"MRR@{self.at_k}: {scores['mrr'] * 100:.2f}",
-            f"NDCG@{self.at_k}: {scores['ndcg'] * 100:.2f}",
-        ])
+        reporting.log_metrics(
+            [
+                self._dataset_line(),
+                f"MAP: {scores['map'] * 100:.2f}",
+                f"MRR@{self.at_k}: {scores['mrr'] * 100:.2f}",
+                f"NDCG@{self.at_k}: {scores['ndcg'] * 100:.2f}",
+            ]
+        )
         if output_path is not None and self.write_csv:
             row = [epoch, steps, scores["map"], scores["mrr"], scores["ndcg"]]
             reporting.write_csv(output_path, self.csv_file, self.csv_headers, row)
@@ -305,7 +307,11 @@ def _check_samples(owner: str, samples: Any) -> list[Sample]:
         skipped = [index for index, sample in enumerate(checked) if not (sample["positive"] and sample["negative"])]
         logger.warning(
             "%s: skipping %d of %d samples without a positive or without a negative document (indices %s%s).",
-            owner, len(skipped), len(checked), skipped[:10], "..." if len(skipped) > 10 else "",
+            owner,
+            len(skipped),
+            len(checked),
+            skipped[:10],
+            "..." if len(skipped) > 10 else "",
         )
     if not kept:
         raise ValueError(

@@ -87,7 +87,8 @@ class SequentialEvaluator(SentenceEvaluator):
         if cache.reused:
             logger.info(
                 "SequentialEvaluator: %d texts embedded, %d embeddings reused across evaluators.",
-                cache.computed, cache.reused,
+                cache.computed,
+                cache.reused,
             )
         self.primary_metric = "sequential_score"
         results["sequential_score"] = self.main_score_function(scores) if scores else 0.0

@@ -87,8 +87,9 @@ class TripletEvaluator(SentenceEvaluator):
         self.anchors = check_texts(owner, "anchors", anchors)
         self.positives = check_texts(owner, "positives", positives)
         self.negatives = check_texts(owner, "negatives", negatives)
-        check_same_length(owner, ("anchors", self.anchors), ("positives", self.positives),
-                          ("negatives", self.negatives))
+        check_same_length(
+            owner, ("anchors", self.anchors), ("positives", self.positives), ("negatives", self.negatives)
+        )
         if main_distance_function != "deprecated":
             logger.warning(
                 "TripletEvaluator: `main_distance_function` is deprecated; pass `main_similarity_function` instead."
@@ -100,7 +101,9 @@ class TripletEvaluator(SentenceEvaluator):
         )
         self.similarity_fn_names = list(
             resolve_fn_names(
-                similarity_fn_names, self.main_similarity_function, owner=owner,
+                similarity_fn_names,
+                self.main_similarity_function,
+                owner=owner,
                 main_argument="main_similarity_function",
             )
         )

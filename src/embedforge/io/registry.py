@@ -40,13 +40,17 @@ BUILTIN_TYPES: tuple[BuiltinType, ...] = (
     BuiltinType("embedforge.models.pooling", "Pooling", f"{_ST_DENSE}.pooling.Pooling"),
     BuiltinType("embedforge.models.dense", "Dense", f"{_ST_BASE}.dense.Dense"),
     BuiltinType("embedforge.models.normalize", "Normalize", f"{_ST_BASE}.normalize.Normalize"),
-    BuiltinType("embedforge.models.static_embedding", "StaticEmbedding",
-                f"{_ST_DENSE}.static_embedding.StaticEmbedding"),
+    BuiltinType(
+        "embedforge.models.static_embedding", "StaticEmbedding", f"{_ST_DENSE}.static_embedding.StaticEmbedding"
+    ),
     BuiltinType("embedforge.models.router", "Router", f"{_ST_BASE}.router.Router"),
     BuiltinType("embedforge.models.word_embeddings", "WordEmbeddings", f"{_ST_DENSE}.word_embeddings.WordEmbeddings"),
     BuiltinType("embedforge.models.word_weights", "WordWeights", f"{_ST_DENSE}.word_weights.WordWeights"),
-    BuiltinType("embedforge.models.weighted_layer_pooling", "WeightedLayerPooling",
-                f"{_ST_DENSE}.weighted_layer_pooling.WeightedLayerPooling"),
+    BuiltinType(
+        "embedforge.models.weighted_layer_pooling",
+        "WeightedLayerPooling",
+        f"{_ST_DENSE}.weighted_layer_pooling.WeightedLayerPooling",
+    ),
     BuiltinType("embedforge.models.layer_norm", "LayerNorm", f"{_ST_DENSE}.layer_norm.LayerNorm"),
     BuiltinType("embedforge.models.dropout", "Dropout", f"{_ST_DENSE}.dropout.Dropout"),
     BuiltinType("embedforge.models.cnn", "CNN", f"{_ST_DENSE}.cnn.CNN"),
@@ -55,8 +59,9 @@ BUILTIN_TYPES: tuple[BuiltinType, ...] = (
 )
 
 MODEL_FAMILIES: dict[str, BuiltinType] = {
-    "SentenceTransformer": BuiltinType("embedforge.model.sentence_transformer", "SentenceTransformer",
-                                       "SentenceTransformer"),
+    "SentenceTransformer": BuiltinType(
+        "embedforge.model.sentence_transformer", "SentenceTransformer", "SentenceTransformer"
+    ),
     "CrossEncoder": BuiltinType("embedforge.cross_encoder.model", "CrossEncoder", "CrossEncoder"),
 }
 """``config_sentence_transformers.json`` ``model_type`` → the embedforge class of that model family (its ``st_name``

@@ -188,10 +188,13 @@ class AdaptiveLayerLoss(LossModifier):
             with_backward: bool = False,
         ) -> Tensor:
             dim = reps[0][0].size(1) // (len(indices) + 1)
-            parts = [[[rep[:, k * dim : (k + 1) * dim] for rep in column] for column in reps]
-                     for k in range(len(indices) + 1)]
-            total = self.last_layer_weight * _weighted_part(calculate, parts[0], labels, extras, with_backward,
-                                                            self.last_layer_weight)
+            parts = [
+                [[rep[:, k * dim : (k + 1) * dim] for rep in column] for column in reps]
+                for k in range(len(indices) + 1)
+            ]
+            total = self.last_layer_weight * _weighted_part(
+                calculate, parts[0], labels, extras, with_backward, self.last_layer_weight
+            )
             final = torch.cat([rep for column in parts[0] for rep in column]) if self.kl_temperature > 0 else None
             for index, part in zip(indices, parts[1:], strict=True):
                 weight = self.get_layer_weight(index) / len(indices) * self.prior_layers_weight

@@ -23,17 +23,16 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 import tqdm
 from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
 
 from embedforge.losses.base import BaseLoss, Loss
+from embedforge.losses.cached_replay import AutocastState, CachedPass, replay
 from embedforge.losses.minibatch import check_mini_batch_options, minibatch_ranges, slice_features
 from embedforge.losses.rand_context import RandContext
 
@@ -54,45 +53,15 @@ class CalculateLoss(Protocol):
     """The signature of :meth:`GradCacheLoss.calculate_loss` (and of wrappers such as MatryoshkaLoss's)."""
 
     def __call__(
-        self, reps: MiniBatches, labels: Tensor | None, *, extras: list[list[Any]] | None = None,
+        self,
+        reps: MiniBatches,
+        labels: Tensor | None,
+        *,
+        extras: list[list[Any]] | None = None,
         with_backward: bool = False,
     ) -> Tensor:
         """Loss of the whole batch from its mini-batch embeddings; see :meth:`GradCacheLoss.calculate_loss`."""
         ...
-
-
-@dataclass
-class _CachedPass:
-    """What the backward hook of one forward pass needs: its inputs, boundaries, RNG states, gradients, autocast."""
-
-    features: list[Features]
-    ranges: list[list[tuple[int, int]]]
-    random_states: list[list[RandContext]]
-    gradients: MiniBatches
-    autocast: _AutocastState
-    embed: EmbedFn
-
-
-@dataclass(frozen=True)
-class _AutocastState:
-    """The autocast setting the first pass ran under, re-entered for the replay (which runs in ``backward``)."""
-
-    device_type: str
-    enabled: bool
-    dtype: torch.dtype
-
-    @classmethod
-    def current(cls, features: Sequence[Features]) -> _AutocastState:
-        """The autocast state for the device of the first tensor in ``features`` (CPU if none)."""
-        tensors = (value for column in features for value in column.values() if isinstance(value, Tensor))
-        device_type = next((tensor.device.type for tensor in tensors), "cpu")
-        return cls(device_type, torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type))
-
-    def context(self) -> AbstractContextManager[Any]:
-        """``torch.autocast`` as it was during the first pass (nothing if it was off)."""
-        if not self.enabled:
-            return nullcontext()
-        return torch.autocast(self.device_type, dtype=self.dtype)
 
 
 class GradCacheLoss(BaseLoss):
@@ -116,7 +85,10 @@ class GradCacheLoss(BaseLoss):
     uses_gradient_cache: ClassVar[bool] = True
 
     def __init__(
-        self, model: Any, mini_batch_size: int = 32, mini_batch_num_tokens: int | None = None,
+        self,
+        model: Any,
+        mini_batch_size: int = 32,
+        mini_batch_num_tokens: int | None = None,
         show_progress_bar: bool = False,
     ) -> None:
         check_mini_batch_options(type(self).__name__, mini_batch_size, mini_batch_num_tokens)
@@ -263,8 +235,8 @@ class GradCacheLoss(BaseLoss):
         gradients = [[rep.grad for rep in column] for column in reps]
         _check_every_column_used(type(self).__name__, gradients)
         loss = value.detach().requires_grad_()
-        cached = _CachedPass(features, ranges, states, gradients, _AutocastState.current(features), embed)
-        loss.register_hook(partial(_replay, owner=self, cached=cached))
+        cached = CachedPass(features, ranges, states, gradients, AutocastState.current(features), embed)
+        loss.register_hook(partial(replay, owner=self, cached=cached))
         return loss
 
     def _embed_without_grad(
@@ -330,46 +302,6 @@ class CachedLoss(GradCacheLoss, Loss):
         return self.model(features)["sentence_embedding"]
 
 
-def _replay(grad_output: Tensor, owner: GradCacheLoss, cached: _CachedPass) -> None:
-    """Step 3: re-embed each mini-batch with gradients and back-propagate its cached embedding gradient.
-
-    Every mini-batch gets ``grad_output`` (what reached the returned loss: gradient-accumulation division, loss
-    scaling…). The replay runs under the autocast setting of the first pass (the trainer's mixed-precision context
-    is no longer active during ``backward``). Under DistributedDataParallel, gradients are synchronized only with
-    the last mini-batch.
-    """
-    model = owner.model
-    remaining = sum(len(column) for column in cached.ranges)
-    with torch.enable_grad(), cached.autocast.context():
-        for column, ranges, states, gradients in zip(
-            cached.features, cached.ranges, cached.random_states, cached.gradients, strict=True
-        ):
-            for minibatch, state, gradient in zip(owner._minibatches(column, ranges), states, gradients, strict=True):
-                remaining -= 1
-                with _gradient_sync(model, synchronize=remaining == 0):
-                    embeddings = owner.embed_minibatch(
-                        minibatch, with_grad=True, random_state=state, embed=cached.embed
-                    )
-                    if embeddings.requires_grad:
-                        _backward_surrogate(embeddings, gradient, grad_output)
-
-
-def _backward_surrogate(embeddings: Tensor, gradient: Tensor, grad_output: Tensor) -> None:
-    """Back-propagate ``grad_output * gradient`` into ``embeddings`` via ``<embeddings, gradient>`` (at least fp32)."""
-    dtype = torch.promote_types(embeddings.dtype, gradient.dtype)
-    if dtype in (torch.float16, torch.bfloat16):
-        dtype = torch.float32
-    surrogate = torch.dot(embeddings.flatten().to(dtype), gradient.flatten().to(dtype)) * grad_output
-    surrogate.backward()
-
-
-def _gradient_sync(model: nn.Module, synchronize: bool) -> AbstractContextManager[Any]:
-    """DDP's ``no_sync`` for every replayed mini-batch but the last; nothing for other models."""
-    if isinstance(model, DistributedDataParallel) and not synchronize:
-        return model.no_sync()
-    return nullcontext()
-
-
 def _check_every_column_used(owner: str, gradients: Sequence[Sequence[Tensor | None]]) -> None:
     unused = [str(index) for index, column in enumerate(gradients) if any(grad is None for grad in column)]
     if unused:
@@ -394,4 +326,3 @@ def _check_splittable_inputs(model: nn.Module, owner: str) -> None:
             "flat bag of token ids). Use the non-cached loss instead; static models are cheap enough to run whole "
             "batches."
         )
-

@@ -114,8 +114,9 @@ class DenoisingAutoEncoderLoss(Loss):
         self.tokenizer_encoder: PreTrainedTokenizerBase = first.tokenizer
         if tie_encoder_decoder:
             if decoder_name_or_path:
-                logger.warning("With tie_encoder_decoder=True the decoder is the encoder's; decoder_name_or_path is "
-                               "ignored.")
+                logger.warning(
+                    "With tie_encoder_decoder=True the decoder is the encoder's; decoder_name_or_path is ignored."
+                )
             self.decoder = _decoder_from_encoder(encoder).to(model.device)
             self.tokenizer_decoder = self.tokenizer_encoder
         else:
@@ -137,8 +138,9 @@ class DenoisingAutoEncoderLoss(Loss):
             The decoder tokenizer's features (``input_ids`` ``(batch, seq')``…) on the same device.
         """
         input_ids = sentence_features["input_ids"]
-        texts = self.tokenizer_encoder.batch_decode(input_ids, skip_special_tokens=True,
-                                                    clean_up_tokenization_spaces=True)
+        texts = self.tokenizer_encoder.batch_decode(
+            input_ids, skip_special_tokens=True, clean_up_tokenization_spaces=True
+        )
         encoded = self.tokenizer_decoder(texts, padding=True, truncation="longest_first", return_tensors="pt")
         return dict(encoded.to(input_ids.device))
 
@@ -194,8 +196,7 @@ def _decoder_from_encoder(encoder: PreTrainedModel) -> PreTrainedModel:
     config.is_decoder = True
     config.add_cross_attention = True
     if config.name_or_path:
-        decoder = AutoModelForCausalLM.from_pretrained(config.name_or_path, config=config,
-                                                       ignore_mismatched_sizes=True)
+        decoder = AutoModelForCausalLM.from_pretrained(config.name_or_path, config=config, ignore_mismatched_sizes=True)
     else:
         decoder = AutoModelForCausalLM.from_config(config)
     decoder.base_model.load_state_dict(encoder.state_dict(), strict=False)

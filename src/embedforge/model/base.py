@@ -79,8 +79,7 @@ class BaseModel(nn.Sequential, ABC):
         self.trust_remote_code = context.trust_remote_code
         self.backend = context.backend
         self.prompts: dict[str, str] = {**config.prompts, **(prompts or {})}
-        self.default_prompt_name = check_default_prompt(default_prompt_name or config.default_prompt_name,
-                                                        self.prompts)
+        self.default_prompt_name = check_default_prompt(default_prompt_name or config.default_prompt_name, self.prompts)
         self.model_card_data = model_card_data
         if model_name_or_path is not None:
             self.model_card_data.set_base_model(str(model_name_or_path))
@@ -226,8 +225,9 @@ class BaseModel(nn.Sequential, ABC):
             settings=self.family_settings(),
         )
         card = self._model_card(model_name) if create_model_card else None
-        save_model_folder(path, list(self.named_children()), config, safe_serialization=safe_serialization,
-                          model_card=card)
+        save_model_folder(
+            path, list(self.named_children()), config, safe_serialization=safe_serialization, model_card=card
+        )
 
     save_pretrained = save
 

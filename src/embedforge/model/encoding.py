@@ -44,8 +44,9 @@ def embed_texts(model: SentenceTransformer, texts: list[Any], options: EncodeOpt
     model.eval()
     if options.device is not None and options.device != model.device:
         model.to(options.device)
-    return in_chunks(texts, lambda chunk: _embed_chunk(model, chunk, options),
-                     as_tensor=options.output_value == "sentence_embedding")
+    return in_chunks(
+        texts, lambda chunk: _embed_chunk(model, chunk, options), as_tensor=options.output_value == "sentence_embedding"
+    )
 
 
 def _embed_chunk(model: SentenceTransformer, texts: list[Any], options: EncodeOptions) -> Tensor | list[Any]:

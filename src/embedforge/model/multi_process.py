@@ -106,7 +106,7 @@ class MultiProcessPool:
             codes = ", ".join(str(process.exitcode) for process in dead)
             raise RuntimeError(
                 f"{len(dead)} of {len(self.processes)} workers died (exit codes {codes}). With the spawn "
-                "start method the calling script must guard its code with `if __name__ == \"__main__\":`; "
+                'start method the calling script must guard its code with `if __name__ == "__main__":`; '
                 "otherwise look for out-of-memory kills. Stop the pool and start a new one."
             )
 

@@ -205,10 +205,18 @@ class SentenceTransformer(BaseModel):
                 "task= (for routing modules)."
             )
         call = {
-            "prompt_name": prompt_name, "prompt": prompt, "batch_size": batch_size,
-            "show_progress_bar": show_progress_bar, "output_value": output_value, "precision": precision,
-            "convert_to_numpy": convert_to_numpy, "convert_to_tensor": convert_to_tensor, "device": device,
-            "normalize_embeddings": normalize_embeddings, "truncate_dim": truncate_dim, "task": task,
+            "prompt_name": prompt_name,
+            "prompt": prompt,
+            "batch_size": batch_size,
+            "show_progress_bar": show_progress_bar,
+            "output_value": output_value,
+            "precision": precision,
+            "convert_to_numpy": convert_to_numpy,
+            "convert_to_tensor": convert_to_tensor,
+            "device": device,
+            "normalize_embeddings": normalize_embeddings,
+            "truncate_dim": truncate_dim,
+            "task": task,
         }
         options = EncodeOptions.from_call(self, call)
         devices = device if isinstance(device, list) else None

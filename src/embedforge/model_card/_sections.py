@@ -157,8 +157,7 @@ def training_logs_section(logs: list[dict[str, Any]]) -> str:
     first_seen = list(dict.fromkeys(key for row in logs for key in row))
     columns = sorted(first_seen, key=lambda column: _log_column_order(column, first_seen))
     rows = [
-        {column: "-" if row.get(column) is None else format_number(row[column]) for column in columns}
-        for row in logs
+        {column: "-" if row.get(column) is None else format_number(row[column]) for column in columns} for row in logs
     ]
     table = markdown_table(rows, columns)
     if len(logs) > MAX_VISIBLE_LOG_ROWS:

@@ -33,9 +33,7 @@ class ModelCardCallback(TrainerCallback):
             Losses are always shown.
     """
 
-    def __init__(
-        self, card_data: SentenceTransformerModelCardData, log_metrics: Collection[str] | None = None
-    ) -> None:
+    def __init__(self, card_data: SentenceTransformerModelCardData, log_metrics: Collection[str] | None = None) -> None:
         super().__init__()
         self.card_data = card_data
         self.log_metrics = None if log_metrics is None else {name.removeprefix("eval_") for name in log_metrics}

@@ -22,6 +22,7 @@ from embedforge.model_card._sections import (
 if TYPE_CHECKING:
     from embedforge.model_card.data import SentenceTransformerModelCardData
 
+
 def render_model_card(model: Any, card_data: SentenceTransformerModelCardData) -> str:
     """The model card (``README.md`` text) of ``model``.
 

@@ -23,7 +23,10 @@ class SentenceTransformerCard(FamilyCard):
     """Card sections of a bi-encoder (:class:`~embedforge.SentenceTransformer`)."""
 
     standard_tags: ClassVar[tuple[str, ...]] = (
-        "sentence-transformers", "sentence-similarity", "feature-extraction", "dense",
+        "sentence-transformers",
+        "sentence-similarity",
+        "feature-extraction",
+        "dense",
     )
     model_type_name: ClassVar[str] = "Sentence Transformer"
 

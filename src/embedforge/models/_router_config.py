@@ -74,14 +74,16 @@ class RouterConfigFile:
             )
         for module_id in data["types"]:
             check_module_folder(module_id)
-        return cls(dict(data["types"]), {k: list(v) for k, v in data["structure"].items()},
-                   dict(data.get("parameters") or {}))
+        return cls(
+            dict(data["types"]), {k: list(v) for k, v in data["structure"].items()}, dict(data.get("parameters") or {})
+        )
 
     def write(self, path: Path) -> None:
         """Write ``router_config.json`` into ``path`` as sentence-transformers does (indent 4)."""
         with open(path / ROUTER_CONFIG_FILE, "w", encoding="utf-8") as handle:
-            json.dump({"types": self.types, "structure": self.structure, "parameters": self.parameters}, handle,
-                      indent=4)
+            json.dump(
+                {"types": self.types, "structure": self.structure, "parameters": self.parameters}, handle, indent=4
+            )
 
 
 def check_module_folder(module_id: str) -> None:
@@ -120,8 +122,9 @@ def decode_route_mappings(encoded: Mapping[str, str] | None) -> dict[RouteKey, s
         except (ValueError, SyntaxError):
             key = None
         if not (isinstance(key, tuple) and len(key) == 2):
-            logger.warning("Router: could not parse route_mappings key %r (expected '(task, modality)'); skipped.",
-                           text)
+            logger.warning(
+                "Router: could not parse route_mappings key %r (expected '(task, modality)'); skipped.", text
+            )
             continue
         decoded[key] = route
     return decoded

@@ -94,8 +94,9 @@ def packed_sdpa_attention(
     if packing is None:
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
-                                      **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+        )
     grid = [packing.unpack(tensor[0].transpose(0, 1)).transpose(1, 2) for tensor in (query, key, value)]
     output = F.scaled_dot_product_attention(
         *grid, attn_mask=packing.mask[:, None, None, :], dropout_p=dropout, scale=scaling

@@ -163,8 +163,9 @@ class Router(InputModule):
         return module
 
     # ------------------------------------------------------------------- inputs
-    def preprocess(self, texts: TextBatch, prompt: str | None = None, task: str | None = None,
-                   **kwargs: Any) -> Features:
+    def preprocess(
+        self, texts: TextBatch, prompt: str | None = None, task: str | None = None, **kwargs: Any
+    ) -> Features:
         """Choose the route, let its input module tokenize (prompt included), and record the task.
 
         Args:
@@ -329,8 +330,9 @@ class Router(InputModule):
             The Router with its sub-modules loaded.
         """
         config = RouterConfigFile.read(path)
-        loaded = {folder: load_module(type_name, path / folder, context, path) for folder, type_name in
-                  config.types.items()}
+        loaded = {
+            folder: load_module(type_name, path / folder, context, path) for folder, type_name in config.types.items()
+        }
         unknown = sorted({folder for folders in config.structure.values() for folder in folders} - set(loaded))
         if unknown:
             raise ValueError(
@@ -363,8 +365,9 @@ def _check_routes(
         raise ValueError(f"Router default_route {default_route!r} is not a route; routes are {routes}.")
     for key, target in (route_mappings or {}).items():
         if target not in sub_modules:
-            raise ValueError(f"Router route_mappings sends {key} to {target!r}, which is not a route; routes are "
-                             f"{routes}.")
+            raise ValueError(
+                f"Router route_mappings sends {key} to {target!r}, which is not a route; routes are {routes}."
+            )
 
 
 def _unwrap_task_dicts(texts: TextBatch, task: str | None) -> tuple[Sequence[str], str | None]:

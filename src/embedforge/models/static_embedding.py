@@ -194,8 +194,9 @@ class StaticEmbedding(InputModule):
         """
         model2vec = _import_optional("model2vec", "model2vec", "from_model2vec")
         static_model = model2vec.StaticModel.from_pretrained(model_id_or_path)
-        return cls(static_model.tokenizer, embedding_weights=_model2vec_vectors(static_model),
-                   base_model=model_id_or_path)
+        return cls(
+            static_model.tokenizer, embedding_weights=_model2vec_vectors(static_model), base_model=model_id_or_path
+        )
 
     @classmethod
     def from_distillation(

@@ -100,8 +100,9 @@ class Transformer(InputModule):
         self.backend = backend
         self.unpad: bool | None = None
         self._prompt_lengths: dict[str, int | None] = {}
-        self.auto_model: PreTrainedModel = _load_model(str(model_name_or_path), model_kwargs, config_kwargs,
-                                                       self.task.name)
+        self.auto_model: PreTrainedModel = _load_model(
+            str(model_name_or_path), model_kwargs, config_kwargs, self.task.name
+        )
         self._model_inputs = _accepted_inputs(self.auto_model)
         if max_seq_length is not None:
             tokenizer_kwargs.setdefault("model_max_length", max_seq_length)
@@ -308,9 +309,7 @@ def _shared_kwargs(context: LoadContext) -> dict[str, Any]:
     return {key: value for key, value in shared.items() if value}
 
 
-def _load_model(
-    name: str, model_kwargs: dict[str, Any], config_kwargs: dict[str, Any], task: str
-) -> PreTrainedModel:
+def _load_model(name: str, model_kwargs: dict[str, Any], config_kwargs: dict[str, Any], task: str) -> PreTrainedModel:
     """Load the checkpoint with the task's auto class.
 
     For sequence classification, a checkpoint that is not a classifier (a bare encoder, e.g. a bi-encoder's

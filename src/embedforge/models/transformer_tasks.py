@@ -41,10 +41,12 @@ class TransformerTask:
 TRANSFORMER_TASKS: dict[str, TransformerTask] = {
     task.name: task
     for task in (
-        TransformerTask("feature-extraction", "AutoModel", "last_hidden_state", "token_embeddings",
-                        "SentenceTransformer"),
-        TransformerTask("sequence-classification", "AutoModelForSequenceClassification", "logits", "scores",
-                        "CrossEncoder"),
+        TransformerTask(
+            "feature-extraction", "AutoModel", "last_hidden_state", "token_embeddings", "SentenceTransformer"
+        ),
+        TransformerTask(
+            "sequence-classification", "AutoModelForSequenceClassification", "logits", "scores", "CrossEncoder"
+        ),
     )
 }
 """The tasks embedforge implements. sentence-transformers 6.2 also knows ``text-generation`` (causal-LM

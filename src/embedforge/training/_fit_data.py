@@ -156,6 +156,7 @@ def batch_size_of(loader: LegacyLoader, current: int, index: int) -> int:
     logger.warning(
         "The DataLoader of training objective %d uses a custom batch_sampler; fit() keeps only its batch size "
         "(%s), not its grouping. Use SentenceTransformerTrainer with a batch_sampler for custom batches.",
-        index, sampler_size or current,
+        index,
+        sampler_size or current,
     )
     return int(sampler_size or current)

@@ -272,8 +272,9 @@ class BaseTrainer(Trainer, ABC):
         if self.is_world_process_zero():
             output_path = os.path.join(self.args.output_dir, "eval")
             os.makedirs(output_path, exist_ok=True)
-        metrics = self.evaluator(self.model, output_path=output_path, epoch=self.state.epoch,
-                                 steps=self.state.global_step)
+        metrics = self.evaluator(
+            self.model, output_path=output_path, epoch=self.state.epoch, steps=self.state.global_step
+        )
         if not isinstance(metrics, dict):
             metrics = {"evaluator": metrics}
         for key, value in metrics.items():
@@ -314,8 +315,7 @@ class BaseTrainer(Trainer, ABC):
 
     def _load_best_model(self) -> None:
         """Restore the whole model from the best checkpoint."""
-        logger.info("Loading best model from %s (score: %s).", self.state.best_model_checkpoint,
-                    self.state.best_metric)
+        logger.info("Loading best model from %s (score: %s).", self.state.best_model_checkpoint, self.state.best_metric)
         self._load_from_checkpoint(self.state.best_model_checkpoint)
 
 

@@ -104,9 +104,7 @@ def build(
 
     generator = torch.Generator()
     generator.manual_seed(args.seed)
-    label_columns = (
-        collator.valid_label_columns if isinstance(collator, BaseDataCollator) else LABEL_COLUMNS
-    )
+    label_columns = collator.valid_label_columns if isinstance(collator, BaseDataCollator) else LABEL_COLUMNS
     options = (batch_size, args.dataloader_drop_last, tuple(label_columns), generator, args.seed)
     if isinstance(dataset, DatasetDict):
         samplers = [batch_sampler(args.batch_sampler, part, *options) for part in dataset.values()]

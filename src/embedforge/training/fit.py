@@ -45,13 +45,15 @@ __all__ = [
     "legacy_training_arguments",
 ]
 
-LR_SCHEDULER_TYPES: Mapping[str, str] = MappingProxyType({
-    "constantlr": "constant",
-    "warmupconstant": "constant_with_warmup",
-    "warmuplinear": "linear",
-    "warmupcosine": "cosine",
-    "warmupcosinewithhardrestarts": "cosine_with_restarts",
-})
+LR_SCHEDULER_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "constantlr": "constant",
+        "warmupconstant": "constant_with_warmup",
+        "warmuplinear": "linear",
+        "warmupcosine": "cosine",
+        "warmupcosinewithhardrestarts": "cosine_with_restarts",
+    }
+)
 """Legacy scheduler names (lower-cased) → ``lr_scheduler_type``; each builds the same transformers schedule."""
 
 NO_DECAY_MARKERS: tuple[str, ...] = ("bias", "LayerNorm.bias", "LayerNorm.weight")
@@ -66,15 +68,23 @@ def fit(
     model: SentenceTransformer,
     train_objectives: Iterable[tuple[LegacyLoader, nn.Module]],
     evaluator: SentenceEvaluator | None = None,
-    epochs: int = 1, steps_per_epoch: int | None = None,
-    scheduler: str = "WarmupLinear", warmup_steps: int = 10000,
+    epochs: int = 1,
+    steps_per_epoch: int | None = None,
+    scheduler: str = "WarmupLinear",
+    warmup_steps: int = 10000,
     optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
     optimizer_params: Mapping[str, Any] = DEFAULT_OPTIMIZER_PARAMS,
-    weight_decay: float = 0.01, evaluation_steps: int = 0,
-    output_path: str | None = None, save_best_model: bool = True,
-    max_grad_norm: float = 1, use_amp: bool = False,
-    callback: LegacyCallback | None = None, show_progress_bar: bool = True,
-    checkpoint_path: str | None = None, checkpoint_save_steps: int = 500, checkpoint_save_total_limit: int = 0,
+    weight_decay: float = 0.01,
+    evaluation_steps: int = 0,
+    output_path: str | None = None,
+    save_best_model: bool = True,
+    max_grad_norm: float = 1,
+    use_amp: bool = False,
+    callback: LegacyCallback | None = None,
+    show_progress_bar: bool = True,
+    checkpoint_path: str | None = None,
+    checkpoint_save_steps: int = 500,
+    checkpoint_save_total_limit: int = 0,
     resume_from_checkpoint: bool = False,
 ) -> None:
     """Train ``model`` on legacy objectives (round robin, see the module docstring) with the trainer.
@@ -109,15 +119,28 @@ def fit(
     optimizer = build_optimizer(model, data.losses, optimizer_class, optimizer_params, weight_decay)
     save_steps = checkpoint_save_steps if checkpoint_path is not None and checkpoint_save_steps > 0 else None
     args = legacy_training_arguments(
-        output_dir=checkpoint_path or output_path or default_checkpoint_dir(), batch_size=data.batch_size,
-        batch_sampler=data.batch_sampler, epochs=epochs, steps_per_epoch=steps_per_epoch, scheduler=scheduler,
-        warmup_steps=warmup_steps, learning_rate=learning_rate_of(optimizer), weight_decay=weight_decay,
-        evaluation_steps=evaluation_steps if evaluator is not None else 0, max_grad_norm=max_grad_norm,
-        use_amp=use_amp, show_progress_bar=show_progress_bar, checkpoint_save_steps=save_steps,
+        output_dir=checkpoint_path or output_path or default_checkpoint_dir(),
+        batch_size=data.batch_size,
+        batch_sampler=data.batch_sampler,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        scheduler=scheduler,
+        warmup_steps=warmup_steps,
+        learning_rate=learning_rate_of(optimizer),
+        weight_decay=weight_decay,
+        evaluation_steps=evaluation_steps if evaluator is not None else 0,
+        max_grad_norm=max_grad_norm,
+        use_amp=use_amp,
+        show_progress_bar=show_progress_bar,
+        checkpoint_save_steps=save_steps,
         checkpoint_save_total_limit=checkpoint_save_total_limit,
     )
     trainer = SentenceTransformerTrainer(  # the scheduler is built from args.lr_scheduler_type
-        model=model, args=args, train_dataset=data.datasets, loss=data.losses, evaluator=evaluator,
+        model=model,
+        args=args,
+        train_dataset=data.datasets,
+        loss=data.losses,
+        evaluator=evaluator,
         optimizers=(optimizer, None),
     )
     trainer.add_callback(LegacyFitCallback(trainer.evaluator, output_path, save_best_model, callback))
@@ -239,8 +262,9 @@ def _max_steps(steps_per_epoch: int | None, epochs: int) -> int:
         return -1
     if epochs == 1:
         return steps_per_epoch
-    logger.warning("steps_per_epoch=%d with epochs=%d > 1 is ignored: every epoch uses the full datasets.",
-                   steps_per_epoch, epochs)
+    logger.warning(
+        "steps_per_epoch=%d with epochs=%d > 1 is ignored: every epoch uses the full datasets.", steps_per_epoch, epochs
+    )
     return -1
 
 

@@ -137,7 +137,8 @@ def resolve_options(dataset: Dataset, request: MiningRequest) -> MiningOptions:
     if request.margin is not None:
         logger.warning(
             "The `margin` parameter is deprecated; use `absolute_margin` and/or `relative_margin`. Setting "
-            "`absolute_margin` to `%s`.", request.margin,
+            "`absolute_margin` to `%s`.",
+            request.margin,
         )
         filters = ScoreFilters(request.margin, filters.relative_margin, filters.max_score, filters.min_score)
     rows_per_anchor = list(Counter(dataset[anchor]).values())
@@ -146,9 +147,16 @@ def resolve_options(dataset: Dataset, request: MiningRequest) -> MiningOptions:
     range_max, note = default_range_max(request, filters, max(rows_per_anchor))
     check_range(request.range_min, range_max, request.num_negatives, note)
     return MiningOptions(
-        anchor_column=anchor, positive_column=positive, output_format=output_format, output_scores=output_scores,
-        filters=filters, range_min=request.range_min, range_max=range_max, num_negatives=request.num_negatives,
-        sampling_strategy=request.sampling_strategy, include_positives=request.include_positives,
+        anchor_column=anchor,
+        positive_column=positive,
+        output_format=output_format,
+        output_scores=output_scores,
+        filters=filters,
+        range_min=request.range_min,
+        range_max=range_max,
+        num_negatives=request.num_negatives,
+        sampling_strategy=request.sampling_strategy,
+        include_positives=request.include_positives,
         rows_per_anchor=rows_per_anchor,
     )
 
@@ -204,17 +212,23 @@ def resolve_output_format(request: MiningRequest) -> tuple[str, bool]:
     output_format, output_scores = request.output_format, request.output_scores
     if request.as_triplets is not None:
         output_format = "triplet" if request.as_triplets else "n-tuple"
-        logger.warning("The `as_triplets` parameter is deprecated; use `output_format`. Setting `output_format` to "
-                       "`%s`.", output_format)
+        logger.warning(
+            "The `as_triplets` parameter is deprecated; use `output_format`. Setting `output_format` to `%s`.",
+            output_format,
+        )
     if output_format == "n-tuple-scores":
-        logger.warning('`output_format="n-tuple-scores"` is deprecated; use `output_format="n-tuple"` with '
-                       "`output_scores=True`, which gives the same output.")
+        logger.warning(
+            '`output_format="n-tuple-scores"` is deprecated; use `output_format="n-tuple"` with '
+            "`output_scores=True`, which gives the same output."
+        )
         output_format, output_scores = "n-tuple", True
     if request.include_positives:
         _warn_include_positives(request)
         if output_format != "n-tuple":
-            logger.warning('With `include_positives=True`, `output_format` is set to "n-tuple" so that the ranking '
-                           "order (positives included) is kept.")
+            logger.warning(
+                'With `include_positives=True`, `output_format` is set to "n-tuple" so that the ranking '
+                "order (positives included) is kept."
+            )
             output_format = "n-tuple"
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(
@@ -226,8 +240,11 @@ def resolve_output_format(request: MiningRequest) -> tuple[str, bool]:
 
 def _warn_include_positives(request: MiningRequest) -> None:
     changed = (
-        request.range_min != 0 or request.range_max is not None or request.filters.any_set
-        or request.margin is not None or request.sampling_strategy != "top"
+        request.range_min != 0
+        or request.range_max is not None
+        or request.filters.any_set
+        or request.margin is not None
+        or request.sampling_strategy != "top"
     )
     if changed:
         logger.warning(
@@ -254,7 +271,9 @@ def default_range_max(request: MiningRequest, filters: ScoreFilters, max_positiv
     if request.range_max is not None:
         return request.range_max, ""
     widen = (
-        filters.absolute_margin is not None or filters.relative_margin is not None or filters.max_score is not None
+        filters.absolute_margin is not None
+        or filters.relative_margin is not None
+        or filters.max_score is not None
         or (request.has_cross_encoder and filters.min_score is not None)
     )
     range_max = request.range_min + request.num_negatives * (10 if widen else 1) + max_positives
@@ -267,8 +286,10 @@ def default_range_max(request: MiningRequest, filters: ScoreFilters, max_positiv
             "of more memory."
         )
         if request.verbose:
-            print(f"FAISS on GPU returns at most {FAISS_GPU_MAX_RESULTS} documents per query, some of them kept for "
-                  f"the positives. Setting range_max to {range_max}.")
+            print(
+                f"FAISS on GPU returns at most {FAISS_GPU_MAX_RESULTS} documents per query, some of them kept for "
+                f"the positives. Setting range_max to {range_max}."
+            )
     if request.verbose:
         print(f"Setting range_max to {range_max} based on the provided parameters.")
     return range_max, note

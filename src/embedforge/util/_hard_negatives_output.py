@@ -87,7 +87,9 @@ def build_rows(output_format: str, mined: Mined, dataset_rows: int) -> MinedRows
         dataset_rows: Rows of the input dataset (counts the possible rows of ``labeled-pair``).
     """
     builders: dict[str, Callable[[Mined], MinedRows]] = {
-        "triplet": _triplets, "n-tuple": _n_tuples, "labeled-list": _labeled_lists,
+        "triplet": _triplets,
+        "n-tuple": _n_tuples,
+        "labeled-list": _labeled_lists,
     }
     if output_format == "labeled-pair":
         return _labeled_pairs(mined, dataset_rows)
@@ -225,13 +227,17 @@ def print_report(
         print(ROW_FORMAT.format(name, *(_format(value) for value in values)))
     for name, value in filters.named():
         if name in counts:
-            print(f"Skipped {counts[name].skipped:,} potential negatives ({counts[name].ratio:.2%}) due to the "
-                  f"{name} of {value}.")
+            print(
+                f"Skipped {counts[name].skipped:,} potential negatives ({counts[name].ratio:.2%}) due to the "
+                f"{name} of {value}."
+            )
     missing = rows.max_rows - output_rows
     if missing > 0:
         settings = ["range_max", *(["range_min"] if range_min > 0 else [])]
         settings += [name for name, value in filters.named()[:3] if value is not None]
         listed = settings[0] if len(settings) == 1 else ", ".join(settings[:-1]) + " and " + settings[-1]
-        print(f"Could not find enough negatives for {missing} samples ({missing / rows.max_rows:.2%}). Consider "
-              f"adjusting the {listed} parameter{'s' if len(settings) > 1 else ''} if you'd like to find more "
-              "valid negatives.")
+        print(
+            f"Could not find enough negatives for {missing} samples ({missing / rows.max_rows:.2%}). Consider "
+            f"adjusting the {listed} parameter{'s' if len(settings) > 1 else ''} if you'd like to find more "
+            "valid negatives."
+        )

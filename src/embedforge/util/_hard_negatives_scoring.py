@@ -82,18 +82,19 @@ def rescore_with_cross_encoder(
     queries_per_call = max(1, CROSS_ENCODER_PAIRS_PER_CALL // max(1, indices.size(1)))
     pool = cross_encoder.start_multi_process_pool(target_devices=devices or None) if devices is not None else None
     try:
-        for start in trange(0, len(indices), queries_per_call, desc="Rescoring with CrossEncoder",
-                            disable=not verbose):
+        for start in trange(0, len(indices), queries_per_call, desc="Rescoring with CrossEncoder", disable=not verbose):
             block = indices[start : start + queries_per_call]
             found = block != -1
             rows, docs = found.nonzero()[:, 0].tolist(), block[found].tolist()
             pairs = [(texts.queries[start + row], texts.corpus[doc]) for row, doc in zip(rows, docs, strict=True)]
             if pairs:
-                predicted = cross_encoder.predict(pairs, batch_size=batch_size, convert_to_tensor=True,
-                                                  show_progress_bar=False, pool=pool)
+                predicted = cross_encoder.predict(
+                    pairs, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False, pool=pool
+                )
                 scores[start : start + queries_per_call][found] = predicted.to(scores)
-        positives = cross_encoder.predict(texts.row_pairs(), batch_size=batch_size, convert_to_tensor=True,
-                                          show_progress_bar=False, pool=pool)
+        positives = cross_encoder.predict(
+            texts.row_pairs(), batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False, pool=pool
+        )
     finally:
         if pool is not None:
             cross_encoder.stop_multi_process_pool(pool)
@@ -186,7 +187,10 @@ def select_negatives(
     if sampling_strategy == "top":
         return top_scores[:, :num_negatives], top_indices[:, :num_negatives]
     options = (top_indices.size(1) - top_scores.isinf().sum(dim=1)).clamp(min=num_negatives)
-    sampled = torch.tensor([random.sample(range(count), k=num_negatives) for count in options.tolist()],
-                           dtype=torch.long, device=scores.device).reshape(-1, num_negatives)
+    sampled = torch.tensor(
+        [random.sample(range(count), k=num_negatives) for count in options.tolist()],
+        dtype=torch.long,
+        device=scores.device,
+    ).reshape(-1, num_negatives)
     sampled_scores, order = top_scores[rows, sampled].sort(dim=1, descending=True)
     return sampled_scores, top_indices[rows, sampled][rows, order]

@@ -72,8 +72,11 @@ class MiningTexts:
 
     def row_pairs(self) -> list[tuple[str, str]]:
         """Every (query, positive) text pair, grouped by query."""
-        return [(self.queries[query], self.corpus[positive]) for query, ids in enumerate(self.positive_ids)
-                for positive in ids]
+        return [
+            (self.queries[query], self.corpus[positive])
+            for query, ids in enumerate(self.positive_ids)
+            for positive in ids
+        ]
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,9 @@ def embed_texts(
     loaded: list[np.ndarray | None] = [None, None]
     if settings.cache_folder:
         files = cache_files(model, texts, settings)
-        loaded = [_load_cached(file, role, settings.verbose)
-                  for file, role in zip(files, ("query", "corpus"), strict=True)]
+        loaded = [
+            _load_cached(file, role, settings.verbose) for file, role in zip(files, ("query", "corpus"), strict=True)
+        ]
     query_embeddings, corpus_embeddings = loaded
     if query_embeddings is None or corpus_embeddings is None:
         query_embeddings, corpus_embeddings = _encode(model, texts, settings, query_embeddings, corpus_embeddings)
@@ -183,20 +187,30 @@ def _encode(
     query_embeddings: np.ndarray | None,
     corpus_embeddings: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    common: dict[str, Any] = {"batch_size": settings.batch_size, "normalize_embeddings": True,
-                              "convert_to_numpy": True, "show_progress_bar": settings.verbose}
+    common: dict[str, Any] = {
+        "batch_size": settings.batch_size,
+        "normalize_embeddings": True,
+        "convert_to_numpy": True,
+        "show_progress_bar": settings.verbose,
+    }
     pool = None
     if settings.devices is not None:
         pool = model.start_multi_process_pool(target_devices=settings.devices or None)
     try:
         if corpus_embeddings is None:
             corpus_embeddings = model.encode_document(
-                texts.corpus, pool=pool, prompt_name=settings.corpus_prompt_name, prompt=settings.corpus_prompt,
+                texts.corpus,
+                pool=pool,
+                prompt_name=settings.corpus_prompt_name,
+                prompt=settings.corpus_prompt,
                 **common,
             )
         if query_embeddings is None:
             query_embeddings = model.encode_query(
-                texts.queries, pool=pool, prompt_name=settings.query_prompt_name, prompt=settings.query_prompt,
+                texts.queries,
+                pool=pool,
+                prompt_name=settings.query_prompt_name,
+                prompt=settings.query_prompt,
                 **common,
             )
     finally:

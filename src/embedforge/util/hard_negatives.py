@@ -169,42 +169,87 @@ def mine_hard_negatives(
             several labels.
         ImportError: When ``use_faiss``/``use_usearch`` is set and the library is not installed.
     """
-    from datasets import Dataset
-
     backend = _search_backend(use_faiss, use_usearch, faiss_batch_size)
     search_module = import_backend(backend)  # a missing library fails before any work
-    options = resolve_options(dataset, MiningRequest(
-        anchor_column_name=anchor_column_name, positive_column_name=positive_column_name, range_min=range_min,
-        range_max=range_max, filters=ScoreFilters(absolute_margin, relative_margin, max_score, min_score),
-        num_negatives=num_negatives, sampling_strategy=sampling_strategy, include_positives=include_positives,
-        output_format=output_format, output_scores=output_scores, as_triplets=as_triplets, margin=margin,
-        has_cross_encoder=cross_encoder is not None,
-        faiss_gpus=search_module.get_num_gpus() if backend == "faiss" and search_module is not None else 0,
-        verbose=verbose,
-    ))
-    texts = MiningTexts.from_rows(list(dataset[options.anchor_column]), list(dataset[options.positive_column]),
-                                  corpus)
+    options = resolve_options(
+        dataset,
+        MiningRequest(
+            anchor_column_name=anchor_column_name,
+            positive_column_name=positive_column_name,
+            range_min=range_min,
+            range_max=range_max,
+            filters=ScoreFilters(absolute_margin, relative_margin, max_score, min_score),
+            num_negatives=num_negatives,
+            sampling_strategy=sampling_strategy,
+            include_positives=include_positives,
+            output_format=output_format,
+            output_scores=output_scores,
+            as_triplets=as_triplets,
+            margin=margin,
+            has_cross_encoder=cross_encoder is not None,
+            faiss_gpus=search_module.get_num_gpus() if backend == "faiss" and search_module is not None else 0,
+            verbose=verbose,
+        ),
+    )
+    texts = MiningTexts.from_rows(list(dataset[options.anchor_column]), list(dataset[options.positive_column]), corpus)
     if verbose:
         _print_dataset_summary(texts, options, len(dataset))
     devices = _pool_devices(use_multi_process)
-    query_embeddings, corpus_embeddings = embed_texts(model, texts, EncodeSettings(
-        query_prompt_name=query_prompt_name, query_prompt=query_prompt, corpus_prompt_name=corpus_prompt_name,
-        corpus_prompt=corpus_prompt, batch_size=batch_size, devices=devices, cache_folder=cache_folder,
-        verbose=verbose,
-    ))
-    scores, indices = search_candidates(model, query_embeddings, corpus_embeddings,
-                                        options.range_max + options.max_positives, faiss_batch_size, backend, verbose)
+    query_embeddings, corpus_embeddings = embed_texts(
+        model,
+        texts,
+        EncodeSettings(
+            query_prompt_name=query_prompt_name,
+            query_prompt=query_prompt,
+            corpus_prompt_name=corpus_prompt_name,
+            corpus_prompt=corpus_prompt,
+            batch_size=batch_size,
+            devices=devices,
+            cache_folder=cache_folder,
+            verbose=verbose,
+        ),
+    )
+    scores, indices = search_candidates(
+        model,
+        query_embeddings,
+        corpus_embeddings,
+        options.range_max + options.max_positives,
+        faiss_batch_size,
+        backend,
+        verbose,
+    )
     positives = positive_scores(model, query_embeddings, corpus_embeddings, texts)
     del query_embeddings, corpus_embeddings
     if cross_encoder is not None and options.filters.any_set:
         scores, positives = rescore_with_cross_encoder(cross_encoder, texts, indices, batch_size, devices, verbose)
+    return _output(scores, indices, positives, texts, options, len(dataset), verbose)
+
+
+def _output(
+    scores: Tensor,
+    indices: Tensor,
+    positives: Tensor,
+    texts: MiningTexts,
+    options: MiningOptions,
+    dataset_rows: int,
+    verbose: bool,
+) -> Dataset:
+    """Steps 4-7 (:func:`_mine`), then the rows of the output format as a Dataset (and the report if verbose)."""
+    from datasets import Dataset
+
     negative_scores, negative_ids, counts = _mine(scores, indices, positives, texts, options)
     if verbose:
         print("Negative candidates mined, preparing dataset...")
-    mined = Mined(texts=texts, positive_scores=positives.cpu(), negative_ids=negative_ids.cpu(),
-                  negative_scores=negative_scores.cpu(), anchor_column=options.anchor_column,
-                  positive_column=options.positive_column, output_scores=options.output_scores)
-    rows = build_rows(options.output_format, mined, len(dataset))
+    mined = Mined(
+        texts=texts,
+        positive_scores=positives.cpu(),
+        negative_ids=negative_ids.cpu(),
+        negative_scores=negative_scores.cpu(),
+        anchor_column=options.anchor_column,
+        positive_column=options.positive_column,
+        output_scores=options.output_scores,
+    )
+    rows = build_rows(options.output_format, mined, dataset_rows)
     output = Dataset.from_dict(rows.columns)
     if verbose:
         print_report(mined.positive_scores, rows, len(output), counts, options.filters, options.range_min)
@@ -223,8 +268,9 @@ def _mine(
     if not options.include_positives:
         mask_positives(scores, indices, texts)
     counts = apply_filters(scores, positives, texts, options.filters)
-    negative_scores, negative_ids = select_negatives(scores, indices, options.range_min, options.range_max,
-                                                     options.num_negatives, options.sampling_strategy)
+    negative_scores, negative_ids = select_negatives(
+        scores, indices, options.range_min, options.range_max, options.num_negatives, options.sampling_strategy
+    )
     return negative_scores, negative_ids, counts
 
 
@@ -234,8 +280,10 @@ def _search_backend(use_faiss: bool, use_usearch: bool, faiss_batch_size: int) -
             f"faiss_batch_size must be a positive integer (anchors searched at once), got {faiss_batch_size}."
         )
     if use_faiss and use_usearch:
-        raise ValueError("use_faiss and use_usearch are both True; choose one search library (or neither, for the "
-                         "exact search in torch).")
+        raise ValueError(
+            "use_faiss and use_usearch are both True; choose one search library (or neither, for the "
+            "exact search in torch)."
+        )
     return "faiss" if use_faiss else "usearch" if use_usearch else "torch"
 
 

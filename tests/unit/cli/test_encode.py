@@ -35,13 +35,17 @@ def test_txt_to_npy_matches_model_encode(tiny_bert_path: Path, tmp_path: Path) -
 
 
 def test_csv_tsv_jsonl_gz_inputs_and_columns(tiny_bert_path: Path, tmp_path: Path) -> None:
-    (tmp_path / "a.csv").write_text("id,body\n" + "".join(f"{i},\"{t}\"\n" for i, t in enumerate(TEXTS)))
+    (tmp_path / "a.csv").write_text("id,body\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(TEXTS)))
     (tmp_path / "b.tsv").write_text("text\tid\n" + "".join(f"{t}\t{i}\n" for i, t in enumerate(TEXTS)))
     with gzip.open(tmp_path / "c.jsonl.gz", "wt", encoding="utf-8") as handle:
         handle.writelines(json.dumps({"question": t, "n": 1}) + "\n" for t in TEXTS)
     expected = reference(tiny_bert_path, TEXTS)
-    for name, options in (("a.csv", ["--column", "body"]), ("a.csv", []), ("b.tsv", []),
-                          ("c.jsonl.gz", ["--field", "question"])):
+    for name, options in (
+        ("a.csv", ["--column", "body"]),
+        ("a.csv", []),
+        ("b.tsv", []),
+        ("c.jsonl.gz", ["--field", "question"]),
+    ):
         output = tmp_path / f"{name}.npy"
         assert encode(tiny_bert_path, tmp_path / name, output, *options) == 0
         if name == "a.csv" and not options:  # no 'text' column: the first column ("id") is embedded
@@ -56,8 +60,17 @@ def test_parquet_output_with_options(tiny_bert_path: Path, tmp_path: Path) -> No
     source = tmp_path / "texts.jsonl"
     source.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     output = tmp_path / "emb.parquet"
-    options = ["--normalize", "--truncate-dim", "8", "--prompt", "query: ", "--batch-size", "2",
-               "--max-seq-length", "16"]
+    options = [
+        "--normalize",
+        "--truncate-dim",
+        "8",
+        "--prompt",
+        "query: ",
+        "--batch-size",
+        "2",
+        "--max-seq-length",
+        "16",
+    ]
     assert encode(tiny_bert_path, source, output, *options) == 0
     table = pq.read_table(output)
     assert table.column_names == ["text", "embedding"]

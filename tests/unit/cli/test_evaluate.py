@@ -45,15 +45,17 @@ def load(model: Path) -> object:
     return SentenceTransformer(str(model), device="cpu")
 
 
-def test_sts_metrics_equal_the_evaluator(tiny_bert_path: Path, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_sts_metrics_equal_the_evaluator(
+    tiny_bert_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from embedforge.evaluation import EmbeddingSimilarityEvaluator
 
     path = write_csv(tmp_path / "sts.csv", ["sentence1", "sentence2", "score"], PAIRS)
     metrics = run_json(str(tiny_bert_path), "--sts", str(path), "--batch-size", "4", "--limit", "6", capsys=capsys)
     rows = PAIRS[:6]
-    expected = EmbeddingSimilarityEvaluator([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                                            batch_size=4, name="sts")(load(tiny_bert_path))
+    expected = EmbeddingSimilarityEvaluator(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], batch_size=4, name="sts"
+    )(load(tiny_bert_path))
     assert metrics.keys() == expected.keys()
     for key, value in expected.items():
         assert metrics[key] == pytest.approx(value, abs=1e-6)
@@ -69,14 +71,28 @@ def test_sts_readable_output(tiny_bert_path: Path, tmp_path: Path, capsys: pytes
     assert "stsb-test_pearson_cosine: " in out
 
 
-def test_several_flags_run_sequentially_and_write_csv(tiny_bert_path: Path, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_several_flags_run_sequentially_and_write_csv(
+    tiny_bert_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sts = write_csv(tmp_path / "sts.csv", ["sentence1", "sentence2", "score"], PAIRS)
-    triplets = write_csv(tmp_path / "triplets.csv", ["anchor", "positive", "negative"],
-                         [(a, b, PAIRS[(i + 3) % len(PAIRS)][1]) for i, (a, b, _) in enumerate(PAIRS)])
+    triplets = write_csv(
+        tmp_path / "triplets.csv",
+        ["anchor", "positive", "negative"],
+        [(a, b, PAIRS[(i + 3) % len(PAIRS)][1]) for i, (a, b, _) in enumerate(PAIRS)],
+    )
     results = tmp_path / "results"
-    metrics = run_json(str(tiny_bert_path), "--sts", str(sts), "--triplets", str(triplets), "--sts", str(sts),
-                       "--output-path", str(results), capsys=capsys)
+    metrics = run_json(
+        str(tiny_bert_path),
+        "--sts",
+        str(sts),
+        "--triplets",
+        str(triplets),
+        "--sts",
+        str(sts),
+        "--output-path",
+        str(results),
+        capsys=capsys,
+    )
     assert "sts_spearman_cosine" in metrics
     assert "sts__spearman_cosine" in metrics  # a repeated name gets a suffix
     assert 0.0 <= metrics["triplets_cosine_accuracy"] <= 1.0
@@ -92,19 +108,24 @@ def test_beir_folder(tiny_bert_path: Path, tmp_path: Path, capsys: pytest.Captur
     folder = tmp_path / "toy-ir"
     (folder / "qrels").mkdir(parents=True)
     documents = {f"d{i}": pair[1] for i, pair in enumerate(PAIRS)}
-    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n"
-                                                 for k, v in documents.items()))
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{i}", "text": pair[0]}) + "\n"
-                                                  for i, pair in enumerate(PAIRS)))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n"
-                                               + "".join(f"q{i}\td{i}\t1\n" for i in range(len(PAIRS))))
+    (folder / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in documents.items())
+    )
+    (folder / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": f"q{i}", "text": pair[0]}) + "\n" for i, pair in enumerate(PAIRS))
+    )
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(len(PAIRS)))
+    )
     metrics = run_json(str(tiny_bert_path), "--beir", str(folder), "--limit", "3", capsys=capsys)
     assert 0.0 <= metrics["toy-ir_cosine_ndcg@10"] <= 1.0
     assert metrics["toy-ir_cosine_accuracy@10"] == 1.0  # 8 documents: every relevant one is in the top 10
 
 
-@pytest.mark.skipif(importlib.util.find_spec("embedforge.config.build") is None,
-                    reason="embedforge.config.build (the recipe schema) is not there yet")
+@pytest.mark.skipif(
+    importlib.util.find_spec("embedforge.config.build") is None,
+    reason="embedforge.config.build (the recipe schema) is not there yet",
+)
 def test_recipe_evaluators(tiny_bert_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sts = write_csv(tmp_path / "sts.csv", ["sentence1", "sentence2", "score"], PAIRS)
     recipe = tmp_path / "recipe.yaml"
@@ -119,8 +140,15 @@ def test_recipe_evaluators(tiny_bert_path: Path, tmp_path: Path, capsys: pytest.
         "    args: {name: sts-test}\n"
         "    when: [before, after]\n"
     )
-    metrics = run_json(str(tiny_bert_path), "--stage", "after", "--recipe", str(recipe),
-                       "evaluators.1.args.name=renamed", capsys=capsys)
+    metrics = run_json(
+        str(tiny_bert_path),
+        "--stage",
+        "after",
+        "--recipe",
+        str(recipe),
+        "evaluators.1.args.name=renamed",
+        capsys=capsys,
+    )
     direct = run_json(str(tiny_bert_path), "--sts", str(sts), capsys=capsys)
     assert set(metrics) == {"renamed_pearson_cosine", "renamed_spearman_cosine"}
     assert metrics["renamed_spearman_cosine"] == pytest.approx(direct["sts_spearman_cosine"], abs=1e-6)

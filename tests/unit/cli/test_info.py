@@ -29,13 +29,19 @@ def test_plain_checkpoint_readable(tiny_bert_path: Path, capsys: pytest.CaptureF
     assert "Model card: none" in out
 
 
-def test_saved_model_with_prompts_json(tiny_bert_path: Path, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_saved_model_with_prompts_json(
+    tiny_bert_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from embedforge import SentenceTransformer
     from embedforge.models import Normalize
 
-    model = SentenceTransformer(str(tiny_bert_path), device="cpu", prompts={"query": "query: ", "document": ""},
-                                default_prompt_name="query", similarity_fn_name="dot")
+    model = SentenceTransformer(
+        str(tiny_bert_path),
+        device="cpu",
+        prompts={"query": "query: ", "document": ""},
+        default_prompt_name="query",
+        similarity_fn_name="dot",
+    )
     model.append(Normalize())
     model.save(str(tmp_path / "saved"))
     report = info_json(tmp_path / "saved", capsys)

@@ -39,7 +39,11 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
 def test_python_dash_m_embedforge_help() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "embedforge", "--help"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "usage: embedforge" in result.stdout

@@ -27,10 +27,12 @@ QRELS = {"q1": ["d1", "d6"], "q2": ["d2"], "q3": ["d5"]}
 def beir_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "beir"
     (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": key, "title": "", "text": text}) + "\n"
-                                                 for key, text in DOCS.items()))
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": key, "text": text}) + "\n"
-                                                  for key, text in QUERIES.items()))
+    (folder / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": key, "title": "", "text": text}) + "\n" for key, text in DOCS.items())
+    )
+    (folder / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": key, "text": text}) + "\n" for key, text in QUERIES.items())
+    )
     lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t1" for q, docs in QRELS.items() for d in docs]
     (folder / "qrels" / "test.tsv").write_text("\n".join(lines) + "\n")
     return folder
@@ -45,14 +47,33 @@ def _events(capsys: pytest.CaptureFixture[str]) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
-def test_rank_reorders_by_the_cross_encoder(tiny_bert_path: Path, tiny_ce: Path, beir_folder: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_rank_reorders_by_the_cross_encoder(
+    tiny_bert_path: Path, tiny_ce: Path, beir_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from embedforge import CrossEncoder, SentenceTransformer
     from embedforge.cross_encoder.retrieve_rerank import ranking_metrics, retrieve
 
     output = tmp_path / "run.jsonl"
-    status = main(["rank", "--retriever", str(tiny_bert_path), "--reranker", str(tiny_ce), "--beir", str(beir_folder),
-                   "--top-k", "4", "--rerank-k", "3", "--output", str(output), "--device", "cpu", "--json"])
+    status = main(
+        [
+            "rank",
+            "--retriever",
+            str(tiny_bert_path),
+            "--reranker",
+            str(tiny_ce),
+            "--beir",
+            str(beir_folder),
+            "--top-k",
+            "4",
+            "--rerank-k",
+            "3",
+            "--output",
+            str(output),
+            "--device",
+            "cpu",
+            "--json",
+        ]
+    )
     assert status == 0
     events = _events(capsys)
     metrics = {event["label"]: event["metrics"] for event in events if event["event"] == "metrics"}
@@ -79,8 +100,25 @@ def test_rerank_text_files_without_retriever_writes_a_trec_run(
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(DOCS.values()) + "\n")
     run_file = tmp_path / "run.trec"
-    assert main(["rerank", "--reranker", str(tiny_ce), "--queries", str(queries), "--corpus", str(corpus),
-                 "--output", str(run_file), "--device", "cpu", "--json"]) == 0
+    assert (
+        main(
+            [
+                "rerank",
+                "--reranker",
+                str(tiny_ce),
+                "--queries",
+                str(queries),
+                "--corpus",
+                str(corpus),
+                "--output",
+                str(run_file),
+                "--device",
+                "cpu",
+                "--json",
+            ]
+        )
+        == 0
+    )
     rows = [line.split("\t") for line in run_file.read_text().splitlines()]
     assert len(rows) == len(QUERIES) * len(DOCS)
     first = [row for row in rows if row[0] == "0"]
@@ -89,10 +127,12 @@ def test_rerank_text_files_without_retriever_writes_a_trec_run(
     assert scores == sorted(scores, reverse=True)
 
 
-def test_rank_refuses_a_bi_encoder_as_reranker(tiny_bert_path: Path, beir_folder: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["rank", "--reranker", str(tiny_bert_path), "--beir", str(beir_folder), "--device", "cpu",
-                 "--json"]) == 1
+def test_rank_refuses_a_bi_encoder_as_reranker(
+    tiny_bert_path: Path, beir_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["rank", "--reranker", str(tiny_bert_path), "--beir", str(beir_folder), "--device", "cpu", "--json"]) == 1
+    )
     errors = [event for event in _events(capsys) if event["event"] == "error"]
     assert "not a cross-encoder" in errors[0]["message"]
 

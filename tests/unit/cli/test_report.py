@@ -19,11 +19,14 @@ LOGS = [
 
 def summary() -> RunSummary:
     return RunSummary(
-        recipe_yaml="model:\n  path: x\n", global_step=2,
+        recipe_yaml="model:\n  path: x\n",
+        global_step=2,
         before={"test_spearman_cosine": 0.5, "test_pearson_cosine": float("nan")},
         after={"test_spearman_cosine": 0.75, "test_pearson_cosine": 0.7},
-        log_history=LOGS, throughput=Throughput(samples=32, tokens=300, padded_tokens=400, train_seconds=2.0, steps=2),
-        peak_memory_bytes=3 * 2**20, model_dir="out/final",
+        log_history=LOGS,
+        throughput=Throughput(samples=32, tokens=300, padded_tokens=400, train_seconds=2.0, steps=2),
+        peak_memory_bytes=3 * 2**20,
+        model_dir="out/final",
     )
 
 

@@ -89,8 +89,9 @@ def test_sigint_saves_a_checkpoint_and_resume_finishes(tmp_path, recipe, monkeyp
 
 def test_json_mode_prints_json_lines(tmp_path, recipe, capsys):
     path = write_recipe(tmp_path / "recipe.yaml", recipe)
-    assert main(["train", str(path), "training.max_steps=2", "--output-dir", str(tmp_path / "elsewhere"),
-                 "--json"]) == 0
+    assert (
+        main(["train", str(path), "training.max_steps=2", "--output-dir", str(tmp_path / "elsewhere"), "--json"]) == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     events = [json.loads(line) for line in lines]
     kinds = {event["event"] for event in events}

@@ -36,7 +36,10 @@ def test_deprecated_alias_warns_and_keeps_the_parent_class() -> None:
 def test_sentence_transformers_lists_the_same_cross_encoder_paths() -> None:
     from sentence_transformers.util.deprecated_import import DEPRECATED_MODULE_PATHS
 
-    theirs = {path.replace("sentence_transformers.", "embedforge.", 1) for path in DEPRECATED_MODULE_PATHS
-              if path.startswith("sentence_transformers.cross_encoder.")}
+    theirs = {
+        path.replace("sentence_transformers.", "embedforge.", 1)
+        for path in DEPRECATED_MODULE_PATHS
+        if path.startswith("sentence_transformers.cross_encoder.")
+    }
     ours = {alias.path for alias in MODULE_ALIASES}
     assert theirs <= ours, sorted(theirs - ours)

@@ -34,8 +34,10 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
 def sts_rows(count: int, seed: int = 0) -> list[dict[str, Any]]:
     """``sentence1, sentence2, score, genre`` rows."""
     rng = random.Random(seed)
-    return [{"sentence1": sentence(rng), "sentence2": sentence(rng), "score": round(rng.random(), 2),
-             "genre": "toy"} for _ in range(count)]
+    return [
+        {"sentence1": sentence(rng), "sentence2": sentence(rng), "score": round(rng.random(), 2), "genre": "toy"}
+        for _ in range(count)
+    ]
 
 
 def triplet_rows(count: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -52,8 +54,9 @@ def write_beir(folder: Path) -> Path:
     queries = [{"_id": f"q{i}", "text": sentence(rng)} for i in range(4)]
     (folder / "corpus.jsonl").write_text("".join(json.dumps(doc) + "\n" for doc in docs), encoding="utf-8")
     (folder / "queries.jsonl").write_text("".join(json.dumps(query) + "\n" for query in queries), encoding="utf-8")
-    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\nq0\td0\t1\nq0\td1\t1\nq1\td2\t1\n",
-                                               encoding="utf-8")
+    (folder / "qrels" / "train.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq0\td0\t1\nq0\td1\t1\nq1\td2\t1\n", encoding="utf-8"
+    )
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq2\td3\t1\nq3\td4\t1\n", encoding="utf-8")
     return folder
 
@@ -69,14 +72,30 @@ def tiny_recipe(root: Path, model_path: Path, rows: int = 32) -> dict[str, Any]:
         "train_datasets": {"sts": {"path": str(data / "train.csv"), "columns": ["sentence1", "sentence2", "score"]}},
         "loss": {"name": "CoSENTLoss"},
         "evaluators": [
-            {"name": "EmbeddingSimilarityEvaluator", "data": {"path": str(data / "dev.csv")},
-             "args": {"name": "dev"}, "when": ["during"]},
-            {"name": "EmbeddingSimilarityEvaluator", "data": {"path": str(data / "test.csv")},
-             "args": {"name": "test"}, "when": ["before", "after"]},
+            {
+                "name": "EmbeddingSimilarityEvaluator",
+                "data": {"path": str(data / "dev.csv")},
+                "args": {"name": "dev"},
+                "when": ["during"],
+            },
+            {
+                "name": "EmbeddingSimilarityEvaluator",
+                "data": {"path": str(data / "test.csv")},
+                "args": {"name": "test"},
+                "when": ["before", "after"],
+            },
         ],
-        "training": {"max_steps": 3, "per_device_train_batch_size": 8, "learning_rate": 1e-4, "seed": 12,
-                     "eval_strategy": "steps", "eval_steps": 1, "logging_steps": 1, "save_strategy": "no",
-                     "use_cpu": True},
+        "training": {
+            "max_steps": 3,
+            "per_device_train_batch_size": 8,
+            "learning_rate": 1e-4,
+            "seed": 12,
+            "eval_strategy": "steps",
+            "eval_steps": 1,
+            "logging_steps": 1,
+            "save_strategy": "no",
+            "use_cpu": True,
+        },
         "output_dir": str(root / "out"),
     }
 

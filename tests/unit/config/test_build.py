@@ -44,13 +44,20 @@ def test_build_model_applies_overrides(tiny_model):
 def test_modifier_wraps_inner_loss_and_softmax_gets_the_dimension(tiny_model):
     from embedforge.losses import CoSENTLoss, MatryoshkaLoss, SoftmaxLoss, TripletDistanceMetric, TripletLoss
 
-    loss = build_loss(LossSpec(name="MatryoshkaLoss", args={"matryoshka_dims": [32, 16]},
-                               loss=LossSpec(name="CoSENTLoss", args={"scale": 10.0})), tiny_model)
+    loss = build_loss(
+        LossSpec(
+            name="MatryoshkaLoss",
+            args={"matryoshka_dims": [32, 16]},
+            loss=LossSpec(name="CoSENTLoss", args={"scale": 10.0}),
+        ),
+        tiny_model,
+    )
     assert isinstance(loss, MatryoshkaLoss) and isinstance(loss.loss, CoSENTLoss) and loss.loss.scale == 10.0
     softmax = build_loss(LossSpec(name="SoftmaxLoss", args={"num_labels": 3}), tiny_model)
     assert isinstance(softmax, SoftmaxLoss) and softmax.classifier.in_features == 3 * 32
-    triplet = build_loss(LossSpec(name="TripletLoss", args={"distance_metric": "TripletDistanceMetric.COSINE"}),
-                         tiny_model)
+    triplet = build_loss(
+        LossSpec(name="TripletLoss", args={"distance_metric": "TripletDistanceMetric.COSINE"}), tiny_model
+    )
     assert isinstance(triplet, TripletLoss) and triplet.distance_metric is TripletDistanceMetric.COSINE
 
 
@@ -69,25 +76,36 @@ def test_equal_loss_specs_share_one_loss(tmp_path, tiny_bert_path, tiny_model):
 def test_build_evaluators_from_csv_and_beir(tmp_path):
     sts = write_csv(tmp_path / "sts.csv", sts_rows(6))
     triplets = write_csv(tmp_path / "triplets.csv", triplet_rows(5))
-    renamed = write_csv(tmp_path / "renamed.csv", [{"q": r["sentence1"], "d": r["sentence2"], "y": 1} for r in
-                                                   sts_rows(4)])
+    renamed = write_csv(
+        tmp_path / "renamed.csv", [{"q": r["sentence1"], "d": r["sentence2"], "y": 1} for r in sts_rows(4)]
+    )
     specs = [
-        EvaluatorSpec(name="EmbeddingSimilarityEvaluator", data=DatasetSpec(path=str(sts)), args={"name": "sts"},
-                      when=["before", "after"]),
+        EvaluatorSpec(
+            name="EmbeddingSimilarityEvaluator",
+            data=DatasetSpec(path=str(sts)),
+            args={"name": "sts"},
+            when=["before", "after"],
+        ),
         EvaluatorSpec(name="TripletEvaluator", data=DatasetSpec(path=str(triplets), limit=3), when=["during"]),
-        EvaluatorSpec(name="BinaryClassificationEvaluator", data=DatasetSpec(path=str(renamed)),
-                      inputs={"sentences1": "q", "sentences2": "d", "labels": "y"}),
-        EvaluatorSpec(name="InformationRetrievalEvaluator", beir=str(write_beir(tmp_path / "beir")),
-                      args={"name": "ir"}),
+        EvaluatorSpec(
+            name="BinaryClassificationEvaluator",
+            data=DatasetSpec(path=str(renamed)),
+            inputs={"sentences1": "q", "sentences2": "d", "labels": "y"},
+        ),
+        EvaluatorSpec(
+            name="InformationRetrievalEvaluator", beir=str(write_beir(tmp_path / "beir")), args={"name": "ir"}
+        ),
     ]
     evaluators = build_evaluators(specs)
     assert [type(e).__name__ for e in evaluators] == [spec.name for spec in specs]
     assert evaluators[0].sentences1[0] == sts_rows(6)[0]["sentence1"]
     assert len(evaluators[1].anchors) == 3
     assert evaluators[3].queries_ids == ["q2", "q3"]
-    assert [type(e).__name__ for e in build_evaluators(specs, when="during")] == ["TripletEvaluator", "Binary"
-                                                                                 "ClassificationEvaluator",
-                                                                                 "InformationRetrievalEvaluator"]
+    assert [type(e).__name__ for e in build_evaluators(specs, when="during")] == [
+        "TripletEvaluator",
+        "BinaryClassificationEvaluator",
+        "InformationRetrievalEvaluator",
+    ]
 
 
 def test_evaluator_inputs_must_exist(tmp_path):

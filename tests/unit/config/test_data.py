@@ -20,8 +20,13 @@ def rows():
 def test_csv_with_where_rename_columns_and_limit(tmp_path, rows):
     rows[0]["genre"] = "other"
     path = write_csv(tmp_path / "train.csv", rows)
-    spec = DatasetSpec(path=str(path), where={"genre": "toy"}, rename={"sentence1": "anchor"},
-                       columns=["sentence2", "anchor", "score"], limit=5)
+    spec = DatasetSpec(
+        path=str(path),
+        where={"genre": "toy"},
+        rename={"sentence1": "anchor"},
+        columns=["sentence2", "anchor", "score"],
+        limit=5,
+    )
     dataset = load_data(spec)
     assert dataset.column_names == ["sentence2", "anchor", "score"]
     assert len(dataset) == 5

@@ -38,11 +38,18 @@ def test_environment_variables_are_expanded(tmp_path, monkeypatch):
 
 
 def test_overrides_are_yaml_scalars_and_reach_lists(tmp_path):
-    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", BASE), [
-        "training.max_steps=3", "training.learning_rate=2e-5", "train_datasets.sts.limit=10",
-        "evaluators.0.args.batch_size=4", "model.revision=null", "train_datasets.sts.columns=[b, a, score]",
-        "training.new_field=abc",
-    ])
+    recipe = load_recipe(
+        write_recipe(tmp_path / "r.yaml", BASE),
+        [
+            "training.max_steps=3",
+            "training.learning_rate=2e-5",
+            "train_datasets.sts.limit=10",
+            "evaluators.0.args.batch_size=4",
+            "model.revision=null",
+            "train_datasets.sts.columns=[b, a, score]",
+            "training.new_field=abc",
+        ],
+    )
     assert recipe.training == {"max_steps": 3, "learning_rate": 2e-5, "new_field": "abc"}
     assert recipe.train_datasets["sts"].limit == 10
     assert recipe.train_datasets["sts"].columns == ["b", "a", "score"]
@@ -68,8 +75,13 @@ def test_unknown_keys_name_key_section_and_known_keys(tmp_path):
 
 
 def test_wrong_types_are_reported():
-    recipe, problems = parse_recipe({"model": {"path": "m", "trust_remote_code": "yes"},
-                                     "train_datasets": {"a": {"path": "x", "limit": "ten"}}, "evaluators": {}})
+    recipe, problems = parse_recipe(
+        {
+            "model": {"path": "m", "trust_remote_code": "yes"},
+            "train_datasets": {"a": {"path": "x", "limit": "ten"}},
+            "evaluators": {},
+        }
+    )
     assert len(problems) == 3
     assert any("model.trust_remote_code" in problem and "bool" in problem for problem in problems)
     assert any("train_datasets.a.limit" in problem for problem in problems)
@@ -77,8 +89,9 @@ def test_wrong_types_are_reported():
 
 
 def test_model_needs_one_source_and_known_stages():
-    _, problems = parse_recipe({"model": {"path": "m", "from_package": "p"},
-                                "evaluators": [{"name": "X", "when": ["later"]}]})
+    _, problems = parse_recipe(
+        {"model": {"path": "m", "from_package": "p"}, "evaluators": [{"name": "X", "when": ["later"]}]}
+    )
     assert any("both 'path' and 'from_package'" in problem for problem in problems)
     assert any("unknown stage(s) ['later']" in problem for problem in problems)
 

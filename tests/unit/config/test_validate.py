@@ -51,8 +51,10 @@ def test_data_that_does_not_fit_the_loss(tmp_path, recipe):
     for row in rows:
         row["score"] = "high"
     recipe["train_datasets"]["sts"]["path"] = str(write_csv(tmp_path / "bad.csv", rows))
-    recipe["train_datasets"]["triple"] = {"path": str(write_csv(tmp_path / "ok.csv", sts_rows(6))),
-                                          "columns": ["sentence1", "sentence2", "genre", "score"]}
+    recipe["train_datasets"]["triple"] = {
+        "path": str(write_csv(tmp_path / "ok.csv", sts_rows(6))),
+        "columns": ["sentence1", "sentence2", "genre", "score"],
+    }
     report = validate_recipe(write_recipe(tmp_path / "r.yaml", recipe), ["training.eval_strategy=no"])
     text = "\n".join(report.problems)
     assert "'sentence2' has 1 missing or empty text(s)" in text
@@ -84,6 +86,7 @@ def test_evaluation_steps_need_something_to_evaluate(tmp_path, recipe):
 def test_missing_model_folder_and_package(tmp_path, recipe):
     report = validate_recipe(write_recipe(tmp_path / "r.yaml", recipe), [f"model.path={tmp_path}/nope"])
     assert any("does not exist" in problem for problem in report.problems)
-    report = validate_recipe(write_recipe(tmp_path / "r.yaml", recipe),
-                             ["model.path=null", "model.from_package=no_such_package_xyz"])
+    report = validate_recipe(
+        write_recipe(tmp_path / "r.yaml", recipe), ["model.path=null", "model.from_package=no_such_package_xyz"]
+    )
     assert any("no_such_package_xyz" in problem and "not installed" in problem for problem in report.problems)

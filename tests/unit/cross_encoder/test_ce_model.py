@@ -16,8 +16,11 @@ from embedforge.cross_encoder import CrossEncoder
 def test_predict_equals_sentence_transformers(tiny_ce_path: Path) -> None:
     ours, theirs = both_cross_encoders(tiny_ce_path)
     np.testing.assert_allclose(ours.predict(PAIRS), theirs.predict(PAIRS), atol=1e-6)
-    np.testing.assert_allclose(ours.predict(PAIRS, activation_fn=torch.nn.Identity()),
-                               theirs.predict(PAIRS, activation_fn=torch.nn.Identity()), atol=1e-6)
+    np.testing.assert_allclose(
+        ours.predict(PAIRS, activation_fn=torch.nn.Identity()),
+        theirs.predict(PAIRS, activation_fn=torch.nn.Identity()),
+        atol=1e-6,
+    )
     assert ours.predict(PAIRS[0]).shape == ()
     assert ours.num_labels == 1
     assert isinstance(ours.activation_fn, torch.nn.Sigmoid)
@@ -54,8 +57,7 @@ def test_rank_equals_sentence_transformers(tiny_ce_path: Path) -> None:
 
 def test_prompt_goes_before_the_query_only(tiny_ce_path: Path) -> None:
     ours, theirs = both_cross_encoders(tiny_ce_path, prompts={"q": "query: "})
-    np.testing.assert_allclose(ours.predict(PAIRS, prompt_name="q"), theirs.predict(PAIRS, prompt_name="q"),
-                               atol=1e-6)
+    np.testing.assert_allclose(ours.predict(PAIRS, prompt_name="q"), theirs.predict(PAIRS, prompt_name="q"), atol=1e-6)
     features = ours.preprocess([PAIRS[0]], prompt="query: ")
     tokens = ours.tokenizer.convert_ids_to_tokens(features["input_ids"][0])
     assert tokens[:2] == ["[CLS]", "query"]
@@ -107,8 +109,9 @@ def test_older_formats_restore_their_activation(tiny_ce_path: Path, legacy_key: 
     assert isinstance(model.activation_fn, torch.nn.Identity)
 
 
-def test_unknown_saved_activation_falls_back_to_the_default(tiny_ce_path: Path, tmp_path: Path,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_saved_activation_falls_back_to_the_default(
+    tiny_ce_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     model = CrossEncoder(str(tiny_ce_path), device="cpu")
     model.save(tmp_path / "m")
     config_file = tmp_path / "m" / "config_sentence_transformers.json"
@@ -131,8 +134,9 @@ def test_bi_encoder_backbone_gets_a_fresh_head(tiny_bert_path: Path) -> None:
     np.testing.assert_allclose(ours.predict(PAIRS), theirs.predict(PAIRS), atol=1e-6)
 
 
-def test_sentence_transformer_folder_converts(tiny_bert_path: Path, tmp_path: Path,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_sentence_transformer_folder_converts(
+    tiny_bert_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from embedforge import SentenceTransformer
 
     SentenceTransformer(str(tiny_bert_path), device="cpu", prompts={"query": "query: "}).save(tmp_path / "bi")
@@ -146,8 +150,13 @@ def test_sentence_transformer_folder_converts(tiny_bert_path: Path, tmp_path: Pa
 def test_legacy_constructor_forms(tiny_ce_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     model = CrossEncoder(str(tiny_ce_path), 1, 40, torch.nn.Identity(), "cpu")
     assert model.max_seq_length == 40 and isinstance(model.activation_fn, torch.nn.Identity)
-    model = CrossEncoder(model_name=str(tiny_ce_path), tokenizer_args={"model_max_length": 30}, device="cpu",
-                         default_activation_function=torch.nn.Tanh(), classifier_dropout=0.3)
+    model = CrossEncoder(
+        model_name=str(tiny_ce_path),
+        tokenizer_args={"model_max_length": 30},
+        device="cpu",
+        default_activation_function=torch.nn.Tanh(),
+        classifier_dropout=0.3,
+    )
     assert model.max_seq_length == 30 and isinstance(model.activation_fn, torch.nn.Tanh)
     assert model.config.classifier_dropout == 0.3
     assert "deprecated" in caplog.text or "renamed" in caplog.text
@@ -155,8 +164,11 @@ def test_legacy_constructor_forms(tiny_ce_path: Path, caplog: pytest.LogCaptureF
 
 def test_legacy_predict_keywords(tiny_ce_path: Path) -> None:
     model = CrossEncoder(str(tiny_ce_path), device="cpu")
-    np.testing.assert_allclose(model.predict(sentences=PAIRS, num_workers=2, activation_fct=torch.nn.Identity()),
-                               model.predict(PAIRS, activation_fn=torch.nn.Identity()), atol=1e-7)
+    np.testing.assert_allclose(
+        model.predict(sentences=PAIRS, num_workers=2, activation_fct=torch.nn.Identity()),
+        model.predict(PAIRS, activation_fn=torch.nn.Identity()),
+        atol=1e-7,
+    )
     assert len(model.rank("q", ["a", "b"], apply_softmax=True, convert_to_numpy=True)) == 2
 
 

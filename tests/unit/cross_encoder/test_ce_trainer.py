@@ -23,8 +23,13 @@ class SquaredErrorLoss(CrossEncoderLoss):
 
     input_spec = InputSpec(2, 2, LabelKind.FLOAT, "(query, document) with a score")
 
-    def forward(self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None, prompt: str | None = None,
-                task: str | None = None) -> Tensor:
+    def forward(
+        self,
+        inputs: list[list[Any]],
+        labels: Tensor | list[Tensor] | None,
+        prompt: str | None = None,
+        task: str | None = None,
+    ) -> Tensor:
         logits = self.logits(list(zip(inputs[0], inputs[1], strict=True)), prompt, task).view(-1)
         return ((logits - labels.float()) ** 2).mean()
 
@@ -32,14 +37,24 @@ class SquaredErrorLoss(CrossEncoderLoss):
 def _pairs_dataset(rows: int = 24) -> Dataset:
     queries = [PAIRS[index % len(PAIRS)][0] for index in range(rows)]
     documents = [PAIRS[(index * 2 + 1) % len(PAIRS)][1] for index in range(rows)]
-    return Dataset.from_dict({"query": queries, "document": documents,
-                              "label": [float(index % 2) for index in range(rows)]})
+    return Dataset.from_dict(
+        {"query": queries, "document": documents, "label": [float(index % 2) for index in range(rows)]}
+    )
 
 
 def _args(output: Path, **kwargs: object) -> CrossEncoderTrainingArguments:
-    defaults = {"output_dir": str(output), "per_device_train_batch_size": 8, "report_to": "none", "use_cpu": True,
-                "learning_rate": 5e-4, "seed": 3, "max_steps": 6, "save_strategy": "no", "logging_steps": 1,
-                "warmup_steps": 2}
+    defaults = {
+        "output_dir": str(output),
+        "per_device_train_batch_size": 8,
+        "report_to": "none",
+        "use_cpu": True,
+        "learning_rate": 5e-4,
+        "seed": 3,
+        "max_steps": 6,
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "warmup_steps": 2,
+    }
     return CrossEncoderTrainingArguments(**{**defaults, **kwargs})
 
 
@@ -52,13 +67,15 @@ def _no_dropout(model: nn.Module) -> None:
 def test_default_loss_follows_num_labels(tiny_ce_path: Path, tiny_ce3_path: Path, tmp_path: Path) -> None:
     from embedforge.cross_encoder.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
 
-    one = CrossEncoderTrainer(model=CrossEncoder(str(tiny_ce_path), device="cpu"), args=_args(tmp_path / "a"),
-                              train_dataset=_pairs_dataset())
+    one = CrossEncoderTrainer(
+        model=CrossEncoder(str(tiny_ce_path), device="cpu"), args=_args(tmp_path / "a"), train_dataset=_pairs_dataset()
+    )
     assert isinstance(one.loss, BinaryCrossEntropyLoss)
     classes = _pairs_dataset().remove_columns("label")
     classes = classes.add_column("label", [index % 3 for index in range(len(classes))])
-    three = CrossEncoderTrainer(model=CrossEncoder(str(tiny_ce3_path), device="cpu"), args=_args(tmp_path / "b"),
-                                train_dataset=classes)
+    three = CrossEncoderTrainer(
+        model=CrossEncoder(str(tiny_ce3_path), device="cpu"), args=_args(tmp_path / "b"), train_dataset=classes
+    )
     assert isinstance(three.loss, CrossEntropyLoss)
 
 
@@ -76,8 +93,7 @@ def test_training_steps_equal_sentence_transformers(tiny_ce_path: Path, tmp_path
     STTrainer(model=theirs, args=st_args, train_dataset=dataset).train()
     theirs_state = {name.removeprefix("0.model."): value for name, value in theirs.state_dict().items()}
     for name, value in ours.state_dict().items():
-        torch.testing.assert_close(value, theirs_state[name.removeprefix("0.auto_model.")], atol=2e-5, rtol=0,
-                                   msg=name)
+        torch.testing.assert_close(value, theirs_state[name.removeprefix("0.auto_model.")], atol=2e-5, rtol=0, msg=name)
 
 
 def test_every_data_problem_is_reported_before_training(tiny_ce_path: Path, tmp_path: Path) -> None:
@@ -108,26 +124,40 @@ def test_iterable_dataset_and_per_column_prompts_are_refused(tiny_ce_path: Path,
     model = CrossEncoder(str(tiny_ce_path), device="cpu")
     iterable = IterableDataset.from_generator(lambda: iter([{"query": "q", "document": "d", "label": 1.0}]))
     with pytest.raises(ValueError, match="IterableDataset"):
-        CrossEncoderTrainer(model=model, args=_args(tmp_path / "a"), train_dataset=iterable,
-                            loss=SquaredErrorLoss(model))
+        CrossEncoderTrainer(
+            model=model, args=_args(tmp_path / "a"), train_dataset=iterable, loss=SquaredErrorLoss(model)
+        )
     for prompts in ({"query": "q: "}, {"train": {"query": "q: "}}):
         with pytest.raises(ValueError, match="per-column"):
-            CrossEncoderTrainer(model=model, args=_args(tmp_path / "b", prompts=prompts),
-                                train_dataset=_pairs_dataset(), loss=SquaredErrorLoss(model))
+            CrossEncoderTrainer(
+                model=model,
+                args=_args(tmp_path / "b", prompts=prompts),
+                train_dataset=_pairs_dataset(),
+                loss=SquaredErrorLoss(model),
+            )
 
 
 def test_prompt_reaches_the_loss(tiny_ce_path: Path, tmp_path: Path) -> None:
     seen: list[str | None] = []
 
     class Recording(SquaredErrorLoss):
-        def forward(self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None, prompt: str | None = None,
-                    task: str | None = None) -> Tensor:
+        def forward(
+            self,
+            inputs: list[list[Any]],
+            labels: Tensor | list[Tensor] | None,
+            prompt: str | None = None,
+            task: str | None = None,
+        ) -> Tensor:
             seen.append(prompt)
             return super().forward(inputs, labels, prompt, task)
 
     model = CrossEncoder(str(tiny_ce_path), device="cpu")
-    trainer = CrossEncoderTrainer(model=model, args=_args(tmp_path / "o", max_steps=1, prompts="query: "),
-                                  train_dataset=_pairs_dataset(), loss=Recording(model))
+    trainer = CrossEncoderTrainer(
+        model=model,
+        args=_args(tmp_path / "o", max_steps=1, prompts="query: "),
+        train_dataset=_pairs_dataset(),
+        loss=Recording(model),
+    )
     trainer.train()
     assert seen == ["query: "]
 
@@ -136,7 +166,8 @@ def _train(path: Path, dataset: Dataset, output: Path, resume: str | None = None
     model = CrossEncoder(str(path), device="cpu")
     args = _args(output, save_strategy="steps", save_steps=2)
     CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=SquaredErrorLoss(model)).train(
-        resume_from_checkpoint=resume)
+        resume_from_checkpoint=resume
+    )
     return model
 
 
@@ -153,8 +184,12 @@ def test_resume_equals_uninterrupted(tiny_ce_path: Path, tmp_path: Path) -> None
 
 def test_model_card_after_training(tiny_ce_path: Path, tmp_path: Path) -> None:
     model = CrossEncoder(str(tiny_ce_path), device="cpu")
-    CrossEncoderTrainer(model=model, args=_args(tmp_path / "o", max_steps=2), train_dataset=_pairs_dataset(),
-                        loss=SquaredErrorLoss(model)).train()
+    CrossEncoderTrainer(
+        model=model,
+        args=_args(tmp_path / "o", max_steps=2),
+        train_dataset=_pairs_dataset(),
+        loss=SquaredErrorLoss(model),
+    ).train()
     model.save(tmp_path / "final")
     card = (tmp_path / "final" / "README.md").read_text()
     assert "pipeline_tag: text-ranking" in card and "- cross-encoder" in card and "loss:SquaredErrorLoss" in card

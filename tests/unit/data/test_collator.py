@@ -41,8 +41,10 @@ def test_collate_with_prompts(tiny_bert_path: Path) -> None:
         return model.tokenize(texts, prompt=prompt)
 
     collator = SentenceTransformerDataCollator(tokenize_fn=tokenize, prompts={"sts": {"anchor": "query: "}})
-    rows = [{"anchor": "a man", "positive": "a woman", "score": 0.5, "dataset_name": "sts"},
-            {"anchor": "the dog", "positive": "a cat", "score": 1.0, "dataset_name": "sts"}]
+    rows = [
+        {"anchor": "a man", "positive": "a woman", "score": 0.5, "dataset_name": "sts"},
+        {"anchor": "the dog", "positive": "a cat", "score": 1.0, "dataset_name": "sts"},
+    ]
     batch = collator(rows)
     assert batch["dataset_name"] == "sts"
     torch.testing.assert_close(batch["label"], torch.tensor([0.5, 1.0]))

@@ -45,7 +45,12 @@ def _head(columns: Columns, count: int) -> Columns:
 
 
 def _run_both(
-    columns: Columns, kwargs: dict[str, Any], tmp_path: Path, our_model: Any, st_model: Any, st_evaluation: Any,
+    columns: Columns,
+    kwargs: dict[str, Any],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
     calls: int = 1,
 ) -> tuple[Any, Any, dict[str, float], dict[str, float]]:
     ours = BinaryClassificationEvaluator(*columns, **kwargs)
@@ -104,9 +109,7 @@ def test_settings_match_sentence_transformers(
         assert not (tmp_path / "st").exists()
 
 
-def test_several_functions_add_max_keys_after_the_per_function_keys(
-    mrpc: Columns, our_model: Any
-) -> None:
+def test_several_functions_add_max_keys_after_the_per_function_keys(mrpc: Columns, our_model: Any) -> None:
     evaluator = BinaryClassificationEvaluator(*mrpc, similarity_fn_names=["dot", "euclidean"])
     metrics = evaluator(our_model)
     expected = [f"{fn}_{metric}" for fn in ("dot", "euclidean") for metric in METRICS]
@@ -163,7 +166,6 @@ def test_from_input_examples_names_an_example_with_too_few_texts() -> None:
         BinaryClassificationEvaluator.from_input_examples([InputExample(texts=["only one"], label=1)])
 
 
-
 # ----------------------------------------------------------------------------------- threshold search
 
 
@@ -177,8 +179,12 @@ def _candidate_thresholds(scores: np.ndarray) -> np.ndarray:
 def _confusion(scores: np.ndarray, labels: np.ndarray, threshold: float, high: bool) -> tuple[int, int, int, int]:
     predicted = scores >= threshold if high else scores <= threshold
     gold = labels == 1
-    return (int(np.sum(predicted & gold)), int(np.sum(predicted & ~gold)), int(np.sum(~predicted & ~gold)),
-            int(np.sum(~predicted & gold)))
+    return (
+        int(np.sum(predicted & gold)),
+        int(np.sum(predicted & ~gold)),
+        int(np.sum(~predicted & ~gold)),
+        int(np.sum(~predicted & gold)),
+    )
 
 
 def _accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float, high: bool) -> float:

@@ -40,8 +40,12 @@ def _st_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_both(
-    columns: tuple[list[str], list[str], list[float]], kwargs: dict[str, Any], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    columns: tuple[list[str], list[str], list[float]],
+    kwargs: dict[str, Any],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> tuple[Any, Any, dict[str, float], dict[str, float]]:
     ours = EmbeddingSimilarityEvaluator(*columns, **kwargs)
     theirs = st_evaluation.EmbeddingSimilarityEvaluator(*columns, **_st_kwargs(kwargs))
@@ -69,8 +73,12 @@ def _case_id(kwargs: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("kwargs", CASES, ids=_case_id)
 def test_settings_match_sentence_transformers(
-    kwargs: dict[str, Any], sts_rows: list[dict[str, str]], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    kwargs: dict[str, Any],
+    sts_rows: list[dict[str, str]],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> None:
     ours, theirs, our_metrics, their_metrics = _run_both(
         sts_columns(sts_rows, STS_SMALL), kwargs, tmp_path, our_model, st_model, st_evaluation

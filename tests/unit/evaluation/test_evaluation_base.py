@@ -35,10 +35,21 @@ def test_public_names() -> None:
     assert BaseEvaluator is SentenceEvaluator
     assert SimilarityFunction is CanonicalSimilarityFunction
     assert set(evaluation.__all__) == {
-        "BaseEvaluator", "BinaryClassificationEvaluator", "EmbeddingSimilarityEvaluator",
-        "InformationRetrievalEvaluator", "LabelAccuracyEvaluator", "MSEEvaluator", "MSEEvaluatorFromDataFrame",
-        "NanoBEIREvaluator", "ParaphraseMiningEvaluator", "RerankingEvaluator", "SentenceEvaluator",
-        "SequentialEvaluator", "SimilarityFunction", "TranslationEvaluator", "TripletEvaluator",
+        "BaseEvaluator",
+        "BinaryClassificationEvaluator",
+        "EmbeddingSimilarityEvaluator",
+        "InformationRetrievalEvaluator",
+        "LabelAccuracyEvaluator",
+        "MSEEvaluator",
+        "MSEEvaluatorFromDataFrame",
+        "NanoBEIREvaluator",
+        "ParaphraseMiningEvaluator",
+        "RerankingEvaluator",
+        "SentenceEvaluator",
+        "SequentialEvaluator",
+        "SimilarityFunction",
+        "TranslationEvaluator",
+        "TripletEvaluator",
     }
     st_evaluation = pytest.importorskip("sentence_transformers.sentence_transformer.evaluation")
     assert set(st_evaluation.__all__) <= set(evaluation.__all__)  # every ST 6.2 evaluator name exists here

@@ -98,8 +98,13 @@ def test_default_arguments_match_sentence_transformers(
 
 
 CASES: list[dict[str, Any]] = [
-    {"mrr_at_k": [5, 10], "ndcg_at_k": [3, 10], "accuracy_at_k": [1, 2], "precision_recall_at_k": [2, 20],
-     "map_at_k": [5, 100]},
+    {
+        "mrr_at_k": [5, 10],
+        "ndcg_at_k": [3, 10],
+        "accuracy_at_k": [1, 2],
+        "precision_recall_at_k": [2, 20],
+        "map_at_k": [5, 100],
+    },
     {"score_functions": ["cosine", "dot"], "name": "sf"},
     {"score_functions": ["dot", "cosine"], "main_score_function": "dot"},
     {"main_score_function": "cosine", "name": "sf"},
@@ -116,8 +121,7 @@ def test_settings_match_sentence_transformers(
     if "score_functions" in kwargs:
         functions = {"cosine": cos_sim, "dot": dot_score}
         kwargs = {**kwargs, "score_functions": {name: functions[name] for name in kwargs["score_functions"]}}
-    ours, theirs, our_metrics, their_metrics = _run_both(scifact, kwargs, tmp_path, our_model, st_model,
-                                                         st_evaluation)
+    ours, theirs, our_metrics, their_metrics = _run_both(scifact, kwargs, tmp_path, our_model, st_model, st_evaluation)
     assert_metrics_match(our_metrics, their_metrics)
     assert ours.primary_metric == theirs.primary_metric
     assert ours.primary_metric in our_metrics
@@ -192,7 +196,7 @@ Q, C, R = {"q1": "query"}, {"d1": "doc"}, {"q1": {"d1"}}
         ((Q, C, R), {"mrr_at_k": 10}, r"`mrr_at_k` must be a list of cut-offs, got the number 10"),
         ((Q, C, R), {"ndcg_at_k": [0, 10]}, r"`ndcg_at_k` must be a non-empty list of positive integers"),
         ((Q, C, R), {"map_at_k": []}, r"`map_at_k` must be a non-empty list of positive integers"),
-        ((Q, C, R), {"corpus_chunk_size": 0}, r"`corpus_chunk_size` must be a positive integer, got 0"),
+        ((Q, C, R), {"corpus_chunk_size": 0}, r"`corpus_chunk_size` must be a positive integer, found 0"),
         ((Q, C, R), {"score_functions": {}}, r"`score_functions` must be a non-empty dict"),
         ((Q, C, R), {"score_functions": {"cos": "cos_sim"}}, r"the entries \['cos'\] do not"),
         ((Q, C, R), {"main_score_function": "l1"}, r"`main_score_function` must be one of"),

@@ -83,10 +83,7 @@ def test_hand_computed_values() -> None:
 
 def _reference_top_k(scores: torch.Tensor, ids: list[str], k: int) -> list[list[str]]:
     """Full ranking by (-score, id), cut at k."""
-    return [
-        [doc for _, doc in sorted(zip((-row).tolist(), ids, strict=True))][:k]
-        for row in scores
-    ]
+    return [[doc for _, doc in sorted(zip((-row).tolist(), ids, strict=True))][:k] for row in scores]
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 50])
@@ -98,7 +95,7 @@ def test_merge_top_k_is_independent_of_chunking_and_breaks_ties_by_id(chunk: int
     best_scores, best_ranks = torch.empty(5, 0), torch.empty(5, 0, dtype=torch.long)
     for start in range(0, 23, chunk):
         best_scores, best_ranks = ir_metrics.merge_top_k(
-            best_scores, best_ranks, scores[:, start:start + chunk], ranks[start:start + chunk], k=6
+            best_scores, best_ranks, scores[:, start : start + chunk], ranks[start : start + chunk], k=6
         )
     sorted_ids = sorted(ids)
     ours = [[sorted_ids[rank] for rank in row] for row in best_ranks.tolist()]
@@ -108,7 +105,8 @@ def test_merge_top_k_is_independent_of_chunking_and_breaks_ties_by_id(chunk: int
 
 def test_merge_top_k_keeps_fewer_when_the_corpus_is_small() -> None:
     scores, ranks = torch.tensor([[0.1, 0.9]]), torch.tensor([1, 0])
-    best_scores, best_ranks = ir_metrics.merge_top_k(torch.empty(1, 0), torch.empty(1, 0, dtype=torch.long),
-                                                     scores, ranks, k=10)
+    best_scores, best_ranks = ir_metrics.merge_top_k(
+        torch.empty(1, 0), torch.empty(1, 0, dtype=torch.long), scores, ranks, k=10
+    )
     assert best_ranks.tolist() == [[0, 1]]
     assert best_scores[0].tolist() == pytest.approx([0.9, 0.1])

@@ -55,8 +55,13 @@ def test_both_libraries_start_from_the_same_classifier(our_loss: SoftmaxLoss, st
 
 
 def test_matches_sentence_transformers(
-    nli_examples: list[InputExample], tmp_path: Path, our_model: Any, st_model: Any, st_evaluation: Any,
-    our_loss: SoftmaxLoss, st_loss: Any,
+    nli_examples: list[InputExample],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
+    our_loss: SoftmaxLoss,
+    st_loss: Any,
 ) -> None:
     ours = LabelAccuracyEvaluator(DataLoader(nli_examples, batch_size=16), name="nli-test", softmax_model=our_loss)
     theirs = st_evaluation.LabelAccuracyEvaluator(DataLoader(nli_examples, batch_size=16), "nli-test", st_loss)

@@ -35,8 +35,12 @@ def en_de(shared_data: Path) -> tuple[list[str], list[str]]:
 
 
 def _run_both(
-    columns: tuple[list[str], list[str]], kwargs: dict[str, Any], tmp_path: Path,
-    our_pair: tuple[Any, Any], st_pair: tuple[Any, Any], st_evaluation: Any,
+    columns: tuple[list[str], list[str]],
+    kwargs: dict[str, Any],
+    tmp_path: Path,
+    our_pair: tuple[Any, Any],
+    st_pair: tuple[Any, Any],
+    st_evaluation: Any,
 ) -> tuple[Any, Any, dict[str, float], dict[str, float]]:
     """Build both evaluators (teacher = first of each pair) and evaluate the student (second of each pair)."""
     ours = MSEEvaluator(*columns, teacher_model=our_pair[0], **kwargs)
@@ -63,8 +67,12 @@ def test_default_arguments_match_sentence_transformers(
 
 @pytest.mark.parametrize("kwargs", CASES, ids=_case_id)
 def test_settings_match_sentence_transformers(
-    kwargs: dict[str, Any], en_de: tuple[list[str], list[str]], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    kwargs: dict[str, Any],
+    en_de: tuple[list[str], list[str]],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> None:
     ours, theirs, our_metrics, their_metrics = _run_both(
         en_de, kwargs, tmp_path, (our_model, our_model), (st_model, st_model), st_evaluation
@@ -111,8 +119,12 @@ def test_teacher_embeds_once_at_construction_and_each_text_once(
 
 
 def test_student_of_another_size_matches_sentence_transformers_when_truncated(
-    en_de: tuple[list[str], list[str]], tmp_path: Path, tiny_bert_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    en_de: tuple[list[str], list[str]],
+    tmp_path: Path,
+    tiny_bert_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> None:
     from sentence_transformers import SentenceTransformer as STModel
 
@@ -122,8 +134,12 @@ def test_student_of_another_size_matches_sentence_transformers_when_truncated(
     st_student = STModel(str(tiny_bert_path), device="cpu")
     assert our_student.get_sentence_embedding_dimension() == 32
     ours, _, our_metrics, their_metrics = _run_both(
-        en_de, {"truncate_dim": 32, "name": "tiny"}, tmp_path,
-        (our_model, our_student), (st_model, st_student), st_evaluation,
+        en_de,
+        {"truncate_dim": 32, "name": "tiny"},
+        tmp_path,
+        (our_model, our_student),
+        (st_model, st_student),
+        st_evaluation,
     )
     assert_metrics_match(our_metrics, their_metrics)
     assert ours.source_embeddings.shape == (PAIRS, 32)

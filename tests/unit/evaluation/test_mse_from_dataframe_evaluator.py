@@ -48,8 +48,12 @@ def xnli_rows(shared_data: Path) -> list[dict[str, str]]:
 
 
 def _run_both(
-    rows: list[dict[str, str]], kwargs: dict[str, Any], tmp_path: Path,
-    our_pair: tuple[Any, Any], st_pair: tuple[Any, Any], st_evaluation: Any,
+    rows: list[dict[str, str]],
+    kwargs: dict[str, Any],
+    tmp_path: Path,
+    our_pair: tuple[Any, Any],
+    st_pair: tuple[Any, Any],
+    st_evaluation: Any,
 ) -> tuple[Any, Any, dict[str, float], dict[str, float]]:
     """Build both evaluators (teacher = first of each pair) and evaluate the student (second of each pair)."""
     ours = MSEEvaluatorFromDataFrame(rows, teacher_model=our_pair[0], **kwargs)
@@ -61,8 +65,12 @@ def _run_both(
 
 @pytest.mark.parametrize("kwargs", CASES, ids=_case_id)
 def test_settings_match_sentence_transformers(
-    kwargs: dict[str, Any], xnli_rows: list[dict[str, str]], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    kwargs: dict[str, Any],
+    xnli_rows: list[dict[str, str]],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> None:
     ours, theirs, our_metrics, their_metrics = _run_both(
         xnli_rows, kwargs, tmp_path, (our_model, our_model), (st_model, st_model), st_evaluation
@@ -101,8 +109,13 @@ def test_each_text_is_embedded_once(xnli_rows: list[dict[str, str]], our_model: 
     combinations = [("en", "de"), ("de", "fr"), ("en", "fr")]  # as in CASES: the memoized encode answers
     with recording_encode(our_model) as calls:
         evaluator = MSEEvaluatorFromDataFrame(xnli_rows, our_model, combinations)
-    sources = {text for src, trg in combinations for row in xnli_rows if row[src].strip() and row[trg].strip()
-               for text in [row[src]]}
+    sources = {
+        text
+        for src, trg in combinations
+        for row in xnli_rows
+        if row[src].strip() and row[trg].strip()
+        for text in [row[src]]
+    }
     assert len(calls) == 1
     assert sorted(calls[0]) == sorted(sources)
     with recording_encode(our_model) as calls:
@@ -113,8 +126,12 @@ def test_each_text_is_embedded_once(xnli_rows: list[dict[str, str]], our_model: 
 
 
 def test_student_of_another_size(
-    xnli_rows: list[dict[str, str]], tmp_path: Path, tiny_bert_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    xnli_rows: list[dict[str, str]],
+    tmp_path: Path,
+    tiny_bert_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> None:
     from sentence_transformers import SentenceTransformer as STModel
 

@@ -104,8 +104,11 @@ def test_hub_datasets_match_sentence_transformers(
     hub: list[tuple[str, str, str]], tmp_path: Path, our_model: Any, st_model: Any, st_evaluation: Any
 ) -> None:
     ours = NanoBEIREvaluator(dataset_names=["scifact", "SCIDOCS"])
-    assert hub == [("sentence-transformers/NanoBEIR-en", subset, split)
-                   for split in ("NanoSciFact", "NanoSCIDOCS") for subset in ("corpus", "queries", "qrels")]
+    assert hub == [
+        ("sentence-transformers/NanoBEIR-en", subset, split)
+        for split in ("NanoSciFact", "NanoSCIDOCS")
+        for subset in ("corpus", "queries", "qrels")
+    ]
     theirs = st_evaluation.NanoBEIREvaluator(dataset_names=["scifact", "SCIDOCS"])
     our_metrics = ours(our_model, output_path=str(tmp_path / "ours"), epoch=1, steps=5)
     their_metrics = theirs(st_model, output_path=str(tmp_path / "st"), epoch=1, steps=5)
@@ -130,7 +133,11 @@ def test_names_follow_sentence_transformers(hub: list[tuple[str, str, str]], st_
 
 
 def test_local_folders_match_per_dataset_evaluators_and_their_mean(
-    slices: dict[str, Slice], tmp_path: Path, our_model: Any, st_model: Any, st_evaluation: Any,
+    slices: dict[str, Slice],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     paths = {name: _write_beir_folder(tmp_path / name, data) for name, data in slices.items()}
@@ -214,8 +221,12 @@ def _break(folder: Path, change: str) -> None:
         ("bad json", ValueError, r"queries.jsonl: line 2 is not valid JSON"),
         ("no text field", ValueError, r"queries.jsonl: line 1 has no \['text'\] field \(found \['_id', 'query'\]\)"),
         ("bad header", ValueError, r"test.tsv: the first line must be the tab-separated header"),
-        ("unknown ids", ValueError, r"test.tsv: 2 corpus id\(s\) are not in corpus.jsonl.gz: \['missing-doc', "
-                                    r"'other-missing'\]. Add them .* or remove their rows from test.tsv"),
+        (
+            "unknown ids",
+            ValueError,
+            r"test.tsv: 2 corpus id\(s\) are not in corpus.jsonl.gz: \['missing-doc', "
+            r"'other-missing'\]. Add them .* or remove their rows from test.tsv",
+        ),
     ],
 )
 def test_beir_folder_errors_name_the_file_and_the_fix(

@@ -61,7 +61,12 @@ def _st_duplicates_dict(pairs: list[tuple[str, str]]) -> defaultdict[str, defaul
 
 
 def _run_both(
-    args: tuple[Any, ...], kwargs: dict[str, Any], tmp_path: Path, our_model: Any, st_model: Any, st_evaluation: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
     st_kwargs: dict[str, Any] | None = None,
 ) -> tuple[Any, Any, dict[str, float], dict[str, float]]:
     ours = ParaphraseMiningEvaluator(*args, **kwargs)
@@ -99,12 +104,18 @@ def test_transitive_closure_of_chains_equals_all_pairs(
 ) -> None:
     sentences = _sentences_map(captions)
     _, _, closed, _ = _run_both(
-        (sentences, _chain_pairs(captions)), {"add_transitive_closure": True, "name": "closure"},
-        tmp_path, our_model, st_model, st_evaluation,
+        (sentences, _chain_pairs(captions)),
+        {"add_transitive_closure": True, "name": "closure"},
+        tmp_path,
+        our_model,
+        st_model,
+        st_evaluation,
     )
     full = ParaphraseMiningEvaluator(sentences, _all_pairs(captions), name="closure")
-    assert full.gold_pairs == ParaphraseMiningEvaluator(sentences, _chain_pairs(captions),
-                                                        add_transitive_closure=True).gold_pairs
+    assert (
+        full.gold_pairs
+        == ParaphraseMiningEvaluator(sentences, _chain_pairs(captions), add_transitive_closure=True).gold_pairs
+    )
     assert_metrics_match(closed, full(our_model), atol=1e-12)
     chains_only = ParaphraseMiningEvaluator(sentences, _chain_pairs(captions))
     assert chains_only.total_num_duplicates == 4 * IMAGES
@@ -140,13 +151,22 @@ def test_duplicates_dict_with_closure_matches_sentence_transformers(
     plain[chains[0][0]][chains[1][1]] = False  # false entries are not duplicates
     sentences = _sentences_map(captions)
     _run_both(
-        (sentences,), {"duplicates_dict": plain, "add_transitive_closure": True}, tmp_path, our_model, st_model,
-        st_evaluation, st_kwargs={"duplicates_dict": _st_duplicates_dict(chains), "add_transitive_closure": True},
+        (sentences,),
+        {"duplicates_dict": plain, "add_transitive_closure": True},
+        tmp_path,
+        our_model,
+        st_model,
+        st_evaluation,
+        st_kwargs={"duplicates_dict": _st_duplicates_dict(chains), "add_transitive_closure": True},
     )
 
 
 def test_mrpc_paraphrases_match_sentence_transformers(
-    shared_data: Path, tmp_path: Path, our_model: Any, st_model: Any, st_evaluation: Any,
+    shared_data: Path,
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with open(shared_data / "mrpc" / "test.csv", newline="", encoding="utf-8") as handle:
@@ -186,7 +206,11 @@ def test_mining_metrics_by_hand() -> None:
     assert metrics["f1"] == pytest.approx(2 / 3)
     assert (metrics["precision"], metrics["recall"], metrics["threshold"]) == pytest.approx((0.6, 0.75, 0.6))
     assert mining_metrics([0.5, 0.4], [False, False], total_duplicates=1) == {
-        "average_precision": 0.0, "f1": 0.0, "precision": 0.0, "recall": 0.0, "threshold": 0.0,
+        "average_precision": 0.0,
+        "f1": 0.0,
+        "precision": 0.0,
+        "recall": 0.0,
+        "threshold": 0.0,
     }
 
 
@@ -199,10 +223,13 @@ def test_mining_metrics_against_a_brute_force_reference() -> None:
         # Reference: at every distinct score, all pairs scoring at least that much are accepted.
         steps = [
             (sum(hits[: index + 1]), index + 1, (score + scores[min(index + 1, 11)]) / 2)
-            for index, score in enumerate(scores) if index == 11 or scores[index + 1] != score
+            for index, score in enumerate(scores)
+            if index == 11 or scores[index + 1] != score
         ]
-        gains = [(found - before) * found / accepted
-                 for (found, accepted, _), before in zip(steps, [0] + [s[0] for s in steps], strict=False)]
+        gains = [
+            (found - before) * found / accepted
+            for (found, accepted, _), before in zip(steps, [0] + [s[0] for s in steps], strict=False)
+        ]
         f1s = [2 * found / (accepted + total) for found, accepted, _ in steps]
         metrics = mining_metrics(scores, hits, total)
         assert metrics["average_precision"] == pytest.approx(sum(gains) / total)
@@ -223,7 +250,10 @@ def test_primary_metric_and_config_before_the_first_call() -> None:
     assert evaluator.primary_metric == "dev_average_precision"
     assert evaluator.greater_is_better
     assert evaluator.get_config_dict() == {
-        "add_transitive_closure": False, "max_pairs": 500000, "top_k": 100, "truncate_dim": 32,
+        "add_transitive_closure": False,
+        "max_pairs": 500000,
+        "top_k": 100,
+        "truncate_dim": 32,
     }
 
 

@@ -78,8 +78,12 @@ def test_default_arguments_match_sentence_transformers(
     ids=["unnamed", "at_k=3", "mrr_at_k=5", "dot_score"],
 )
 def test_settings_match_sentence_transformers(
-    kwargs: dict[str, Any], samples: list[dict[str, Any]], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    kwargs: dict[str, Any],
+    samples: list[dict[str, Any]],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> None:
     _run_both(samples, kwargs, tmp_path, our_model, st_model, st_evaluation)
 
@@ -90,8 +94,12 @@ def test_settings_match_sentence_transformers(
     ids=["unbatched", "truncate_dim"],
 )
 def test_new_encodings_match_sentence_transformers(
-    kwargs: dict[str, Any], samples: list[dict[str, Any]], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    kwargs: dict[str, Any],
+    samples: list[dict[str, Any]],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> None:
     _run_both(samples[:SAMPLES_SMALL], kwargs, tmp_path, our_model, st_model, st_evaluation)
 
@@ -104,7 +112,11 @@ def test_unbatched_equals_batched(samples: list[dict[str, Any]], our_model: Any)
 
 
 def test_skipped_samples_and_single_texts_match_sentence_transformers(
-    samples: list[dict[str, Any]], tmp_path: Path, our_model: Any, st_model: Any, st_evaluation: Any,
+    samples: list[dict[str, Any]],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     few = [dict(sample) for sample in samples[:SAMPLES_SMALL]]

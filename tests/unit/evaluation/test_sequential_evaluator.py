@@ -33,23 +33,34 @@ class ConstantEvaluator(SentenceEvaluator):
 
 
 def test_matches_sentence_transformers(
-    sts_rows: list[dict[str, str]], nli_rows: list[dict[str, str]], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    sts_rows: list[dict[str, str]],
+    nli_rows: list[dict[str, str]],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> None:
     sts, nli = sts_columns(sts_rows, STS_SMALL), nli_columns(nli_rows, NLI_SMALL)
     ours = SequentialEvaluator([EmbeddingSimilarityEvaluator(*sts, name="sts-dev"), TripletEvaluator(*nli, name="nli")])
-    theirs = st_evaluation.SequentialEvaluator([
-        st_evaluation.EmbeddingSimilarityEvaluator(*sts, name="sts-dev"),
-        st_evaluation.TripletEvaluator(*nli, name="nli"),
-    ])
+    theirs = st_evaluation.SequentialEvaluator(
+        [
+            st_evaluation.EmbeddingSimilarityEvaluator(*sts, name="sts-dev"),
+            st_evaluation.TripletEvaluator(*nli, name="nli"),
+        ]
+    )
     our_metrics = ours(our_model, output_path=str(tmp_path / "ours"))
-    assert list(our_metrics) == ["sts-dev_pearson_cosine", "sts-dev_spearman_cosine", "nli_cosine_accuracy",
-                                 "sequential_score"]
+    assert list(our_metrics) == [
+        "sts-dev_pearson_cosine",
+        "sts-dev_spearman_cosine",
+        "nli_cosine_accuracy",
+        "sequential_score",
+    ]
     assert_metrics_match(our_metrics, theirs(st_model, output_path=str(tmp_path / "st")))
     assert our_metrics["sequential_score"] == our_metrics["nli_cosine_accuracy"]
     assert ours.primary_metric == theirs.primary_metric == "sequential_score"
     assert sorted(path.name for path in (tmp_path / "ours").iterdir()) == [
-        "similarity_evaluation_sts-dev_results.csv", "triplet_evaluation_nli_results.csv"
+        "similarity_evaluation_sts-dev_results.csv",
+        "triplet_evaluation_nli_results.csv",
     ]
 
 

@@ -40,8 +40,12 @@ def en_de(shared_data: Path) -> tuple[list[str], list[str]]:
 
 
 def _run_both(
-    columns: tuple[list[str], list[str]], kwargs: dict[str, Any], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    columns: tuple[list[str], list[str]],
+    kwargs: dict[str, Any],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> tuple[Any, Any, dict[str, float], dict[str, float]]:
     ours = TranslationEvaluator(*columns, **kwargs)
     theirs = st_evaluation.TranslationEvaluator(*columns, **kwargs)
@@ -60,8 +64,12 @@ def _reference_accuracy(source: np.ndarray, target: np.ndarray, targets: list[st
 
 @pytest.mark.parametrize("kwargs", CASES, ids=_case_id)
 def test_settings_match_sentence_transformers(
-    kwargs: dict[str, Any], en_de: tuple[list[str], list[str]], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    kwargs: dict[str, Any],
+    en_de: tuple[list[str], list[str]],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> None:
     ours, theirs, our_metrics, their_metrics = _run_both(en_de, kwargs, tmp_path, our_model, st_model, st_evaluation)
     prefix = f"{kwargs['name']}_" if "name" in kwargs else ""
@@ -129,8 +137,11 @@ def test_tiny_student_matches_sentence_transformers(
     from embedforge import SentenceTransformer
 
     _, _, our_metrics, their_metrics = _run_both(
-        en_de, {"name": "tiny"}, tmp_path,
-        SentenceTransformer(str(tiny_bert_path), device="cpu"), STModel(str(tiny_bert_path), device="cpu"),
+        en_de,
+        {"name": "tiny"},
+        tmp_path,
+        SentenceTransformer(str(tiny_bert_path), device="cpu"),
+        STModel(str(tiny_bert_path), device="cpu"),
         st_evaluation,
     )
     assert_metrics_match(our_metrics, their_metrics)
@@ -138,7 +149,10 @@ def test_tiny_student_matches_sentence_transformers(
 
 
 def test_print_wrong_matches_prints_what_sentence_transformers_prints(
-    en_de: tuple[list[str], list[str]], our_model: Any, st_model: Any, st_evaluation: Any,
+    en_de: tuple[list[str], list[str]],
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     english, german = en_de

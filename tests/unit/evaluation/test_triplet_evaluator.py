@@ -35,8 +35,12 @@ def _case_id(kwargs: dict[str, Any]) -> str:
 
 
 def _run_both(
-    columns: tuple[list[str], list[str], list[str]], kwargs: dict[str, Any], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    columns: tuple[list[str], list[str], list[str]],
+    kwargs: dict[str, Any],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> tuple[Any, Any, dict[str, float], dict[str, float]]:
     ours = TripletEvaluator(*columns, **kwargs)
     theirs = st_evaluation.TripletEvaluator(*columns, **_st_kwargs(kwargs))
@@ -60,8 +64,12 @@ def test_default_arguments_match_sentence_transformers_on_100_triplets(
 
 @pytest.mark.parametrize("kwargs", CASES, ids=_case_id)
 def test_settings_match_sentence_transformers(
-    kwargs: dict[str, Any], nli_rows: list[dict[str, str]], tmp_path: Path,
-    our_model: Any, st_model: Any, st_evaluation: Any,
+    kwargs: dict[str, Any],
+    nli_rows: list[dict[str, str]],
+    tmp_path: Path,
+    our_model: Any,
+    st_model: Any,
+    st_evaluation: Any,
 ) -> None:
     ours, theirs, our_metrics, their_metrics = _run_both(
         nli_columns(nli_rows, NLI_SMALL), kwargs, tmp_path, our_model, st_model, st_evaluation
@@ -110,8 +118,11 @@ def test_from_input_examples() -> None:
 
 def test_from_input_examples_names_an_example_with_too_few_texts() -> None:
     examples = [InputExample(texts=["a", "p", "n"]), InputExample(texts=["b", "q"])]
-    with pytest.raises(ValueError, match=r"TripletEvaluator.from_input_examples: every example needs 3 texts, "
-                                         r"found 2 in example 1 \(\['b', 'q'\]\)\. Give each InputExample"):
+    with pytest.raises(
+        ValueError,
+        match=r"TripletEvaluator.from_input_examples: every example needs 3 texts, "
+        r"found 2 in example 1 \(\['b', 'q'\]\)\. Give each InputExample",
+    ):
         TripletEvaluator.from_input_examples(examples)
 
 

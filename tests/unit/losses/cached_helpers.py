@@ -163,9 +163,17 @@ def train_two_steps(
 ) -> SentenceTransformerTrainer:
     """Train two steps of batch 8 on CPU; assert the loss was finite and the model's weights changed."""
     before = [p.detach().clone() for p in model.parameters()]
-    defaults = {"output_dir": str(tmp_path / "out"), "per_device_train_batch_size": 8, "max_steps": 2,
-                "report_to": "none", "learning_rate": 1e-3, "seed": 7, "use_cpu": True, "save_strategy": "no",
-                "logging_steps": 1}
+    defaults = {
+        "output_dir": str(tmp_path / "out"),
+        "per_device_train_batch_size": 8,
+        "max_steps": 2,
+        "report_to": "none",
+        "learning_rate": 1e-3,
+        "seed": 7,
+        "use_cpu": True,
+        "save_strategy": "no",
+        "logging_steps": 1,
+    }
     args = SentenceTransformerTrainingArguments(**{**defaults, **kwargs})
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
     trainer.train()

@@ -35,11 +35,13 @@ BINARY_LABELS = torch.tensor([1, 0, 1, 0, 1, 1])
 def mrpc_pairs(shared_data: Path, rows: int = 16) -> Dataset:
     """The first MRPC training rows: ``sentence1, sentence2, label`` (1 = paraphrase, 0 = not)."""
     records = read_csv(shared_data / "mrpc" / "train.csv", rows)
-    return Dataset.from_dict({
-        "sentence1": [r["sentence1"] for r in records],
-        "sentence2": [r["sentence2"] for r in records],
-        "label": [int(r["label"]) for r in records],
-    })
+    return Dataset.from_dict(
+        {
+            "sentence1": [r["sentence1"] for r in records],
+            "sentence2": [r["sentence2"] for r in records],
+            "label": [int(r["label"]) for r in records],
+        }
+    )
 
 
 def caption_pairs(shared_data: Path, rows: int = 16) -> Dataset:
@@ -51,11 +53,13 @@ def caption_pairs(shared_data: Path, rows: int = 16) -> Dataset:
 def stsb_pairs(shared_data: Path, rows: int = 16) -> Dataset:
     """STSb training pairs with their 0..1 ``score``."""
     records = read_csv(shared_data / "stsb" / "train.csv", rows)
-    return Dataset.from_dict({
-        "sentence1": [r["sentence1"] for r in records],
-        "sentence2": [r["sentence2"] for r in records],
-        "score": [float(r["score"]) for r in records],
-    })
+    return Dataset.from_dict(
+        {
+            "sentence1": [r["sentence1"] for r in records],
+            "sentence2": [r["sentence2"] for r in records],
+            "score": [float(r["score"]) for r in records],
+        }
+    )
 
 
 def stsb_sentences(shared_data: Path, rows: int = 40) -> list[str]:

@@ -44,14 +44,23 @@ def weights(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def train_args(tmp_path: Path, **kwargs: object) -> SentenceTransformerTrainingArguments:
-    defaults = {"output_dir": str(tmp_path / "out"), "per_device_train_batch_size": 8, "report_to": "none",
-                "learning_rate": 1e-3, "seed": 7, "use_cpu": True, "save_strategy": "no", "logging_steps": 1,
-                "max_steps": 2}
+    defaults = {
+        "output_dir": str(tmp_path / "out"),
+        "per_device_train_batch_size": 8,
+        "report_to": "none",
+        "learning_rate": 1e-3,
+        "seed": 7,
+        "use_cpu": True,
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "max_steps": 2,
+    }
     return SentenceTransformerTrainingArguments(**{**defaults, **kwargs})
 
 
-def train_two_steps(model: SentenceTransformer, dataset: Dataset, loss: nn.Module, tmp_path: Path
-                    ) -> SentenceTransformerTrainer:
+def train_two_steps(
+    model: SentenceTransformer, dataset: Dataset, loss: nn.Module, tmp_path: Path
+) -> SentenceTransformerTrainer:
     """Train for two steps; assert that the model's weights moved and every logged loss is finite."""
     before = weights(model)
     trainer = SentenceTransformerTrainer(model=model, args=train_args(tmp_path), train_dataset=dataset, loss=loss)

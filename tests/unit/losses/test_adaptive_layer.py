@@ -28,13 +28,18 @@ def half_weight(layer: int) -> float:
     return 0.5 + layer
 
 
-@pytest.mark.parametrize("kwargs", [
-    pytest.param({}, id="defaults"),
-    pytest.param({"n_layers_per_step": -1, "layer_weighting": "log"}, id="all-layers-log"),
-    pytest.param({"kl_temperature": 0.0, "layer_weighting": "linear", "last_layer_weight": 2.0}, id="no-kl-linear"),
-    pytest.param({"n_layers_per_step": 2, "prior_layers_weight": 0.5, "kl_div_weight": 3.0,
-                  "layer_weighting": half_weight}, id="callable-weights"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({}, id="defaults"),
+        pytest.param({"n_layers_per_step": -1, "layer_weighting": "log"}, id="all-layers-log"),
+        pytest.param({"kl_temperature": 0.0, "layer_weighting": "linear", "last_layer_weight": 2.0}, id="no-kl-linear"),
+        pytest.param(
+            {"n_layers_per_step": 2, "prior_layers_weight": 0.5, "kl_div_weight": 3.0, "layer_weighting": half_weight},
+            id="callable-weights",
+        ),
+    ],
+)
 def test_matches_sentence_transformers(model_pair: tuple, kwargs: dict) -> None:
     ours, theirs = model_pair
     check_st_parity(
@@ -61,12 +66,14 @@ def test_value_matches_the_formula(model_pair: tuple) -> None:
     features = tokenize(ours, COLUMNS[:2])
     transformer = ours[0].auto_model
     with torch.no_grad():
-        value = AdaptiveLayerLoss(ours, MultipleNegativesRankingLoss(ours), n_layers_per_step=-1,
-                                  layer_weighting="log", kl_temperature=0.5)(features, None).item()
+        value = AdaptiveLayerLoss(
+            ours, MultipleNegativesRankingLoss(ours), n_layers_per_step=-1, layer_weighting="log", kl_temperature=0.5
+        )(features, None).item()
         per_layer = []
         for f in features:
-            hidden = transformer(**{k: f[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
-                                 output_hidden_states=True).hidden_states
+            hidden = transformer(
+                **{k: f[k] for k in ("input_ids", "attention_mask", "token_type_ids")}, output_hidden_states=True
+            ).hidden_states
             mask = f["attention_mask"].unsqueeze(-1).to(hidden[0].dtype)
             per_layer.append([(h * mask).sum(1) / mask.sum(1) for h in hidden])  # mean pooling per layer
     layers = len(per_layer[0])
@@ -75,10 +82,12 @@ def test_value_matches_the_formula(model_pair: tuple) -> None:
     for layer in range(layers - 1):
         embeddings = [column[layer] for column in per_layer]
         weight = 1 / (1 + math.log(1 + layer))
-        expected += functional.multiple_negatives_ranking_loss(embeddings[0], embeddings[1:]).item() * weight / (
-            layers - 1)
-        kl = F.kl_div(F.log_softmax(torch.cat(embeddings) / 0.5, -1), F.softmax(torch.cat(final) / 0.5, -1),
-                      reduction="batchmean")
+        expected += (
+            functional.multiple_negatives_ranking_loss(embeddings[0], embeddings[1:]).item() * weight / (layers - 1)
+        )
+        kl = F.kl_div(
+            F.log_softmax(torch.cat(embeddings) / 0.5, -1), F.softmax(torch.cat(final) / 0.5, -1), reduction="batchmean"
+        )
         expected += kl.item() * 0.5
     assert value == pytest.approx(expected, abs=1e-5)
 

@@ -98,8 +98,13 @@ def test_no_valid_triplet_gives_zero() -> None:
 
 def test_trains_on_trec_with_group_by_label(tiny_bert_path: Path, shared_data: Path, tmp_path: Path) -> None:
     model = SentenceTransformer(str(tiny_bert_path), device="cpu")
-    losses = train_two_steps(model, trec_dataset(shared_data), BatchAllTripletLoss(model, margin=1.0), tmp_path,
-                             batch_sampler=BatchSamplers.GROUP_BY_LABEL)
+    losses = train_two_steps(
+        model,
+        trec_dataset(shared_data),
+        BatchAllTripletLoss(model, margin=1.0),
+        tmp_path,
+        batch_sampler=BatchSamplers.GROUP_BY_LABEL,
+    )
     assert all(value > 0 for value in losses)
 
 
@@ -115,9 +120,11 @@ def test_declarations_config_and_errors(model_pair: tuple) -> None:
     their_loss = st_losses.BatchAllTripletLoss(theirs, margin=0.5)
     assert isinstance(loss, Loss)
     assert loss.input_spec == InputSpec(1, 1, LabelKind.INT, loss.input_spec.description)
-    assert loss.get_config_dict() == their_loss.get_config_dict() == {
-        "distance_metric": "euclidean_distance", "margin": 0.5
-    }
+    assert (
+        loss.get_config_dict()
+        == their_loss.get_config_dict()
+        == {"distance_metric": "euclidean_distance", "margin": 0.5}
+    )
     assert set(loss.config_keys) == set(their_loss.get_config_dict())
     assert loss.citation == their_loss.citation
     assert loss.sentence_embedder is ours

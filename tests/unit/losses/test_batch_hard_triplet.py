@@ -100,14 +100,18 @@ def test_distance_functions_equal_sentence_transformers_including_half_precision
     embeddings = torch.randn(6, 8)
     for dtype in (torch.float32, torch.float16):
         batch = embeddings.to(dtype)
-        torch.testing.assert_close(BatchHardTripletLossDistanceFunction.euclidean_distance(batch),
-                                   theirs.euclidean_distance(batch))
-        torch.testing.assert_close(BatchHardTripletLossDistanceFunction.eucledian_distance(batch, squared=True),
-                                   theirs.euclidean_distance(batch, squared=True))
+        torch.testing.assert_close(
+            BatchHardTripletLossDistanceFunction.euclidean_distance(batch), theirs.euclidean_distance(batch)
+        )
+        torch.testing.assert_close(
+            BatchHardTripletLossDistanceFunction.eucledian_distance(batch, squared=True),
+            theirs.euclidean_distance(batch, squared=True),
+        )
     assert BatchHardTripletLossDistanceFunction.euclidean_distance(embeddings.half()).dtype == torch.float32
     assert torch.equal(BatchHardTripletLossDistanceFunction.euclidean_distance(embeddings).diagonal(), torch.zeros(6))
-    torch.testing.assert_close(BatchHardTripletLossDistanceFunction.cosine_distance(embeddings),
-                               theirs.cosine_distance(embeddings))
+    torch.testing.assert_close(
+        BatchHardTripletLossDistanceFunction.cosine_distance(embeddings), theirs.cosine_distance(embeddings)
+    )
 
 
 def test_masks_equal_sentence_transformers() -> None:
@@ -119,8 +123,13 @@ def test_masks_equal_sentence_transformers() -> None:
 
 def test_trains_on_trec_with_group_by_label(tiny_bert_path: Path, shared_data: Path, tmp_path: Path) -> None:
     model = SentenceTransformer(str(tiny_bert_path), device="cpu")
-    losses = train_two_steps(model, trec_dataset(shared_data), BatchHardTripletLoss(model, margin=1.0), tmp_path,
-                             batch_sampler=BatchSamplers.GROUP_BY_LABEL)
+    losses = train_two_steps(
+        model,
+        trec_dataset(shared_data),
+        BatchHardTripletLoss(model, margin=1.0),
+        tmp_path,
+        batch_sampler=BatchSamplers.GROUP_BY_LABEL,
+    )
     assert all(value > 0 for value in losses)
 
 
@@ -152,8 +161,12 @@ def test_declarations_config_and_errors(model_pair: tuple) -> None:
 
 @pytest.mark.parametrize(
     "loss_fct",
-    [triplet_math.batch_hard_triplet_loss, triplet_math.batch_all_triplet_loss,
-     triplet_math.batch_semi_hard_triplet_loss, triplet_math.batch_hard_soft_margin_triplet_loss],
+    [
+        triplet_math.batch_hard_triplet_loss,
+        triplet_math.batch_all_triplet_loss,
+        triplet_math.batch_semi_hard_triplet_loss,
+        triplet_math.batch_hard_soft_margin_triplet_loss,
+    ],
 )
 def test_batch_losses_compute_half_precision_distances_in_float32(loss_fct: Callable[..., torch.Tensor]) -> None:
     embeddings = torch.randn(10, 16).to(torch.bfloat16)

@@ -103,8 +103,13 @@ def test_semi_hard_negative_is_chosen_on_a_line() -> None:
 
 def test_trains_on_trec_with_group_by_label(tiny_bert_path: Path, shared_data: Path, tmp_path: Path) -> None:
     model = SentenceTransformer(str(tiny_bert_path), device="cpu")
-    losses = train_two_steps(model, trec_dataset(shared_data), BatchSemiHardTripletLoss(model, margin=1.0), tmp_path,
-                             batch_sampler=BatchSamplers.GROUP_BY_LABEL)
+    losses = train_two_steps(
+        model,
+        trec_dataset(shared_data),
+        BatchSemiHardTripletLoss(model, margin=1.0),
+        tmp_path,
+        batch_sampler=BatchSamplers.GROUP_BY_LABEL,
+    )
     assert all(value > 0 for value in losses)
 
 

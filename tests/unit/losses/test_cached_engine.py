@@ -39,13 +39,16 @@ def _padded(lengths: list[int], width: int | None = None) -> dict:
     return {"input_ids": mask * 7, "attention_mask": mask, "prompt_length": 2, "scale": torch.tensor(3.0)}
 
 
-@pytest.mark.parametrize(("lengths", "size", "tokens"), [
-    ([3, 5, 2, 7, 1], 2, None),
-    ([3, 5, 2, 7, 1], 32, None),
-    ([3, 5, 2, 7, 1], 2, 8),
-    ([3, 5, 2, 7, 1], 2, 4),  # 5 and 7 exceed the budget: each alone
-    ([9, 1, 1, 1, 9, 2], 2, 10),
-])
+@pytest.mark.parametrize(
+    ("lengths", "size", "tokens"),
+    [
+        ([3, 5, 2, 7, 1], 2, None),
+        ([3, 5, 2, 7, 1], 32, None),
+        ([3, 5, 2, 7, 1], 2, 8),
+        ([3, 5, 2, 7, 1], 2, 4),  # 5 and 7 exceed the budget: each alone
+        ([9, 1, 1, 1, 9, 2], 2, 10),
+    ],
+)
 def test_ranges_match_sentence_transformers(lengths: list[int], size: int, tokens: int | None) -> None:
     features = _padded(lengths)
     ranges = minibatch_ranges(features, size, tokens)
@@ -66,9 +69,7 @@ def test_slice_trims_trailing_padding_and_keeps_metadata() -> None:
     features = _padded([3, 5, 2, 7, 1], width=9)
     features["token_type_ids"] = torch.zeros(5, 9, dtype=torch.long)
     part = slice_features(features, 2, 5)
-    expected = st_gradcache._create_minibatch(
-        {key: value for key, value in features.items() if key != "scale"}, 2, 5
-    )
+    expected = st_gradcache._create_minibatch({key: value for key, value in features.items() if key != "scale"}, 2, 5)
     assert part["input_ids"].shape == (3, 7)  # trailing columns no row of the slice uses are dropped
     for key in ("input_ids", "attention_mask", "token_type_ids"):
         assert torch.equal(part[key], expected[key])
@@ -117,8 +118,9 @@ def test_dropout_is_replayed_identically(model64: SentenceTransformer, monkeypat
 
         monkeypatch.setattr(RandContext, "__enter__", lambda self: None)  # without the replay, dropout differs
         _, unreplayed = loss_and_grads(loss, model, features)
-        assert any(not torch.allclose(a, b, atol=1e-6) for a, b in zip(unreplayed, expected, strict=True)
-                   if a is not None)
+        assert any(
+            not torch.allclose(a, b, atol=1e-6) for a, b in zip(unreplayed, expected, strict=True) if a is not None
+        )
     finally:
         model.eval()
 
@@ -177,8 +179,9 @@ class _FirstColumnOnly(CachedLoss):
     def forward(self, sentence_features: list[dict], labels: Tensor | None = None) -> Tensor:
         return self.forward_cached(sentence_features, labels)
 
-    def calculate_loss(self, reps: list, labels: Tensor | None, *, extras: list | None = None,
-                       with_backward: bool = False) -> Tensor:
+    def calculate_loss(
+        self, reps: list, labels: Tensor | None, *, extras: list | None = None, with_backward: bool = False
+    ) -> Tensor:
         value = torch.cat(reps[0]).pow(2).mean()
         if with_backward:
             value.backward()

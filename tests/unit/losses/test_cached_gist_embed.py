@@ -40,14 +40,17 @@ def guides(guide_path: Path) -> tuple[SentenceTransformer, object]:
     return load_model(guide_path), st.SentenceTransformer(str(guide_path), device="cpu").eval()
 
 
-@pytest.mark.parametrize(("columns", "kwargs"), [
-    pytest.param(COLUMNS[:2], {}, id="pairs"),
-    pytest.param(COLUMNS, {}, id="triplets"),
-    pytest.param(MORE_NEGATIVES, {}, id="two-negatives"),
-    pytest.param(COLUMNS, {"mini_batch_size": 3, "margin_strategy": "relative", "margin": 0.1}, id="relative"),
-    pytest.param(COLUMNS, {"mini_batch_num_tokens": 24, "contrast_anchors": False}, id="token-budget"),
-    pytest.param(COLUMNS[:2], {"contrast_positives": False, "temperature": 0.05}, id="no-positive-contrast"),
-])
+@pytest.mark.parametrize(
+    ("columns", "kwargs"),
+    [
+        pytest.param(COLUMNS[:2], {}, id="pairs"),
+        pytest.param(COLUMNS, {}, id="triplets"),
+        pytest.param(MORE_NEGATIVES, {}, id="two-negatives"),
+        pytest.param(COLUMNS, {"mini_batch_size": 3, "margin_strategy": "relative", "margin": 0.1}, id="relative"),
+        pytest.param(COLUMNS, {"mini_batch_num_tokens": 24, "contrast_anchors": False}, id="token-budget"),
+        pytest.param(COLUMNS[:2], {"contrast_positives": False, "temperature": 0.05}, id="no-positive-contrast"),
+    ],
+)
 def test_matches_sentence_transformers(model_pair: tuple, guides: tuple, columns: list, kwargs: dict) -> None:
     (ours, theirs), (our_guide, their_guide) = model_pair, guides
     kwargs = {"mini_batch_size": 2, **kwargs}
@@ -64,8 +67,9 @@ def test_matches_sentence_transformers_when_retokenizing(model_pair: tuple, guid
     our_guide.max_seq_length = their_guide.max_seq_length = 12
     loss = CachedGISTEmbedLoss(ours, our_guide, mini_batch_size=3)
     assert loss.must_retokenize
-    check_st_parity((loss, ours), (st_losses.CachedGISTEmbedLoss(theirs, their_guide, mini_batch_size=3), theirs),
-                    COLUMNS)
+    check_st_parity(
+        (loss, ours), (st_losses.CachedGISTEmbedLoss(theirs, their_guide, mini_batch_size=3), theirs), COLUMNS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +80,15 @@ def models64(_tiny_bert_session: Path, guide_path: Path) -> dict:
 
 
 @pytest.mark.parametrize("prompt", [None, "query: what "], ids=["no-prompt", "prompt-excluded"])
-@pytest.mark.parametrize(("kwargs", "matryoshka"), [
-    ({"mini_batch_size": 3}, False),
-    ({"mini_batch_num_tokens": 20, "margin": 0.05}, False),
-    ({"mini_batch_size": 2}, True),
-], ids=["uneven", "token-budget", "matryoshka"])
+@pytest.mark.parametrize(
+    ("kwargs", "matryoshka"),
+    [
+        ({"mini_batch_size": 3}, False),
+        ({"mini_batch_num_tokens": 20, "margin": 0.05}, False),
+        ({"mini_batch_size": 2}, True),
+    ],
+    ids=["uneven", "token-budget", "matryoshka"],
+)
 def test_equals_gist_embed_loss(models64: dict, kwargs: dict, matryoshka: bool, prompt: str | None) -> None:
     model, guide = models64["models"][prompt is None], models64["guide"]
     options = {key: value for key, value in kwargs.items() if not key.startswith("mini_batch")}

@@ -47,8 +47,11 @@ CASES = [
     pytest.param(3, {"directions": ALL_DIRECTIONS}, id="all-directions"),
     pytest.param(3, {"directions": ("query_to_doc", "doc_to_query"), "partition_mode": "per_direction"}, id="sym"),
     pytest.param(3, {"hardness_mode": "in_batch_negatives", "hardness_strength": 9.0}, id="hard-in-batch"),
-    pytest.param(3, {"hardness_mode": "all_negatives", "hardness_strength": 3.0, "directions": ALL_DIRECTIONS},
-                 id="hard-all-directions"),
+    pytest.param(
+        3,
+        {"hardness_mode": "all_negatives", "hardness_strength": 3.0, "directions": ALL_DIRECTIONS},
+        id="hard-all-directions",
+    ),
     pytest.param(2, {"similarity_fct": "dot", "scale": 1.0}, id="dot"),
 ]
 
@@ -81,16 +84,31 @@ SCENARIOS: dict[str, tuple[dict, Callable | None]] = {
     "uneven": ({"mini_batch_size": 3}, None),
     "size-one": ({"mini_batch_size": 1}, None),
     "token-budget": ({"mini_batch_num_tokens": 20}, None),
-    "options": ({"mini_batch_size": 2, "directions": ALL_DIRECTIONS, "hardness_mode": "all_negatives",
-                 "hardness_strength": 2.0}, None),
-    "matryoshka": ({"mini_batch_size": 3},
-                   lambda model, loss: MatryoshkaLoss(model, loss, [32, 16, 8], matryoshka_weights=[1.0, 0.5, 2.0])),
-    "adaptive-layer": ({"mini_batch_size": 3},
-                       lambda model, loss: AdaptiveLayerLoss(model, loss, n_layers_per_step=-1, layer_weighting="log",
-                                                             prior_layers_weight=0.7, kl_div_weight=0.5)),
-    "matryoshka-2d": ({"mini_batch_size": 2},
-                      lambda model, loss: Matryoshka2dLoss(model, loss, [32, 16, 8], [1.0, 0.5, 2.0],
-                                                           n_layers_per_step=-1, n_dims_per_step=-1)),
+    "options": (
+        {
+            "mini_batch_size": 2,
+            "directions": ALL_DIRECTIONS,
+            "hardness_mode": "all_negatives",
+            "hardness_strength": 2.0,
+        },
+        None,
+    ),
+    "matryoshka": (
+        {"mini_batch_size": 3},
+        lambda model, loss: MatryoshkaLoss(model, loss, [32, 16, 8], matryoshka_weights=[1.0, 0.5, 2.0]),
+    ),
+    "adaptive-layer": (
+        {"mini_batch_size": 3},
+        lambda model, loss: AdaptiveLayerLoss(
+            model, loss, n_layers_per_step=-1, layer_weighting="log", prior_layers_weight=0.7, kl_div_weight=0.5
+        ),
+    ),
+    "matryoshka-2d": (
+        {"mini_batch_size": 2},
+        lambda model, loss: Matryoshka2dLoss(
+            model, loss, [32, 16, 8], [1.0, 0.5, 2.0], n_layers_per_step=-1, n_dims_per_step=-1
+        ),
+    ),
 }
 
 
@@ -115,12 +133,16 @@ def test_equals_the_plain_loss(
     assert_same_grads(grads, expected, atol=1e-9)
 
 
-def test_prompt_tokens_are_really_excluded(model64: SentenceTransformer, model64_without_prompt: SentenceTransformer
-                                           ) -> None:
+def test_prompt_tokens_are_really_excluded(
+    model64: SentenceTransformer, model64_without_prompt: SentenceTransformer
+) -> None:
     with torch.no_grad():
-        values = [CachedMultipleNegativesRankingLoss(model, mini_batch_size=3)(
-            tokenize(model, COLUMNS, prompt="query: what "), None).item()
-            for model in (model64, model64_without_prompt)]
+        values = [
+            CachedMultipleNegativesRankingLoss(model, mini_batch_size=3)(
+                tokenize(model, COLUMNS, prompt="query: what "), None
+            ).item()
+            for model in (model64, model64_without_prompt)
+        ]
     assert values[0] != pytest.approx(values[1], abs=1e-6)
 
 
@@ -143,17 +165,18 @@ def test_value_on_hand_made_embeddings_matches_the_formula(model_pair: tuple) ->
     value = loss.calculate_loss(reps, None)
     normalize = lambda x: x / x.norm(dim=1, keepdim=True)  # noqa: E731
     q, docs = normalize(anchors), normalize(torch.cat([positives, negatives]))
-    expected = torch.stack([
-        torch.log(torch.exp(7.0 * q[i] @ docs.T).sum()) - 7.0 * q[i] @ docs[i] for i in range(5)
-    ]).mean()
+    expected = torch.stack(
+        [torch.log(torch.exp(7.0 * q[i] @ docs.T).sum()) - 7.0 * q[i] @ docs[i] for i in range(5)]
+    ).mean()
     assert value.item() == pytest.approx(expected.item(), abs=1e-5)
     assert F.cross_entropy(7.0 * q @ docs.T, torch.arange(5)).item() == pytest.approx(value.item(), abs=1e-5)
 
 
 def test_trains_two_steps(tiny_bert_path: Path, shared_data: Path, tmp_path: Path) -> None:
     model = load_model(tiny_bert_path)
-    train_two_steps(model, CachedMultipleNegativesRankingLoss(model, mini_batch_size=3), caption_pairs(shared_data),
-                    tmp_path)
+    train_two_steps(
+        model, CachedMultipleNegativesRankingLoss(model, mini_batch_size=3), caption_pairs(shared_data), tmp_path
+    )
 
 
 def test_trains_with_prompts_and_token_budget(tiny_bert_path: Path, shared_data: Path, tmp_path: Path) -> None:
@@ -162,12 +185,16 @@ def test_trains_with_prompts_and_token_budget(tiny_bert_path: Path, shared_data:
     train_two_steps(model, loss, caption_pairs(shared_data), tmp_path, prompts={"anchor": "query: "})
 
 
-@pytest.mark.parametrize(("columns", "message"), [
-    ({"anchor": ["a", "b"]}, "1 input column"),
-    ({"anchor": ["a", "b"], "positive": ["c", "d"], "score": [0.1, 0.2]}, "takes no labels"),
-])
-def test_wrong_columns_are_rejected_before_training(tiny_bert_path: Path, tmp_path: Path, columns: dict,
-                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"anchor": ["a", "b"]}, "1 input column"),
+        ({"anchor": ["a", "b"], "positive": ["c", "d"], "score": [0.1, 0.2]}, "takes no labels"),
+    ],
+)
+def test_wrong_columns_are_rejected_before_training(
+    tiny_bert_path: Path, tmp_path: Path, columns: dict, message: str
+) -> None:
     model = load_model(tiny_bert_path)
     with pytest.raises(DatasetValidationError, match=message):
         train_two_steps(model, CachedMultipleNegativesRankingLoss(model), Dataset.from_dict(columns), tmp_path)
@@ -175,8 +202,13 @@ def test_wrong_columns_are_rejected_before_training(tiny_bert_path: Path, tmp_pa
 
 def test_config_and_citation_match_sentence_transformers(model_pair: tuple) -> None:
     ours, theirs = model_pair
-    kwargs = {"mini_batch_size": 8, "mini_batch_num_tokens": 100, "directions": ALL_DIRECTIONS,
-              "hardness_mode": "in_batch_negatives", "hardness_strength": 1.0}
+    kwargs = {
+        "mini_batch_size": 8,
+        "mini_batch_num_tokens": 100,
+        "directions": ALL_DIRECTIONS,
+        "hardness_mode": "in_batch_negatives",
+        "hardness_strength": 1.0,
+    }
     loss = CachedMultipleNegativesRankingLoss(ours, **kwargs)
     theirs_loss = st_losses.CachedMultipleNegativesRankingLoss(theirs, **kwargs)
     assert loss.get_config_dict() == theirs_loss.get_config_dict()

@@ -32,12 +32,15 @@ pytestmark = [pytest.mark.usefixtures("single_thread"), pytest.mark.filterwarnin
 __all__ = ["single_thread"]
 
 
-@pytest.mark.parametrize(("num_columns", "kwargs"), [
-    pytest.param(2, {}, id="pairs"),
-    pytest.param(3, {}, id="with-negatives"),
-    pytest.param(2, {"mini_batch_num_tokens": 16}, id="token-budget"),
-    pytest.param(2, {"scale": 5.0, "mini_batch_size": 3}, id="scale"),
-])
+@pytest.mark.parametrize(
+    ("num_columns", "kwargs"),
+    [
+        pytest.param(2, {}, id="pairs"),
+        pytest.param(3, {}, id="with-negatives"),
+        pytest.param(2, {"mini_batch_num_tokens": 16}, id="token-budget"),
+        pytest.param(2, {"scale": 5.0, "mini_batch_size": 3}, id="scale"),
+    ],
+)
 def test_matches_sentence_transformers(model_pair: tuple, num_columns: int, kwargs: dict) -> None:
     ours, theirs = model_pair
     kwargs = {"mini_batch_size": 2, **kwargs}
@@ -51,10 +54,16 @@ def test_matches_sentence_transformers(model_pair: tuple, num_columns: int, kwar
 def test_matches_sentence_transformers_with_dot(model_pair: tuple) -> None:
     ours, theirs = model_pair
     check_st_parity(
-        (CachedMultipleNegativesSymmetricRankingLoss(ours, scale=1.0, similarity_fct=dot_score, mini_batch_size=2),
-         ours),
-        (st_losses.CachedMultipleNegativesSymmetricRankingLoss(theirs, scale=1.0, similarity_fct=st_util.dot_score,
-                                                               mini_batch_size=2), theirs),
+        (
+            CachedMultipleNegativesSymmetricRankingLoss(ours, scale=1.0, similarity_fct=dot_score, mini_batch_size=2),
+            ours,
+        ),
+        (
+            st_losses.CachedMultipleNegativesSymmetricRankingLoss(
+                theirs, scale=1.0, similarity_fct=st_util.dot_score, mini_batch_size=2
+            ),
+            theirs,
+        ),
         COLUMNS[:2],
     )
 
@@ -65,11 +74,15 @@ def models64(_tiny_bert_session: Path) -> dict[bool, SentenceTransformer]:
 
 
 @pytest.mark.parametrize("prompt", [None, "query: what "], ids=["no-prompt", "prompt-excluded"])
-@pytest.mark.parametrize(("kwargs", "matryoshka"), [
-    ({"mini_batch_size": 3}, False),
-    ({"mini_batch_num_tokens": 20}, False),
-    ({"mini_batch_size": 2}, True),
-], ids=["uneven", "token-budget", "matryoshka"])
+@pytest.mark.parametrize(
+    ("kwargs", "matryoshka"),
+    [
+        ({"mini_batch_size": 3}, False),
+        ({"mini_batch_num_tokens": 20}, False),
+        ({"mini_batch_size": 2}, True),
+    ],
+    ids=["uneven", "token-budget", "matryoshka"],
+)
 def test_equals_the_plain_loss(models64: dict, kwargs: dict, matryoshka: bool, prompt: str | None) -> None:
     model = models64[prompt is None]
     cached = CachedMultipleNegativesSymmetricRankingLoss(model, **kwargs)
@@ -99,8 +112,12 @@ def test_value_on_hand_made_embeddings_matches_the_formula(model_pair: tuple) ->
 
 def test_trains_two_steps(tiny_bert_path: Path, shared_data: Path, tmp_path: Path) -> None:
     model = load_model(tiny_bert_path)
-    train_two_steps(model, CachedMultipleNegativesSymmetricRankingLoss(model, mini_batch_size=3),
-                    caption_pairs(shared_data), tmp_path)
+    train_two_steps(
+        model,
+        CachedMultipleNegativesSymmetricRankingLoss(model, mini_batch_size=3),
+        caption_pairs(shared_data),
+        tmp_path,
+    )
 
 
 def test_deprecated_alias_of_the_symmetric_ranking_loss(model_pair: tuple) -> None:

@@ -49,9 +49,7 @@ def _reference(a: np.ndarray, b: np.ndarray, labels: np.ndarray, metric: str, ma
         distances = np.abs(a - b + 1e-6).sum(axis=1)
     else:
         distances = 1 - (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    terms = [
-        0.5 * (d**2 if y == 1 else max(margin - d, 0.0) ** 2) for d, y in zip(distances, labels, strict=True)
-    ]
+    terms = [0.5 * (d**2 if y == 1 else max(margin - d, 0.0) ** 2) for d, y in zip(distances, labels, strict=True)]
     return float(np.mean(terms) if mean else np.sum(terms))
 
 

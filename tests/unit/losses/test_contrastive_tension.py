@@ -21,8 +21,13 @@ from embedforge.losses.contrastive_tension_data_loader import ContrastiveTension
 st_losses = pytest.importorskip("sentence_transformers.sentence_transformer.losses")
 
 FIRST = ["a man is playing a guitar", "a woman eats", "the quick brown fox jumps over the lazy dog", "a dog", "why"]
-SECOND = ["a man is playing a guitar", "a person plays music", "the quick brown fox jumps over the lazy dog",
-          "two children are playing in the park near the water", "why"]
+SECOND = [
+    "a man is playing a guitar",
+    "a person plays music",
+    "the quick brown fox jumps over the lazy dog",
+    "two children are playing in the park near the water",
+    "why",
+]
 """Rows 0, 2 and 4 are identical texts (padded to different widths in the two columns)."""
 
 

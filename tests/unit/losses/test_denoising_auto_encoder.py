@@ -91,8 +91,14 @@ def test_decoder_with_another_vocabulary_gets_retokenized_targets(tiny_bert_path
     vocab = {token: index for index, token in enumerate(specials + rest[::-1])}  # same tokens, other ids
     decoder_path = tmp_path / "decoder"
     BertTokenizerFast(vocab=vocab, do_lower_case=True).save_pretrained(str(decoder_path))
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     BertLMHeadModel(config).save_pretrained(str(decoder_path))
     model = SentenceTransformer(str(tiny_bert_path), device="cpu")
     loss = DenoisingAutoEncoderLoss(model, decoder_name_or_path=str(decoder_path), tie_encoder_decoder=False)

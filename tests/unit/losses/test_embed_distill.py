@@ -32,7 +32,11 @@ def _teacher(*shape: int) -> torch.Tensor:
     ids=["mse-single", "l2-broadcast", "cosine-per-column"],
 )
 def test_matches_sentence_transformers(
-    model_pair: tuple, columns: list[list[str]], check_parity: Callable[..., float], metric: str, num_columns: int,
+    model_pair: tuple,
+    columns: list[list[str]],
+    check_parity: Callable[..., float],
+    metric: str,
+    num_columns: int,
     label_shape: tuple[int, ...],
 ) -> None:
     ours, theirs = model_pair

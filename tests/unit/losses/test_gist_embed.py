@@ -70,9 +70,16 @@ def test_matches_sentence_transformers_when_retokenizing(model_pair: tuple, shor
     check_st_parity((loss, ours), (st_losses.GISTEmbedLoss(theirs, their_guide, margin=0.02), theirs), COLUMNS)
 
 
-def _direct_gist(anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, guide: dict,
-                 temperature: float, margin: float) -> float:
+def _direct_gist(
+    anchors: torch.Tensor,
+    positives: torch.Tensor,
+    negatives: torch.Tensor,
+    guide: dict,
+    temperature: float,
+    margin: float,
+) -> float:
     """GISTEmbed written out candidate by candidate (absolute margin, both contrasts, one negative column)."""
+
     def cos(a: torch.Tensor, b: torch.Tensor) -> float:
         return float(a @ b / (a.norm() * b.norm()))
 
@@ -81,8 +88,12 @@ def _direct_gist(anchors: torch.Tensor, positives: torch.Tensor, negatives: torc
     for i in range(n):
         threshold = cos(guide["a"][i], guide["p"][i]) - margin
         logits = [cos(anchors[i], positives[i]) / temperature]  # the positive is always kept
-        pools = [(positives, "p", anchors[i], "a"), (anchors, "a", anchors[i], "a"),
-                 (positives, "p", positives[i], "p"), (negatives, "n", anchors[i], "a")]
+        pools = [
+            (positives, "p", anchors[i], "a"),
+            (anchors, "a", anchors[i], "a"),
+            (positives, "p", positives[i], "p"),
+            (negatives, "n", anchors[i], "a"),
+        ]
         for candidates, key, query, query_key in pools:
             for j in range(n):
                 if key == "p" and query_key == "a" and j == i:
@@ -100,8 +111,9 @@ def test_value_on_hand_made_embeddings_matches_the_formula() -> None:
     guide = {key: torch.randn(4, 5, generator=generator, dtype=torch.float64) for key in "apn"}
     guide["n"][1] = guide["a"][1] * 2  # a false negative of example 1: the guide finds it closer than the positive
     for margin in (0.0, 0.3):
-        value = gist_loss(anchors, [positives, negatives], guide["a"], [guide["p"], guide["n"]], temperature=0.5,
-                          margin=margin)
+        value = gist_loss(
+            anchors, [positives, negatives], guide["a"], [guide["p"], guide["n"]], temperature=0.5, margin=margin
+        )
         assert value.item() == pytest.approx(_direct_gist(anchors, positives, negatives, guide, 0.5, margin), abs=1e-10)
 
 

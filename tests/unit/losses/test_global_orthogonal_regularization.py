@@ -73,8 +73,9 @@ def test_reference_formula(model_pair: tuple) -> None:
         off_diagonal = (unit @ unit.T)[~np.eye(5, dtype=bool)]
         expected_means.append(off_diagonal.mean() ** 2)
         expected_seconds.append(max(0.0, (off_diagonal**2).mean() - 1 / 4))
-    loss = GlobalOrthogonalRegularizationLoss(model_pair[0], mean_weight=0.5, second_moment_weight=3.0,
-                                              aggregation="sum")
+    loss = GlobalOrthogonalRegularizationLoss(
+        model_pair[0], mean_weight=0.5, second_moment_weight=3.0, aggregation="sum"
+    )
     terms = loss.compute_loss_from_embeddings([torch.from_numpy(c) for c in columns])
     assert terms["gor_mean"].item() == pytest.approx(0.5 * sum(expected_means), rel=1e-5)
     assert terms["gor_second_moment"].item() == pytest.approx(3.0 * sum(expected_seconds), rel=1e-5)
@@ -105,8 +106,9 @@ def test_multi_task_with_a_labelled_dataset(tiny_bert_path: Path, shared_data: P
     scored = pairs.add_column("score", [float(r["score"]) for r in rows])
     model = SentenceTransformer(str(tiny_bert_path), device="cpu")
     losses = {"main": MultipleNegativesRankingLoss(model), "gor": GlobalOrthogonalRegularizationLoss(model)}
-    trainer = SentenceTransformerTrainer(model=model, args=train_args(tmp_path),
-                                         train_dataset={"main": pairs, "gor": scored}, loss=losses)
+    trainer = SentenceTransformerTrainer(
+        model=model, args=train_args(tmp_path), train_dataset={"main": pairs, "gor": scored}, loss=losses
+    )
     assert trainer.train().global_step == 2
 
 
@@ -114,8 +116,9 @@ def test_trainer_rejects_wrong_data_up_front(tiny_bert_path: Path) -> None:
     model = SentenceTransformer(str(tiny_bert_path), device="cpu")
     only_labels = Dataset.from_dict({"label": [1, 0]})
     with pytest.raises(DatasetValidationError, match=r"0 input column\(s\)"):
-        SentenceTransformerTrainer(model=model, train_dataset=only_labels,
-                                   loss=GlobalOrthogonalRegularizationLoss(model))
+        SentenceTransformerTrainer(
+            model=model, train_dataset=only_labels, loss=GlobalOrthogonalRegularizationLoss(model)
+        )
 
 
 def test_declarations_and_errors(model_pair: tuple) -> None:

@@ -34,7 +34,10 @@ CASES = [
 
 @pytest.mark.parametrize(("num_columns", "labels"), CASES)
 def test_matches_sentence_transformers(
-    model_pair: tuple, columns: list[list[str]], check_parity: Callable[..., float], num_columns: int,
+    model_pair: tuple,
+    columns: list[list[str]],
+    check_parity: Callable[..., float],
+    num_columns: int,
     labels: torch.Tensor,
 ) -> None:
     ours, theirs = model_pair

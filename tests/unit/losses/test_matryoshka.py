@@ -36,23 +36,28 @@ __all__ = ["guide_path", "single_thread"]
 SCORES = torch.tensor([0.9, 0.2, 0.5, 0.2, 1.0, 0.4, 0.7])
 
 
-@pytest.mark.parametrize(("inner", "kwargs"), [
-    pytest.param("mnrl", {}, id="mnrl"),
-    pytest.param("mnrl", {"matryoshka_weights": [1, 2, 3]}, id="weights"),
-    pytest.param("mnrl", {"n_dims_per_step": 2}, id="sampled-dims"),
-    pytest.param("mnrl", {"matryoshka_dims": [8, 32, 16]}, id="unsorted-dims"),
-    pytest.param("cosent", {"matryoshka_weights": [0.5, 1, 2]}, id="cosent-labels"),
-    pytest.param("cached", {"matryoshka_weights": [1, 2, 3]}, id="cached"),
-    pytest.param("cached", {"n_dims_per_step": 1}, id="cached-sampled"),
-])
+@pytest.mark.parametrize(
+    ("inner", "kwargs"),
+    [
+        pytest.param("mnrl", {}, id="mnrl"),
+        pytest.param("mnrl", {"matryoshka_weights": [1, 2, 3]}, id="weights"),
+        pytest.param("mnrl", {"n_dims_per_step": 2}, id="sampled-dims"),
+        pytest.param("mnrl", {"matryoshka_dims": [8, 32, 16]}, id="unsorted-dims"),
+        pytest.param("cosent", {"matryoshka_weights": [0.5, 1, 2]}, id="cosent-labels"),
+        pytest.param("cached", {"matryoshka_weights": [1, 2, 3]}, id="cached"),
+        pytest.param("cached", {"n_dims_per_step": 1}, id="cached-sampled"),
+    ],
+)
 def test_matches_sentence_transformers(model_pair: tuple, inner: str, kwargs: dict) -> None:
     ours, theirs = model_pair
     kwargs = {"matryoshka_dims": [32, 16, 8], **kwargs}
     losses = {
         "mnrl": (MultipleNegativesRankingLoss(ours), st_losses.MultipleNegativesRankingLoss(theirs)),
         "cosent": (CoSENTLoss(ours), st_losses.CoSENTLoss(theirs)),
-        "cached": (CachedMultipleNegativesRankingLoss(ours, mini_batch_size=3),
-                   st_losses.CachedMultipleNegativesRankingLoss(theirs, mini_batch_size=3)),
+        "cached": (
+            CachedMultipleNegativesRankingLoss(ours, mini_batch_size=3),
+            st_losses.CachedMultipleNegativesRankingLoss(theirs, mini_batch_size=3),
+        ),
     }[inner]
     labels = SCORES if inner == "cosent" else None
     check_st_parity(
@@ -68,8 +73,12 @@ def test_matches_sentence_transformers_on_cached_gist(model_pair: tuple, guide_p
     our_guide, their_guide = load_model(guide_path), st.SentenceTransformer(str(guide_path), device="cpu").eval()
     check_st_parity(
         (MatryoshkaLoss(ours, CachedGISTEmbedLoss(ours, our_guide, mini_batch_size=2), [32, 8]), ours),
-        (st_losses.MatryoshkaLoss(theirs, st_losses.CachedGISTEmbedLoss(theirs, their_guide, mini_batch_size=2),
-                                  [32, 8]), theirs),
+        (
+            st_losses.MatryoshkaLoss(
+                theirs, st_losses.CachedGISTEmbedLoss(theirs, their_guide, mini_batch_size=2), [32, 8]
+            ),
+            theirs,
+        ),
         COLUMNS,
     )
 
@@ -120,8 +129,12 @@ def test_embedding_labels_are_truncated_and_the_model_runs_once(model_pair: tupl
 def test_invalid_dimensions_are_rejected(model_pair: tuple, caplog: pytest.LogCaptureFixture) -> None:
     ours, _ = model_pair
     base = MultipleNegativesRankingLoss(ours)
-    for dims, weights, message in (([], None, "at least one"), ([32, 0], None, "> 0"), ([64], None, "exceed"),
-                                   ([32, 16], [1], "same length")):
+    for dims, weights, message in (
+        ([], None, "at least one"),
+        ([32, 0], None, "> 0"),
+        ([64], None, "exceed"),
+        ([32, 16], [1], "same length"),
+    ):
         with pytest.raises(ValueError, match=message):
             MatryoshkaLoss(ours, base, dims, weights)
     with caplog.at_level(logging.WARNING):
@@ -149,7 +162,8 @@ def test_inputs_are_validated_as_the_wrapped_loss_declares(tiny_bert_path: Path,
 def test_config_and_citation_match_sentence_transformers(model_pair: tuple) -> None:
     ours, theirs = model_pair
     loss = MatryoshkaLoss(ours, CoSENTLoss(ours), [8, 32, 16], [1, 2, 3], n_dims_per_step=2)
-    their_loss = st_losses.MatryoshkaLoss(theirs, st_losses.CoSENTLoss(theirs), [8, 32, 16], [1, 2, 3],
-                                          n_dims_per_step=2)
+    their_loss = st_losses.MatryoshkaLoss(
+        theirs, st_losses.CoSENTLoss(theirs), [8, 32, 16], [1, 2, 3], n_dims_per_step=2
+    )
     assert loss.get_config_dict() == their_loss.get_config_dict()
     assert loss.citation == their_loss.citation

@@ -19,17 +19,22 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 __all__ = ["single_thread"]
 
 
-@pytest.mark.parametrize("kwargs", [
-    pytest.param({}, id="defaults-sampled"),
-    pytest.param({"n_layers_per_step": -1, "n_dims_per_step": -1, "matryoshka_weights": [1, 2, 3]}, id="all"),
-    pytest.param({"n_dims_per_step": 2, "kl_temperature": 0.0, "layer_weighting": "linear"}, id="no-kl"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({}, id="defaults-sampled"),
+        pytest.param({"n_layers_per_step": -1, "n_dims_per_step": -1, "matryoshka_weights": [1, 2, 3]}, id="all"),
+        pytest.param({"n_dims_per_step": 2, "kl_temperature": 0.0, "layer_weighting": "linear"}, id="no-kl"),
+    ],
+)
 def test_matches_sentence_transformers(model_pair: tuple, kwargs: dict) -> None:
     ours, theirs = model_pair
     check_st_parity(
         (Matryoshka2dLoss(ours, MultipleNegativesRankingLoss(ours), [32, 16, 8], **kwargs), ours),
-        (st_losses.Matryoshka2dLoss(theirs, st_losses.MultipleNegativesRankingLoss(theirs), [32, 16, 8], **kwargs),
-         theirs),
+        (
+            st_losses.Matryoshka2dLoss(theirs, st_losses.MultipleNegativesRankingLoss(theirs), [32, 16, 8], **kwargs),
+            theirs,
+        ),
         COLUMNS,
     )
 

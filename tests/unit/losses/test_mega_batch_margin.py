@@ -38,8 +38,9 @@ def test_matches_sentence_transformers(
     model_pair: tuple, columns: list[list[str]], check_parity: Callable[..., float], kwargs: dict
 ) -> None:
     ours, theirs = model_pair
-    value = check_parity(MegaBatchMarginLoss(ours, **kwargs), st_losses.MegaBatchMarginLoss(theirs, **kwargs),
-                         columns[:2])
+    value = check_parity(
+        MegaBatchMarginLoss(ours, **kwargs), st_losses.MegaBatchMarginLoss(theirs, **kwargs), columns[:2]
+    )
     assert value > 0
 
 
@@ -88,8 +89,9 @@ def test_mini_batched_replays_dropout(dropout_model: SentenceTransformer, column
     loss = MegaBatchMarginLoss(model, mini_batch_size=2, **BOTH_TERMS)
 
     def same_masks_plain() -> torch.Tensor:  # embed the same mini-batches in the same order, with a graph
-        reps = [[model(slice_features(f, b, e))["sentence_embedding"] for b, e in minibatch_ranges(f, 2)]
-                for f in features]
+        reps = [
+            [model(slice_features(f, b, e))["sentence_embedding"] for b, e in minibatch_ranges(f, 2)] for f in features
+        ]
         return loss.compute_loss_from_embeddings([torch.cat(column) for column in reps])
 
     cached_value, cached_grads = _value_and_grads(model, lambda: loss([dict(f) for f in features]))
@@ -146,8 +148,9 @@ def test_static_embedding_model_needs_the_plain_version(tiny_bert_path: Path) ->
 
     from embedforge.models import StaticEmbedding
 
-    static = SentenceTransformer(modules=[StaticEmbedding(AutoTokenizer.from_pretrained(tiny_bert_path),
-                                                          embedding_dim=4)], device="cpu")
+    static = SentenceTransformer(
+        modules=[StaticEmbedding(AutoTokenizer.from_pretrained(tiny_bert_path), embedding_dim=4)], device="cpu"
+    )
     with pytest.raises(ValueError, match="StaticEmbedding"):
         MegaBatchMarginLoss(static)
     loss = MegaBatchMarginLoss(static, use_mini_batched_version=False)

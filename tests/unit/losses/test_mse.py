@@ -30,7 +30,10 @@ def _teacher(*shape: int) -> torch.Tensor:
     ids=["shared", "per-column"],
 )
 def test_matches_sentence_transformers(
-    model_pair: tuple, columns: list[list[str]], check_parity: Callable[..., float], num_columns: int,
+    model_pair: tuple,
+    columns: list[list[str]],
+    check_parity: Callable[..., float],
+    num_columns: int,
     label_shape: tuple[int, ...],
 ) -> None:
     ours, theirs = model_pair

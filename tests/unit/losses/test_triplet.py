@@ -24,8 +24,14 @@ def _squared_euclidean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     ("metric", "margin"),
-    [("EUCLIDEAN", 5.0), ("EUCLIDEAN", 0.2), ("COSINE", 0.02), ("MANHATTAN", 5.0), ("MANHATTAN", 0.5),
-     (_squared_euclidean, 0.5)],
+    [
+        ("EUCLIDEAN", 5.0),
+        ("EUCLIDEAN", 0.2),
+        ("COSINE", 0.02),
+        ("MANHATTAN", 5.0),
+        ("MANHATTAN", 0.5),
+        (_squared_euclidean, 0.5),
+    ],
     ids=["euclidean", "euclidean-small-margin", "cosine", "manhattan", "manhattan-small-margin", "custom"],
 )
 def test_matches_sentence_transformers(
@@ -83,16 +89,19 @@ def test_trainer_rejects_wrong_shapes(tiny_bert_path: Path, tmp_path: Path, colu
 def test_distance_metrics_equal_sentence_transformers() -> None:
     a, b = torch.randn(6, 8), torch.randn(6, 8)
     for name in ("COSINE", "EUCLIDEAN", "MANHATTAN"):
-        torch.testing.assert_close(getattr(TripletDistanceMetric, name)(a, b),
-                                   getattr(st_losses.TripletDistanceMetric, name)(a, b))
+        torch.testing.assert_close(
+            getattr(TripletDistanceMetric, name)(a, b), getattr(st_losses.TripletDistanceMetric, name)(a, b)
+        )
     assert [member.name for member in TripletDistanceMetric] == ["COSINE", "EUCLIDEAN", "MANHATTAN"]
 
 
 def test_declarations_config_and_errors(model_pair: tuple) -> None:
     ours, theirs = model_pair
-    assert TripletLoss(ours).get_config_dict() == st_losses.TripletLoss(theirs).get_config_dict() == {
-        "distance_metric": "TripletDistanceMetric.EUCLIDEAN", "triplet_margin": 5
-    }
+    assert (
+        TripletLoss(ours).get_config_dict()
+        == st_losses.TripletLoss(theirs).get_config_dict()
+        == {"distance_metric": "TripletDistanceMetric.EUCLIDEAN", "triplet_margin": 5}
+    )
     for name in ("COSINE", "MANHATTAN"):
         loss = TripletLoss(ours, getattr(TripletDistanceMetric, name), 1.5)
         their_loss = st_losses.TripletLoss(theirs, getattr(st_losses.TripletDistanceMetric, name), 1.5)

@@ -83,18 +83,32 @@ def nli_triplets(shared_data: Path, rows: int = 16) -> Dataset:
 
 
 def training_args(tmp_path: Path, **kwargs: object) -> SentenceTransformerTrainingArguments:
-    defaults = {"output_dir": str(tmp_path / "out"), "per_device_train_batch_size": 8, "report_to": "none",
-                "learning_rate": 1e-3, "seed": 7, "use_cpu": True, "save_strategy": "no", "logging_steps": 1,
-                "max_steps": 2}
+    defaults = {
+        "output_dir": str(tmp_path / "out"),
+        "per_device_train_batch_size": 8,
+        "report_to": "none",
+        "learning_rate": 1e-3,
+        "seed": 7,
+        "use_cpu": True,
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "max_steps": 2,
+    }
     return SentenceTransformerTrainingArguments(**{**defaults, **kwargs})
 
 
-def train_two_steps(model: SentenceTransformer, dataset: Dataset, loss: nn.Module, tmp_path: Path,
-                    batch_sampler: BatchSamplers = BatchSamplers.BATCH_SAMPLER) -> list[float]:
+def train_two_steps(
+    model: SentenceTransformer,
+    dataset: Dataset,
+    loss: nn.Module,
+    tmp_path: Path,
+    batch_sampler: BatchSamplers = BatchSamplers.BATCH_SAMPLER,
+) -> list[float]:
     """Train for 2 steps; assert the weights moved and return the logged losses."""
     before = {name: value.detach().clone() for name, value in model.state_dict().items()}
-    trainer = SentenceTransformerTrainer(model=model, args=training_args(tmp_path, batch_sampler=batch_sampler),
-                                         train_dataset=dataset, loss=loss)
+    trainer = SentenceTransformerTrainer(
+        model=model, args=training_args(tmp_path, batch_sampler=batch_sampler), train_dataset=dataset, loss=loss
+    )
     assert trainer.train().global_step == 2
     after = model.state_dict()
     assert any(not torch.equal(before[name], after[name]) for name in before)
@@ -120,8 +134,9 @@ def distance_kwargs(kwargs: dict, functions: type) -> dict:
     name = kwargs.get("distance_metric")
     if name is None:
         return dict(kwargs)
-    metric = (functools.partial(functions.euclidean_distance, squared=True) if name == "squared"
-              else getattr(functions, name))
+    metric = (
+        functools.partial(functions.euclidean_distance, squared=True) if name == "squared" else getattr(functions, name)
+    )
     return {**kwargs, "distance_metric": metric}
 
 
@@ -141,18 +156,21 @@ BAD_LABELLED_SENTENCES = [
 """Datasets a batch triplet loss must refuse up front, with a fragment of the expected message."""
 
 
-def assert_trainer_rejects(model: SentenceTransformer, loss: nn.Module, columns: dict, expected: str,
-                           tmp_path: Path) -> None:
+def assert_trainer_rejects(
+    model: SentenceTransformer, loss: nn.Module, columns: dict, expected: str, tmp_path: Path
+) -> None:
     """The trainer's up-front validation refuses ``columns`` for ``loss`` with a message matching ``expected``."""
     from embedforge.data.validation import DatasetValidationError
 
     with pytest.raises(DatasetValidationError, match=expected):
-        SentenceTransformerTrainer(model=model, args=training_args(tmp_path), train_dataset=Dataset.from_dict(columns),
-                                   loss=loss)
+        SentenceTransformerTrainer(
+            model=model, args=training_args(tmp_path), train_dataset=Dataset.from_dict(columns), loss=loss
+        )
 
 
-def check_embedding_parity(our_loss: nn.Module, their_loss: nn.Module, embeddings: torch.Tensor,
-                           labels: torch.Tensor, atol: float = 1e-5) -> float:
+def check_embedding_parity(
+    our_loss: nn.Module, their_loss: nn.Module, embeddings: torch.Tensor, labels: torch.Tensor, atol: float = 1e-5
+) -> float:
     """Same value and gradient w.r.t. the embeddings from both losses' ``compute_loss_from_embeddings``."""
     results = []
     for loss in (our_loss, their_loss):

@@ -88,9 +88,7 @@ def test_all_outputs(pair: tuple, sentences: list[str]) -> None:
     rows = ours.encode(sentences, output_value=None)
     assert len(rows) == len(sentences)
     assert {"sentence_embedding", "token_embeddings", "input_ids", "attention_mask"} <= set(rows[0])
-    np.testing.assert_allclose(
-        rows[2]["sentence_embedding"].numpy(), ours.encode(sentences[2]), atol=1e-5
-    )
+    np.testing.assert_allclose(rows[2]["sentence_embedding"].numpy(), ours.encode(sentences[2]), atol=1e-5)
 
 
 def test_encode_query_and_document_use_prompts(pair: tuple, sentences: list[str]) -> None:

@@ -27,8 +27,9 @@ def test_collate_equals_padded_tokenization(tiny_bert_path: Path, sentences: lis
 def test_pairs_and_prompt(tiny_bert_path: Path) -> None:
     module = Transformer(str(tiny_bert_path))
     pairs = [("a man", "a dog runs"), ("the cat", "a woman eats food")]
-    torch.testing.assert_close(module.pretokenize(pairs).collate([0, 1])["token_type_ids"],
-                               module.tokenize(pairs)["token_type_ids"])
+    torch.testing.assert_close(
+        module.pretokenize(pairs).collate([0, 1])["token_type_ids"], module.tokenize(pairs)["token_type_ids"]
+    )
     with_prompt = module.pretokenize(["a man"], prompt="query: ").collate([0])
     assert with_prompt["prompt_length"] == module.prompt_length("query: ")
     torch.testing.assert_close(with_prompt["input_ids"], module.preprocess(["a man"], prompt="query: ")["input_ids"])

@@ -26,8 +26,24 @@ from embedforge.models.static_embedding import StaticEmbedding
 
 pytestmark = pytest.mark.interop
 
-WORDS = ["the", "a", "man", "dog", "plays", "guitar", "runs", "on", "beach", "what", "is", "capital", "?", ".",
-         "query", "document"]
+WORDS = [
+    "the",
+    "a",
+    "man",
+    "dog",
+    "plays",
+    "guitar",
+    "runs",
+    "on",
+    "beach",
+    "what",
+    "is",
+    "capital",
+    "?",
+    ".",
+    "query",
+    "document",
+]
 TEXTS = ["A man plays a guitar.", "What is the capital?", "", "dog runs on the beach"]
 DIM = 6
 
@@ -96,8 +112,10 @@ def ours_and_st_statics(seed: int) -> tuple[StaticEmbedding, Any]:
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding as STStaticEmbedding
 
     weights = random_weights(seed)
-    return (StaticEmbedding(make_tokenizer(), embedding_weights=weights.clone()),
-            STStaticEmbedding(make_tokenizer(), embedding_weights=weights.clone()))
+    return (
+        StaticEmbedding(make_tokenizer(), embedding_weights=weights.clone()),
+        STStaticEmbedding(make_tokenizer(), embedding_weights=weights.clone()),
+    )
 
 
 @pytest.fixture
@@ -130,11 +148,13 @@ def test_routes_by_task_and_records_it(pair: tuple[Router, Any]) -> None:
     assert features["task"] == "query" and features["modality"] == "text"
     torch.testing.assert_close(ours(features)["sentence_embedding"], expected_static(query, 3.0))
     torch.testing.assert_close(run(ours, "document"), expected_static(document))
-    torch.testing.assert_close(ours(ours.tokenize(TEXTS, task="query"))["sentence_embedding"],
-                               expected_static(query, 3.0))
+    torch.testing.assert_close(
+        ours(ours.tokenize(TEXTS, task="query"))["sentence_embedding"], expected_static(query, 3.0)
+    )
     # an explicit task in forward wins over the recorded one (same tokenizer on both routes here)
-    torch.testing.assert_close(ours(ours.preprocess(TEXTS, task="query"), task="document")["sentence_embedding"],
-                               expected_static(document))
+    torch.testing.assert_close(
+        ours(ours.preprocess(TEXTS, task="query"), task="document")["sentence_embedding"], expected_static(document)
+    )
 
 
 def test_matches_sentence_transformers(pair: tuple[Router, Any]) -> None:
@@ -152,11 +172,19 @@ def test_matches_sentence_transformers(pair: tuple[Router, Any]) -> None:
 def test_default_route(pair: tuple[Router, Any]) -> None:
     ours, _ = pair
     torch.testing.assert_close(run(ours, None), run(ours, "document"))
-    first = Router({"query": [StaticEmbedding(make_tokenizer(), embedding_dim=3)],
-                    "document": [StaticEmbedding(make_tokenizer(), embedding_dim=3)]})
+    first = Router(
+        {
+            "query": [StaticEmbedding(make_tokenizer(), embedding_dim=3)],
+            "document": [StaticEmbedding(make_tokenizer(), embedding_dim=3)],
+        }
+    )
     assert first.default_route == "query"
-    assert Router.for_query_document(first.sub_modules["query"], first.sub_modules["document"],
-                                     default_route=None).default_route == "query"
+    assert (
+        Router.for_query_document(
+            first.sub_modules["query"], first.sub_modules["document"], default_route=None
+        ).default_route
+        == "query"
+    )
 
 
 def test_missing_route_errors_are_clear() -> None:
@@ -235,8 +263,9 @@ def test_with_transformer_and_pooling(tiny_bert_path: Path) -> None:
     from embedforge.models.transformer import Transformer
 
     transformer = Transformer(tiny_bert_path)
-    router = Router.for_query_document([StaticEmbedding(make_tokenizer(), embedding_dim=32)],
-                                       [transformer, Pooling(32)])
+    router = Router.for_query_document(
+        [StaticEmbedding(make_tokenizer(), embedding_dim=32)], [transformer, Pooling(32)]
+    )
     assert router.max_seq_length == transformer.max_seq_length == 64
     router.max_seq_length = 16
     assert transformer.max_seq_length == 16
@@ -263,8 +292,10 @@ def test_save_layout_is_sentence_transformers(pair: tuple[Router, Any], tmp_path
     assert config["types"]["query_1_Scale"] == "embedforge_tests.Scale"
     for folder, type_name in st_config["types"].items():
         assert config["types"][folder] == type_name
-    assert config["structure"] == {"query": ["query_0_StaticEmbedding", "query_1_Scale"],
-                                   "document": ["document_0_StaticEmbedding"]}
+    assert config["structure"] == {
+        "query": ["query_0_StaticEmbedding", "query_1_Scale"],
+        "document": ["document_0_StaticEmbedding"],
+    }
     assert json.loads((tmp_path / "ours" / "query_1_Scale" / "config.json").read_text()) == {"factor": 3.0}
 
 
@@ -295,16 +326,19 @@ def test_round_trips_with_dense_normalize_and_mappings(tmp_path: Path) -> None:
 
     (a, st_a), (b, st_b) = ours_and_st_statics(5), ours_and_st_statics(6)
     st_dense = STDense(DIM, 3)
-    dense = Dense(DIM, 3, init_weight=st_dense.linear.weight.detach().clone(),
-                  init_bias=st_dense.linear.bias.detach().clone())
+    dense = Dense(
+        DIM, 3, init_weight=st_dense.linear.weight.detach().clone(), init_bias=st_dense.linear.bias.detach().clone()
+    )
     mappings = {("query", None): "q", (None, ("text", "image")): "d"}
     ours = Router({"q": [a, dense], "d": [b, dense, Normalize()]}, default_route="d", route_mappings=mappings)
-    st = STRouter({"q": [st_a, st_dense], "d": [st_b, st_dense, STNormalize()]}, default_route="d",
-                  route_mappings=mappings)
+    st = STRouter(
+        {"q": [st_a, st_dense], "d": [st_b, st_dense, STNormalize()]}, default_route="d", route_mappings=mappings
+    )
     ours.save(tmp_path / "ours")
     st.save(str(tmp_path / "st"))
-    assert (json.loads((tmp_path / "ours" / "router_config.json").read_text())
-            == json.loads((tmp_path / "st" / "router_config.json").read_text()))
+    assert json.loads((tmp_path / "ours" / "router_config.json").read_text()) == json.loads(
+        (tmp_path / "st" / "router_config.json").read_text()
+    )
     assert not (tmp_path / "ours" / "d_1_Dense").exists()  # the shared Dense is saved once, as q_1_Dense
     st_loaded = STRouter.load(str(tmp_path / "ours"))
     ours_loaded = Router.load(tmp_path / "st", LoadContext())
@@ -347,8 +381,10 @@ def test_legacy_asym_folder_loads(tmp_path: Path) -> None:
     static.save(tmp_path / "1401_StaticEmbedding")
     dense.save(tmp_path / "1402_Dense")
     config = {
-        "types": {"1401_StaticEmbedding": "sentence_transformers.models.StaticEmbedding",
-                  "1402_Dense": "sentence_transformers.models.Dense"},
+        "types": {
+            "1401_StaticEmbedding": "sentence_transformers.models.StaticEmbedding",
+            "1402_Dense": "sentence_transformers.models.Dense",
+        },
         "structure": {"query": ["1401_StaticEmbedding", "1402_Dense"], "doc": ["1401_StaticEmbedding"]},
         "parameters": {"allow_empty_key": True},
     }

@@ -24,8 +24,27 @@ from embedforge.models.static_embedding import StaticEmbedding, fold_model2vec_w
 
 pytestmark = pytest.mark.interop
 
-WORDS = ["the", "a", "man", "woman", "dog", "plays", "playing", "guitar", "runs", "on", "beach", "what", "is",
-         "capital", "?", ".", "quick", "brown", "fox"]
+WORDS = [
+    "the",
+    "a",
+    "man",
+    "woman",
+    "dog",
+    "plays",
+    "playing",
+    "guitar",
+    "runs",
+    "on",
+    "beach",
+    "what",
+    "is",
+    "capital",
+    "?",
+    ".",
+    "quick",
+    "brown",
+    "fox",
+]
 TEXTS = ["A man is playing a guitar.", "", "What is the capital?", "unknownword dog dog", "the"]
 DIM = 6
 

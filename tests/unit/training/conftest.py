@@ -14,11 +14,13 @@ from helpers import read_csv
 @pytest.fixture
 def stsb_pairs(shared_data: Path) -> Dataset:
     rows = read_csv(shared_data / "stsb" / "train.csv", 48)
-    return Dataset.from_dict({
-        "sentence1": [r["sentence1"] for r in rows],
-        "sentence2": [r["sentence2"] for r in rows],
-        "score": [float(r["score"]) for r in rows],
-    })
+    return Dataset.from_dict(
+        {
+            "sentence1": [r["sentence1"] for r in rows],
+            "sentence2": [r["sentence2"] for r in rows],
+            "score": [float(r["score"]) for r in rows],
+        }
+    )
 
 
 @pytest.fixture
@@ -30,11 +32,13 @@ def caption_pairs(shared_data: Path) -> Dataset:
 @pytest.fixture
 def nli_pairs(shared_data: Path) -> Dataset:
     rows = read_csv(shared_data / "nli" / "pair-class" / "validation.csv.gz", 36)
-    return Dataset.from_dict({
-        "premise": [r["premise"] for r in rows],
-        "hypothesis": [r["hypothesis"] for r in rows],
-        "label": [int(r["label"]) for r in rows],
-    })
+    return Dataset.from_dict(
+        {
+            "premise": [r["premise"] for r in rows],
+            "hypothesis": [r["hypothesis"] for r in rows],
+            "label": [int(r["label"]) for r in rows],
+        }
+    )
 
 
 @pytest.fixture

@@ -70,8 +70,9 @@ def test_legacy_script_trains(tiny_model: SentenceTransformer, stsb_pairs: Datas
     assert train_dataloader.collate_fn is collate_fn  # fit() leaves the loader as it was
 
 
-def test_two_objectives_round_robin(tiny_model: SentenceTransformer, stsb_pairs: Dataset,
-                                    caption_pairs: Dataset) -> None:
+def test_two_objectives_round_robin(
+    tiny_model: SentenceTransformer, stsb_pairs: Dataset, caption_pairs: Dataset
+) -> None:
     scored = DataLoader(scored_examples(stsb_pairs), shuffle=True, batch_size=8)
     pairs = NoDuplicatesDataLoader(caption_examples(caption_pairs), batch_size=8)
     cosine, ranking = CosineSimilarityLoss(tiny_model), MultipleNegativesRankingLoss(tiny_model)
@@ -81,17 +82,25 @@ def test_two_objectives_round_robin(tiny_model: SentenceTransformer, stsb_pairs:
     assert len(ranking_calls) == len(cosine_calls) == 5
 
 
-def test_evaluator_saves_best_model_and_calls_callback(tiny_model: SentenceTransformer, stsb_pairs: Dataset,
-                                                       shared_data: Path, tmp_path: Path) -> None:
+def test_evaluator_saves_best_model_and_calls_callback(
+    tiny_model: SentenceTransformer, stsb_pairs: Dataset, shared_data: Path, tmp_path: Path
+) -> None:
     from sentence_transformers import SentenceTransformer as STSentenceTransformer
 
     evaluator = sts_evaluator(shared_data)
     seen: list[tuple[float, float, int]] = []
     loader = DataLoader(scored_examples(stsb_pairs), shuffle=True, batch_size=8)
     output = tmp_path / "best"
-    tiny_model.fit([(loader, CosineSimilarityLoss(tiny_model))], evaluator=evaluator, evaluation_steps=2,
-                   warmup_steps=1, optimizer_params={"lr": 3e-3}, output_path=str(output),
-                   callback=lambda score, epoch, steps: seen.append((score, epoch, steps)), show_progress_bar=False)
+    tiny_model.fit(
+        [(loader, CosineSimilarityLoss(tiny_model))],
+        evaluator=evaluator,
+        evaluation_steps=2,
+        warmup_steps=1,
+        optimizer_params={"lr": 3e-3},
+        output_path=str(output),
+        callback=lambda score, epoch, steps: seen.append((score, epoch, steps)),
+        show_progress_bar=False,
+    )
     # every 2 steps; the end-of-epoch evaluation at step 6 is the same as the one just done
     assert [steps for _, _, steps in seen] == [2, 4, 6]
     assert [epoch for _, epoch, _ in seen] == pytest.approx([1 / 3, 2 / 3, 1.0])
@@ -109,20 +118,29 @@ def test_steps_per_epoch_limits_steps(tiny_model: SentenceTransformer, stsb_pair
     calls = count_calls(loss)
     output = tmp_path / "final"
     loader = DataLoader(scored_examples(stsb_pairs), batch_size=8)
-    tiny_model.fit([(loader, loss)], steps_per_epoch=3, warmup_steps=0, output_path=str(output),
-                   show_progress_bar=False)
+    tiny_model.fit(
+        [(loader, loss)], steps_per_epoch=3, warmup_steps=0, output_path=str(output), show_progress_bar=False
+    )
     assert len(calls) == 3
     assert (output / "modules.json").is_file()  # no evaluator: the final model is saved
 
 
-def test_evaluation_at_every_epoch_end(tiny_model: SentenceTransformer, stsb_pairs: Dataset, shared_data: Path,
-                                       tmp_path: Path) -> None:
+def test_evaluation_at_every_epoch_end(
+    tiny_model: SentenceTransformer, stsb_pairs: Dataset, shared_data: Path, tmp_path: Path
+) -> None:
     seen: list[tuple[float, float, int]] = []
     loader = DataLoader(scored_examples(stsb_pairs.select(range(16))), shuffle=True, batch_size=8)
     output = tmp_path / "out"
-    tiny_model.fit([(loader, CosineSimilarityLoss(tiny_model))], evaluator=sts_evaluator(shared_data), epochs=2,
-                   warmup_steps=0, output_path=str(output), save_best_model=False,
-                   callback=lambda score, epoch, steps: seen.append((score, epoch, steps)), show_progress_bar=False)
+    tiny_model.fit(
+        [(loader, CosineSimilarityLoss(tiny_model))],
+        evaluator=sts_evaluator(shared_data),
+        epochs=2,
+        warmup_steps=0,
+        output_path=str(output),
+        save_best_model=False,
+        callback=lambda score, epoch, steps: seen.append((score, epoch, steps)),
+        show_progress_bar=False,
+    )
     assert [(epoch, steps) for _, epoch, steps in seen] == [(1.0, 2), (2.0, 4)]
     assert [path.name for path in output.iterdir()] == ["eval"]  # save_best_model=False: no model saved
 
@@ -131,7 +149,9 @@ def test_labels_keep_their_type() -> None:
     assert examples_to_dataset([InputExample(texts=["a", "b"], label=1)]).features["label"].dtype == "int64"
     assert examples_to_dataset([InputExample(texts=["a", "b"], label=0.5)]).features["label"].dtype == "float64"
     assert examples_to_dataset([InputExample(texts=["a", "b"]), InputExample(texts=["c", "d"])]).column_names == [
-        "sentence_0", "sentence_1"]  # all labels 0: no label column
+        "sentence_0",
+        "sentence_1",
+    ]  # all labels 0: no label column
     teacher = examples_to_dataset([InputExample(texts=["a"], label=np.zeros(3, dtype=np.float32))])
     assert teacher.features["label"].feature.dtype == "float32"
 
@@ -142,8 +162,9 @@ def test_unknown_scheduler_is_an_error(tiny_model: SentenceTransformer, stsb_pai
         tiny_model.fit([(loader, CosineSimilarityLoss(tiny_model))], scheduler="WarmupPolynomial")
 
 
-@pytest.mark.parametrize("scheduler", ["constantlr", "WarmupConstant", "WarmupLinear", "warmupcosine",
-                                       "WarmupCosineWithHardRestarts"])
+@pytest.mark.parametrize(
+    "scheduler", ["constantlr", "WarmupConstant", "WarmupLinear", "warmupcosine", "WarmupCosineWithHardRestarts"]
+)
 def test_schedules_match_sentence_transformers(scheduler: str) -> None:
     from sentence_transformers.sentence_transformer.fit_mixin import FitMixin
 
@@ -158,21 +179,52 @@ def test_schedules_match_sentence_transformers(scheduler: str) -> None:
         return rates
 
     args = fit_module.legacy_training_arguments(
-        output_dir="out", batch_size=8, batch_sampler=BatchSamplers.BATCH_SAMPLER, epochs=1, steps_per_epoch=None,
-        scheduler=scheduler, warmup_steps=3, learning_rate=0.1, weight_decay=0.01, evaluation_steps=0,
-        max_grad_norm=1, use_amp=False, show_progress_bar=False, checkpoint_save_steps=None,
-        checkpoint_save_total_limit=0)
-    ours = learning_rates(lambda opt: transformers.get_scheduler(  # as Trainer.create_scheduler builds it
-        args.lr_scheduler_type, opt, num_warmup_steps=args.get_warmup_steps(10), num_training_steps=10,
-        scheduler_specific_kwargs=args.lr_scheduler_kwargs))
+        output_dir="out",
+        batch_size=8,
+        batch_sampler=BatchSamplers.BATCH_SAMPLER,
+        epochs=1,
+        steps_per_epoch=None,
+        scheduler=scheduler,
+        warmup_steps=3,
+        learning_rate=0.1,
+        weight_decay=0.01,
+        evaluation_steps=0,
+        max_grad_norm=1,
+        use_amp=False,
+        show_progress_bar=False,
+        checkpoint_save_steps=None,
+        checkpoint_save_total_limit=0,
+    )
+    ours = learning_rates(
+        lambda opt: transformers.get_scheduler(  # as Trainer.create_scheduler builds it
+            args.lr_scheduler_type,
+            opt,
+            num_warmup_steps=args.get_warmup_steps(10),
+            num_training_steps=10,
+            scheduler_specific_kwargs=args.lr_scheduler_kwargs,
+        )
+    )
     expected = learning_rates(lambda opt: FitMixin._get_scheduler(opt, scheduler, warmup_steps=3, t_total=10))
     assert ours == pytest.approx(expected)
 
 
-COMPARED_ARGS = ("batch_sampler", "multi_dataset_batch_sampler", "per_device_train_batch_size",
-                 "per_device_eval_batch_size", "num_train_epochs", "max_steps", "eval_strategy", "eval_steps",
-                 "max_grad_norm", "fp16", "disable_tqdm", "save_strategy", "save_steps", "save_total_limit",
-                 "output_dir")
+COMPARED_ARGS = (
+    "batch_sampler",
+    "multi_dataset_batch_sampler",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "num_train_epochs",
+    "max_steps",
+    "eval_strategy",
+    "eval_steps",
+    "max_grad_norm",
+    "fp16",
+    "disable_tqdm",
+    "save_strategy",
+    "save_steps",
+    "save_total_limit",
+    "output_dir",
+)
 
 
 def _capture_train(monkeypatch: pytest.MonkeyPatch, trainer_cls: type, store: dict[str, Any]) -> None:
@@ -184,18 +236,25 @@ def _capture_train(monkeypatch: pytest.MonkeyPatch, trainer_cls: type, store: di
 
 def _legacy_objectives(package: Any, model: Any, stsb_pairs: Dataset, caption_pairs: Dataset) -> list[tuple]:
     scored = [package.InputExample(texts=[r["sentence1"], r["sentence2"]], label=r["score"]) for r in stsb_pairs]
-    classes = [package.InputExample(texts=[r["sentence1"], r["sentence2"]], label=int(r["score"] > 0.5))
-               for r in stsb_pairs]
+    classes = [
+        package.InputExample(texts=[r["sentence1"], r["sentence2"]], label=int(r["score"] > 0.5)) for r in stsb_pairs
+    ]
     pairs = [package.InputExample(texts=[r["anchor"], r["positive"]]) for r in caption_pairs]
     random.seed(0)
-    return [(DataLoader(scored, batch_size=8), package.losses.CosineSimilarityLoss(model)),
-            (DataLoader(classes, batch_size=8), package.losses.CosineSimilarityLoss(model)),
-            (package.NoDuplicatesDataLoader(pairs, batch_size=4), package.losses.MultipleNegativesRankingLoss(model))]
+    return [
+        (DataLoader(scored, batch_size=8), package.losses.CosineSimilarityLoss(model)),
+        (DataLoader(classes, batch_size=8), package.losses.CosineSimilarityLoss(model)),
+        (package.NoDuplicatesDataLoader(pairs, batch_size=4), package.losses.MultipleNegativesRankingLoss(model)),
+    ]
 
 
 def test_arguments_data_and_optimizer_match_sentence_transformers(
-    tiny_bert_path: Path, stsb_pairs: Dataset, caption_pairs: Dataset, shared_data: Path,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    tiny_bert_path: Path,
+    stsb_pairs: Dataset,
+    caption_pairs: Dataset,
+    shared_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     import sentence_transformers
     from sentence_transformers.sentence_transformer import datasets as st_datasets
@@ -205,20 +264,48 @@ def test_arguments_data_and_optimizer_match_sentence_transformers(
     import embedforge
     import embedforge.losses
 
-    legacy = {"epochs": 1, "steps_per_epoch": 7, "evaluation_steps": 2, "max_grad_norm": 0.5,
-              "checkpoint_path": str(tmp_path / "ckpt"), "checkpoint_save_steps": 3, "checkpoint_save_total_limit": 2,
-              "resume_from_checkpoint": True, "show_progress_bar": False, "weight_decay": 0.1,
-              "optimizer_params": {"lr": 1e-4}}
+    legacy = {
+        "epochs": 1,
+        "steps_per_epoch": 7,
+        "evaluation_steps": 2,
+        "max_grad_norm": 0.5,
+        "checkpoint_path": str(tmp_path / "ckpt"),
+        "checkpoint_save_steps": 3,
+        "checkpoint_save_total_limit": 2,
+        "resume_from_checkpoint": True,
+        "show_progress_bar": False,
+        "weight_decay": 0.1,
+        "optimizer_params": {"lr": 1e-4},
+    }
     (tmp_path / "ckpt" / "checkpoint-3").mkdir(parents=True)
     runs: dict[str, dict[str, Any]] = {"st": {}, "ours": {}}
-    st_package = type("ST", (), {"InputExample": sentence_transformers.InputExample, "losses": st_losses,
-                                 "NoDuplicatesDataLoader": st_datasets.NoDuplicatesDataLoader})
-    ours_package = type("Ours", (), {"InputExample": embedforge.InputExample, "losses": embedforge.losses,
-                                     "NoDuplicatesDataLoader": NoDuplicatesDataLoader})
+    st_package = type(
+        "ST",
+        (),
+        {
+            "InputExample": sentence_transformers.InputExample,
+            "losses": st_losses,
+            "NoDuplicatesDataLoader": st_datasets.NoDuplicatesDataLoader,
+        },
+    )
+    ours_package = type(
+        "Ours",
+        (),
+        {
+            "InputExample": embedforge.InputExample,
+            "losses": embedforge.losses,
+            "NoDuplicatesDataLoader": NoDuplicatesDataLoader,
+        },
+    )
     sts = read_stsb_validation(shared_data, 8)
     for name, package, model_cls, trainer_cls, evaluator_cls in (
-        ("st", st_package, sentence_transformers.SentenceTransformer, sentence_transformers.SentenceTransformerTrainer,
-         STEvaluator),
+        (
+            "st",
+            st_package,
+            sentence_transformers.SentenceTransformer,
+            sentence_transformers.SentenceTransformerTrainer,
+            STEvaluator,
+        ),
         ("ours", ours_package, SentenceTransformer, SentenceTransformerTrainer, EmbeddingSimilarityEvaluator),
     ):
         _capture_train(monkeypatch, trainer_cls, runs[name])

@@ -15,11 +15,17 @@ from helpers import read_csv
 
 
 @pytest.fixture
-def setup(tiny_model: SentenceTransformer, stsb_pairs: Dataset, caption_pairs: Dataset, nli_pairs: Dataset,
-          shared_data: Path) -> tuple[dict[str, Dataset], dict]:
+def setup(
+    tiny_model: SentenceTransformer, stsb_pairs: Dataset, caption_pairs: Dataset, nli_pairs: Dataset, shared_data: Path
+) -> tuple[dict[str, Dataset], dict]:
     rows = read_csv(shared_data / "mrpc" / "train.csv", 24)
-    mrpc = Dataset.from_dict({"sentence1": [r["sentence1"] for r in rows], "sentence2": [r["sentence2"] for r in rows],
-                              "label": [float(r["label"]) for r in rows]})
+    mrpc = Dataset.from_dict(
+        {
+            "sentence1": [r["sentence1"] for r in rows],
+            "sentence2": [r["sentence2"] for r in rows],
+            "label": [float(r["label"]) for r in rows],
+        }
+    )
     datasets = {"stsb": stsb_pairs, "captions": caption_pairs, "nli": nli_pairs, "mrpc": mrpc}
     losses = {
         "stsb": CoSENTLoss(tiny_model),
@@ -33,8 +39,15 @@ def setup(tiny_model: SentenceTransformer, stsb_pairs: Dataset, caption_pairs: D
 def _trainer(model: SentenceTransformer, setup: tuple, tmp_path: Path, sampler: str, **kwargs: object):
     datasets, losses = setup
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, report_to="none", use_cpu=True,
-        multi_dataset_batch_sampler=sampler, save_strategy="no", seed=5, **kwargs)
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=8,
+        report_to="none",
+        use_cpu=True,
+        multi_dataset_batch_sampler=sampler,
+        save_strategy="no",
+        seed=5,
+        **kwargs,
+    )
     return SentenceTransformerTrainer(model=model, args=args, train_dataset=datasets, loss=losses)
 
 
@@ -43,8 +56,9 @@ def _first_column_texts(dataset: Dataset) -> list[str]:
 
 
 @pytest.mark.parametrize("sampler", [MultiDatasetBatchSamplers.ROUND_ROBIN, MultiDatasetBatchSamplers.PROPORTIONAL])
-def test_every_batch_comes_from_one_dataset(tiny_model: SentenceTransformer, setup: tuple, tmp_path: Path,
-                                            sampler: str) -> None:
+def test_every_batch_comes_from_one_dataset(
+    tiny_model: SentenceTransformer, setup: tuple, tmp_path: Path, sampler: str
+) -> None:
     datasets, _ = setup
     trainer = _trainer(tiny_model, setup, tmp_path, sampler)
     batches: list[list[dict]] = []
@@ -75,18 +89,21 @@ def test_every_batch_comes_from_one_dataset(tiny_model: SentenceTransformer, set
 
 
 @pytest.mark.parametrize("sampler", ["round_robin", "proportional"])
-def test_trains_with_a_loss_per_dataset(tiny_model: SentenceTransformer, setup: tuple, tmp_path: Path,
-                                        sampler: str) -> None:
+def test_trains_with_a_loss_per_dataset(
+    tiny_model: SentenceTransformer, setup: tuple, tmp_path: Path, sampler: str
+) -> None:
     trainer = _trainer(tiny_model, setup, tmp_path, sampler, max_steps=4)
     assert trainer.train().global_step == 4
 
 
 def test_eval_loss_reported_per_dataset(tiny_model: SentenceTransformer, setup: tuple, tmp_path: Path) -> None:
     datasets, losses = setup
-    args = SentenceTransformerTrainingArguments(output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True,
-                                                per_device_eval_batch_size=8)
-    trainer = SentenceTransformerTrainer(model=tiny_model, args=args, train_dataset=datasets, eval_dataset=datasets,
-                                         loss=losses)
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, per_device_eval_batch_size=8
+    )
+    trainer = SentenceTransformerTrainer(
+        model=tiny_model, args=args, train_dataset=datasets, eval_dataset=datasets, loss=losses
+    )
     metrics = trainer.evaluate()
     assert {f"eval_{name}_loss" for name in datasets} <= set(metrics)
 

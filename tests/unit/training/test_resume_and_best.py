@@ -14,17 +14,26 @@ from embedforge.losses import CoSENTLoss
 
 
 def _args(output: Path, **kwargs: object) -> SentenceTransformerTrainingArguments:
-    defaults = {"output_dir": str(output), "per_device_train_batch_size": 8, "report_to": "none", "use_cpu": True,
-                "learning_rate": 5e-4, "seed": 3, "max_steps": 6, "save_strategy": "steps", "save_steps": 2,
-                "logging_steps": 1, "warmup_steps": 2}
+    defaults = {
+        "output_dir": str(output),
+        "per_device_train_batch_size": 8,
+        "report_to": "none",
+        "use_cpu": True,
+        "learning_rate": 5e-4,
+        "seed": 3,
+        "max_steps": 6,
+        "save_strategy": "steps",
+        "save_steps": 2,
+        "logging_steps": 1,
+        "warmup_steps": 2,
+    }
     return SentenceTransformerTrainingArguments(**{**defaults, **kwargs})
 
 
 def _train(path: Path, dataset: Dataset, output: Path, resume: str | None = None) -> SentenceTransformer:
     model = SentenceTransformer(str(path), device="cpu")
     model[0].auto_model.config.hidden_dropout_prob = 0.1  # dropout on: the RNG state must be restored too
-    trainer = SentenceTransformerTrainer(model=model, args=_args(output), train_dataset=dataset,
-                                         loss=CoSENTLoss(model))
+    trainer = SentenceTransformerTrainer(model=model, args=_args(output), train_dataset=dataset, loss=CoSENTLoss(model))
     trainer.train(resume_from_checkpoint=resume)
     return model
 
@@ -43,12 +52,21 @@ def test_resume_equals_uninterrupted(tiny_bert_path: Path, stsb_pairs: Dataset, 
 
 def test_load_best_model_at_end(tiny_bert_path: Path, stsb_pairs: Dataset, tmp_path: Path) -> None:
     model = SentenceTransformer(str(tiny_bert_path), device="cpu")
-    evaluator = EmbeddingSimilarityEvaluator(stsb_pairs["sentence1"][:16], stsb_pairs["sentence2"][:16],
-                                             stsb_pairs["score"][:16], name="sts")
-    args = _args(tmp_path / "out", eval_strategy="steps", eval_steps=2, load_best_model_at_end=True,
-                 metric_for_best_model="eval_sts_spearman_cosine", learning_rate=3e-3, save_total_limit=2)
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=stsb_pairs, loss=CoSENTLoss(model),
-                                         evaluator=evaluator)
+    evaluator = EmbeddingSimilarityEvaluator(
+        stsb_pairs["sentence1"][:16], stsb_pairs["sentence2"][:16], stsb_pairs["score"][:16], name="sts"
+    )
+    args = _args(
+        tmp_path / "out",
+        eval_strategy="steps",
+        eval_steps=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_sts_spearman_cosine",
+        learning_rate=3e-3,
+        save_total_limit=2,
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=stsb_pairs, loss=CoSENTLoss(model), evaluator=evaluator
+    )
     trainer.train()
     best = trainer.state.best_model_checkpoint
     assert best is not None

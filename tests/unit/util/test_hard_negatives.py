@@ -54,8 +54,10 @@ def models(minilm_path: Path, st_util: Any) -> tuple[Any, Any]:
 
     from embedforge import SentenceTransformer
 
-    return (_memoize_encode(SentenceTransformer(str(minilm_path), device="cpu")),
-            _memoize_encode(STSentenceTransformer(str(minilm_path), device="cpu")))
+    return (
+        _memoize_encode(SentenceTransformer(str(minilm_path), device="cpu")),
+        _memoize_encode(STSentenceTransformer(str(minilm_path), device="cpu")),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +67,13 @@ def pairs(shared_data: Path) -> Any:
 
     with gzip.open(shared_data / "flickr8k-captions" / "validation_pairs.csv.gz", "rt", encoding="utf-8") as handle:
         rows = [row for _, row in zip(range(60), csv.DictReader(handle), strict=False)]
-    return Dataset.from_dict({"anchor": [row["anchor"] for row in rows],
-                              "positive": [row["positive"] for row in rows],
-                              "image": [row["image_id"] for row in rows]})
+    return Dataset.from_dict(
+        {
+            "anchor": [row["anchor"] for row in rows],
+            "positive": [row["positive"] for row in rows],
+            "image": [row["image_id"] for row in rows],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +81,11 @@ def extra_corpus(shared_data: Path, pairs: Any) -> list[str]:
     """30 captions of other validation images."""
     images = set(pairs["image"])
     with gzip.open(shared_data / "flickr8k-captions" / "captions.csv.gz", "rt", encoding="utf-8") as handle:
-        captions = [row["caption"] for row in csv.DictReader(handle)
-                    if row["split"] == "validation" and row["image_id"] not in images]
+        captions = [
+            row["caption"]
+            for row in csv.DictReader(handle)
+            if row["split"] == "validation" and row["image_id"] not in images
+        ]
     return captions[:30]
 
 
@@ -90,8 +99,16 @@ def build_spread_classifier(folder: Path) -> Path:
 
     build_tokenizer_files(folder)
     vocab_size = len((folder / "vocab.txt").read_text(encoding="utf-8").split())
-    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, num_labels=1, initializer_range=0.5)
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=1,
+        initializer_range=0.5,
+    )
     torch.manual_seed(0)
     BertForSequenceClassification(config).eval().save_pretrained(str(folder))
     return folder
@@ -154,17 +171,25 @@ PARITY_CASES = {
 
 
 @pytest.mark.parametrize("kwargs", list(PARITY_CASES.values()), ids=list(PARITY_CASES))
-def test_equals_sentence_transformers(models: tuple[Any, Any], st_util: Any, pairs: Any,
-                                      kwargs: dict[str, Any]) -> None:
+def test_equals_sentence_transformers(
+    models: tuple[Any, Any], st_util: Any, pairs: Any, kwargs: dict[str, Any]
+) -> None:
     ours, theirs = both(models, st_util, pairs, **kwargs)
     assert len(ours) > 0
     assert_same_dataset(ours, theirs)
 
 
-@pytest.mark.parametrize("kwargs", [{"output_scores": True}, {"output_format": "labeled-pair", "range_min": 2},
-                                    {"relative_margin": 0.05, "output_format": "n-tuple", "num_negatives": 5}])
-def test_separate_corpus_equals_sentence_transformers(models: tuple[Any, Any], st_util: Any, pairs: Any,
-                                                      extra_corpus: list[str], kwargs: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"output_scores": True},
+        {"output_format": "labeled-pair", "range_min": 2},
+        {"relative_margin": 0.05, "output_format": "n-tuple", "num_negatives": 5},
+    ],
+)
+def test_separate_corpus_equals_sentence_transformers(
+    models: tuple[Any, Any], st_util: Any, pairs: Any, extra_corpus: list[str], kwargs: dict[str, Any]
+) -> None:
     ours, theirs = both(models, st_util, pairs, corpus=extra_corpus, **kwargs)
     assert_same_dataset(ours, theirs)
     documents = {text for column in ours.column_names[1:] for text in ours[column] if isinstance(text, str)}
@@ -173,8 +198,9 @@ def test_separate_corpus_equals_sentence_transformers(models: tuple[Any, Any], s
 
 def test_named_columns_and_other_columns_dropped(models: tuple[Any, Any], st_util: Any, pairs: Any) -> None:
     reordered = pairs.select_columns(["image", "positive", "anchor"])
-    ours, theirs = both(models, st_util, reordered, anchor_column_name="anchor", positive_column_name="positive",
-                        output_scores=True)
+    ours, theirs = both(
+        models, st_util, reordered, anchor_column_name="anchor", positive_column_name="positive", output_scores=True
+    )
     assert ours.column_names == ["anchor", "positive", "negative", "scores"]
     assert_same_dataset(ours, theirs)
 
@@ -192,8 +218,14 @@ def test_repeated_anchors_and_triplet_rows(models: tuple[Any, Any], pairs: Any) 
 
 def test_sampling_random(models: tuple[Any, Any], st_util: Any, pairs: Any, extra_corpus: list[str]) -> None:
     """Random negatives are valid candidates, sorted by score; Python's random under one seed gives ST's draw."""
-    kwargs = {"sampling_strategy": "random", "range_max": 20, "num_negatives": 3, "corpus": extra_corpus,
-              "output_format": "n-tuple", "output_scores": True}
+    kwargs = {
+        "sampling_strategy": "random",
+        "range_max": 20,
+        "num_negatives": 3,
+        "corpus": extra_corpus,
+        "output_format": "n-tuple",
+        "output_scores": True,
+    }
     random.seed(12)
     ours = mine_hard_negatives(pairs, models[0], verbose=False, **kwargs)
     random.seed(12)
@@ -201,8 +233,9 @@ def test_sampling_random(models: tuple[Any, Any], st_util: Any, pairs: Any, extr
     assert_same_dataset(ours, theirs)
     top = mine_hard_negatives(pairs, models[0], verbose=False, **{**kwargs, "sampling_strategy": "top"})
     assert ours["negative_1"] != top["negative_1"]
-    pool = mine_hard_negatives(pairs, models[0], verbose=False,
-                               **{**kwargs, "sampling_strategy": "top", "num_negatives": 20})
+    pool = mine_hard_negatives(
+        pairs, models[0], verbose=False, **{**kwargs, "sampling_strategy": "top", "num_negatives": 20}
+    )
     candidates = {row["anchor"]: {row[f"negative_{i}"] for i in range(1, 21)} for row in pool}
     assert len(ours) == len(pairs)
     for row in ours:
@@ -211,12 +244,20 @@ def test_sampling_random(models: tuple[Any, Any], st_util: Any, pairs: Any, extr
         assert row["scores"][1:] == sorted(row["scores"][1:], reverse=True)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"relative_margin": 0.0, "range_max": 10, "output_scores": True},
-    {"min_score": 0.2, "num_negatives": 1, "output_format": "labeled-list", "output_scores": True},
-    {"absolute_margin": 0.05, "max_score": 0.8, "range_max": 12, "output_format": "labeled-pair",
-     "output_scores": True},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"relative_margin": 0.0, "range_max": 10, "output_scores": True},
+        {"min_score": 0.2, "num_negatives": 1, "output_format": "labeled-list", "output_scores": True},
+        {
+            "absolute_margin": 0.05,
+            "max_score": 0.8,
+            "range_max": 12,
+            "output_format": "labeled-pair",
+            "output_scores": True,
+        },
+    ],
+)
 def test_cross_encoder_rescoring_equals_sentence_transformers(
     models: tuple[Any, Any], cross_encoders: tuple[Any, Any], st_util: Any, pairs: Any, kwargs: dict[str, Any]
 ) -> None:
@@ -230,8 +271,9 @@ def test_cross_encoder_rescoring_equals_sentence_transformers(
     assert score_column.startswith("score") and plain[score_column] != ours[score_column]
 
 
-def test_cross_encoder_unused_without_a_filter(models: tuple[Any, Any], cross_encoders: tuple[Any, Any],
-                                               pairs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cross_encoder_unused_without_a_filter(
+    models: tuple[Any, Any], cross_encoders: tuple[Any, Any], pairs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ours_ce = cross_encoders[0]
     calls: list[int] = []
     monkeypatch.setattr(ours_ce, "predict", lambda *args, **kwargs: calls.append(1))
@@ -249,10 +291,17 @@ def test_cross_encoder_with_several_labels_is_refused(models: tuple[Any, Any], p
         mine_hard_negatives(pairs, models[0], cross_encoder=three_labels, max_score=0.9, verbose=False)
 
 
-def test_verbose_report_equals_sentence_transformers(models: tuple[Any, Any], st_util: Any, pairs: Any,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    kwargs = {"range_min": 1, "range_max": 9, "relative_margin": 0.1, "max_score": 0.35, "output_format": "n-tuple",
-              "num_negatives": 5}
+def test_verbose_report_equals_sentence_transformers(
+    models: tuple[Any, Any], st_util: Any, pairs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kwargs = {
+        "range_min": 1,
+        "range_max": 9,
+        "relative_margin": 0.1,
+        "max_score": 0.35,
+        "output_format": "n-tuple",
+        "num_negatives": 5,
+    }
     mine_hard_negatives(pairs, models[0], **kwargs)
     ours = capsys.readouterr().out
     st_util.mine_hard_negatives(pairs, models[1], **kwargs)
@@ -275,21 +324,37 @@ def test_cache_folder(models: tuple[Any, Any], pairs: Any, tmp_path: Path, capsy
 
 
 @pytest.mark.parametrize("library", ["faiss", "usearch"])
-def test_search_libraries_equal_torch_search(models: tuple[Any, Any], st_util: Any, pairs: Any,
-                                             extra_corpus: list[str], library: str) -> None:
+def test_search_libraries_equal_torch_search(
+    models: tuple[Any, Any], st_util: Any, pairs: Any, extra_corpus: list[str], library: str
+) -> None:
     if importlib.util.find_spec(library) is None:
         pytest.skip(f"{library} is not installed (extra embedforge[{library}])")
-    kwargs = {"corpus": extra_corpus, "output_format": "n-tuple", "output_scores": True, "num_negatives": 4,
-              "relative_margin": 0.05, "faiss_batch_size": 23, "verbose": False}
+    kwargs = {
+        "corpus": extra_corpus,
+        "output_format": "n-tuple",
+        "output_scores": True,
+        "num_negatives": 4,
+        "relative_margin": 0.05,
+        "faiss_batch_size": 23,
+        "verbose": False,
+    }
     exact = mine_hard_negatives(pairs, models[0], **kwargs)
     other = mine_hard_negatives(pairs, models[0], **{f"use_{library}": True}, **kwargs)
     assert_same_dataset(other, exact)
     if library == "faiss":
         assert_same_dataset(other, st_util.mine_hard_negatives(pairs, models[1], use_faiss=True, **kwargs))
-    padded = mine_hard_negatives(pairs, models[0], range_max=80, num_negatives=70, output_format="labeled-list",
-                                 **{f"use_{library}": True}, verbose=False)
-    reference = mine_hard_negatives(pairs, models[0], range_max=80, num_negatives=70, output_format="labeled-list",
-                                    verbose=False)
+    padded = mine_hard_negatives(
+        pairs,
+        models[0],
+        range_max=80,
+        num_negatives=70,
+        output_format="labeled-list",
+        **{f"use_{library}": True},
+        verbose=False,
+    )
+    reference = mine_hard_negatives(
+        pairs, models[0], range_max=80, num_negatives=70, output_format="labeled-list", verbose=False
+    )
     assert padded["positive"] == reference["positive"]
 
 
@@ -301,11 +366,21 @@ def test_missing_search_library_names_the_extra(pairs: Any, library: str) -> Non
         mine_hard_negatives(pairs, None, **{f"use_{library}": True})  # type: ignore[arg-type]
 
 
-def test_warnings_for_deprecated_and_overridden_arguments(models: tuple[Any, Any], pairs: Any,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_warnings_for_deprecated_and_overridden_arguments(
+    models: tuple[Any, Any], pairs: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level("WARNING"):
-        result = mine_hard_negatives(pairs, models[0], include_positives=True, output_format="labeled-list",
-                                     range_min=0, max_score=0.99, margin=0.5, as_triplets=True, verbose=False)
+        result = mine_hard_negatives(
+            pairs,
+            models[0],
+            include_positives=True,
+            output_format="labeled-list",
+            range_min=0,
+            max_score=0.99,
+            margin=0.5,
+            as_triplets=True,
+            verbose=False,
+        )
     text = caplog.text
     for expected in ("as_triplets", "`margin` parameter is deprecated", "may still drop", '"n-tuple"'):
         assert expected in text
@@ -318,8 +393,7 @@ ERROR_CASES = {
     "missing-positive-column": ({"positive_column_name": "answer"}, ValueError, "'answer' is not a column"),
     "same-column": ({"anchor_column_name": "positive"}, ValueError, "both 'positive'"),
     "no-negatives": ({"num_negatives": 0}, ValueError, "num_negatives must be at least 1"),
-    "range-too-small": ({"num_negatives": 5, "range_min": 2, "range_max": 6}, ValueError,
-                        "only 4 candidates remain"),
+    "range-too-small": ({"num_negatives": 5, "range_min": 2, "range_max": 6}, ValueError, "only 4 candidates remain"),
     "range-inverted": ({"range_min": 6, "range_max": 6}, ValueError, "range_min must be smaller than range_max"),
     "negative-range-min": ({"range_min": -1, "range_max": 6}, ValueError, "range_min must be non-negative"),
     "unknown-sampling": ({"sampling_strategy": "hardest"}, ValueError, "sampling_strategy must be one of"),
@@ -344,8 +418,7 @@ def test_errors_on_dataset_shape() -> None:
 
 
 @pytest.mark.slow
-def test_multi_process_equals_single_process(tiny_bert_path: Path, cross_encoders: tuple[Any, Any],
-                                             pairs: Any) -> None:
+def test_multi_process_equals_single_process(tiny_bert_path: Path, cross_encoders: tuple[Any, Any], pairs: Any) -> None:
     """use_multi_process embeds and rescores in pools (one spawned CPU worker each), with the same result."""
     from embedforge import SentenceTransformer
 

@@ -73,6 +73,7 @@ def test_sparse_inputs_match_st(st_util) -> None:
     kwargs = {"query_chunk_size": 2, "corpus_chunk_size": 7, "top_k": 5}
     ours = util.semantic_search(queries, corpus, **kwargs)
     theirs = st_util.semantic_search(queries, corpus, **kwargs)
+
     def ids(results):
         return [[hit["corpus_id"] for hit in hits] for hits in results]
 

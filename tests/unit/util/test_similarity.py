@@ -140,9 +140,7 @@ def test_dot_and_distances_match_numpy_formulas() -> None:
     np.testing.assert_allclose(
         util.pairwise_euclidean_sim(a, b[:4]).numpy(), -np.linalg.norm(a - b[:4], axis=1), rtol=1e-5
     )
-    np.testing.assert_allclose(
-        util.pairwise_manhattan_sim(a, b[:4]).numpy(), -np.abs(a - b[:4]).sum(1), rtol=1e-5
-    )
+    np.testing.assert_allclose(util.pairwise_manhattan_sim(a, b[:4]).numpy(), -np.abs(a - b[:4]).sum(1), rtol=1e-5)
 
 
 @pytest.mark.parametrize("dim", [8, 9])

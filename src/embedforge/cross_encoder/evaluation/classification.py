@@ -101,10 +101,15 @@ class CrossEncoderClassificationEvaluator(SentenceEvaluator):
             The metrics, keys prefixed with ``name``.
         """
         reporting.log_start(type(self).__name__, self.name, epoch, steps)
-        scores = np.asarray(model.predict(
-            self.sentence_pairs, prompt_name=self.prompt_name, batch_size=self.batch_size, convert_to_numpy=True,
-            show_progress_bar=self.show_progress_bar,
-        ))
+        scores = np.asarray(
+            model.predict(
+                self.sentence_pairs,
+                prompt_name=self.prompt_name,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                show_progress_bar=self.show_progress_bar,
+            )
+        )
         if model.num_labels == 1:
             metrics = self.binary_metrics(scores.reshape(len(self.labels)))
             self.csv_headers, self.primary_metric = ["epoch", "steps", *BINARY_HEADERS], "average_precision"
@@ -129,16 +134,23 @@ class CrossEncoderClassificationEvaluator(SentenceEvaluator):
         accuracy, accuracy_threshold = best_accuracy_and_threshold(scores, self.labels, True)
         f1, precision, recall, f1_threshold = best_f1_and_threshold(scores, self.labels, True)
         ap = average_precision(self.labels, scores)
-        reporting.log_metrics([
-            f"Accuracy:          {accuracy * 100:.2f}\t(Threshold: {accuracy_threshold:.4f})",
-            f"F1:                {f1 * 100:.2f}\t(Threshold: {f1_threshold:.4f})",
-            f"Precision:         {precision * 100:.2f}",
-            f"Recall:            {recall * 100:.2f}",
-            f"Average Precision: {ap * 100:.2f}",
-        ])
+        reporting.log_metrics(
+            [
+                f"Accuracy:          {accuracy * 100:.2f}\t(Threshold: {accuracy_threshold:.4f})",
+                f"F1:                {f1 * 100:.2f}\t(Threshold: {f1_threshold:.4f})",
+                f"Precision:         {precision * 100:.2f}",
+                f"Recall:            {recall * 100:.2f}",
+                f"Average Precision: {ap * 100:.2f}",
+            ]
+        )
         return {
-            "accuracy": accuracy, "accuracy_threshold": accuracy_threshold, "f1": f1, "f1_threshold": f1_threshold,
-            "precision": precision, "recall": recall, "average_precision": ap,
+            "accuracy": accuracy,
+            "accuracy_threshold": accuracy_threshold,
+            "f1": f1,
+            "f1_threshold": f1_threshold,
+            "precision": precision,
+            "recall": recall,
+            "average_precision": ap,
         }
 
     def multiclass_metrics(self, scores: np.ndarray) -> dict[str, float]:
@@ -151,11 +163,13 @@ class CrossEncoderClassificationEvaluator(SentenceEvaluator):
             ``f1_macro``, ``f1_micro`` and ``f1_weighted``, unprefixed.
         """
         macro, micro, weighted = f1_scores(self.labels, np.argmax(scores, axis=1))
-        reporting.log_metrics([
-            f"Macro F1:           {macro * 100:.2f}",
-            f"Micro F1:           {micro * 100:.2f}",
-            f"Weighted F1:        {weighted * 100:.2f}",
-        ])
+        reporting.log_metrics(
+            [
+                f"Macro F1:           {macro * 100:.2f}",
+                f"Micro F1:           {micro * 100:.2f}",
+                f"Weighted F1:        {weighted * 100:.2f}",
+            ]
+        )
         return {"f1_macro": macro, "f1_micro": micro, "f1_weighted": weighted}
 
     def _check_binary_labels(self) -> None:

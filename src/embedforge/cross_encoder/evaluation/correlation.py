@@ -107,8 +107,9 @@ class CrossEncoderCorrelationEvaluator(SentenceEvaluator):
             constant.
         """
         reporting.log_start(type(self).__name__, self.name, epoch, steps)
-        predicted = predict_relevance(type(self).__name__, model, self.sentence_pairs, self.prompt_name,
-                                      self.batch_size, self.show_progress_bar)
+        predicted = predict_relevance(
+            type(self).__name__, model, self.sentence_pairs, self.prompt_name, self.batch_size, self.show_progress_bar
+        )
         pearson, spearman = correlations(self.scores, predicted)
         reporting.log_metrics([f"Correlation:\tPearson: {pearson:.4f}\tSpearman: {spearman:.4f}"])
         if output_path is not None and self.write_csv:

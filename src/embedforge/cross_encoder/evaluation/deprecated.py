@@ -116,13 +116,26 @@ class CEBinaryAccuracyEvaluator(_PairExamples):
         show_progress_bar: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        _warn_old_name("CEBinaryAccuracyEvaluator", _CLASSIFICATION,
-                       " Its `threshold` fixes the threshold of `accuracy`; the replacement searches the best one.")
+        _warn_old_name(
+            "CEBinaryAccuracyEvaluator",
+            _CLASSIFICATION,
+            " Its `threshold` fixes the threshold of `accuracy`; the replacement searches the best one.",
+        )
         if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)):
-            raise ValueError(f"CEBinaryAccuracyEvaluator: `threshold` must be a number, found {threshold!r}. Pass "
-                             "e.g. threshold=0.5 (scores are after the model's activation), or None for the best one.")
-        super().__init__(sentence_pairs, labels, name=name, prompt_name=prompt_name, batch_size=batch_size,
-                         show_progress_bar=show_progress_bar, write_csv=write_csv, **kwargs)
+            raise ValueError(
+                f"CEBinaryAccuracyEvaluator: `threshold` must be a number, found {threshold!r}. Pass "
+                "e.g. threshold=0.5 (scores are after the model's activation), or None for the best one."
+            )
+        super().__init__(
+            sentence_pairs,
+            labels,
+            name=name,
+            prompt_name=prompt_name,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            write_csv=write_csv,
+            **kwargs,
+        )
         self.threshold = None if threshold is None else float(threshold)
 
     def binary_metrics(self, scores: np.ndarray) -> dict[str, float]:
@@ -151,9 +164,11 @@ class CEBinaryAccuracyEvaluator(_PairExamples):
             The unprefixed metrics.
         """
         if self.threshold is not None:
-            raise ValueError(f"CEBinaryAccuracyEvaluator: `threshold`={self.threshold} needs a model with one output "
-                             f"label, found {scores.shape[-1]} labels. Drop `threshold` (the F1 scores of the "
-                             "arg-max class are reported) or evaluate a one-label model.")
+            raise ValueError(
+                f"CEBinaryAccuracyEvaluator: `threshold`={self.threshold} needs a model with one output "
+                f"label, found {scores.shape[-1]} labels. Drop `threshold` (the F1 scores of the "
+                "arg-max class are reported) or evaluate a one-label model."
+            )
         return super().multiclass_metrics(scores)
 
 
@@ -184,8 +199,16 @@ class CEBinaryClassificationEvaluator(_PairExamples):
         **kwargs: Any,
     ) -> None:
         _warn_old_name("CEBinaryClassificationEvaluator", _CLASSIFICATION)
-        super().__init__(sentence_pairs, labels, name=name, prompt_name=prompt_name, batch_size=batch_size,
-                         show_progress_bar=show_progress_bar, write_csv=write_csv, **kwargs)
+        super().__init__(
+            sentence_pairs,
+            labels,
+            name=name,
+            prompt_name=prompt_name,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            write_csv=write_csv,
+            **kwargs,
+        )
 
 
 class CEF1Evaluator(_PairExamples):
@@ -215,8 +238,16 @@ class CEF1Evaluator(_PairExamples):
         **kwargs: Any,
     ) -> None:
         _warn_old_name("CEF1Evaluator", _CLASSIFICATION)
-        super().__init__(sentence_pairs, labels, name=name, prompt_name=prompt_name, batch_size=batch_size,
-                         show_progress_bar=show_progress_bar, write_csv=write_csv, **kwargs)
+        super().__init__(
+            sentence_pairs,
+            labels,
+            name=name,
+            prompt_name=prompt_name,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            write_csv=write_csv,
+            **kwargs,
+        )
 
 
 class CESoftmaxAccuracyEvaluator(_PairExamples):
@@ -248,10 +279,21 @@ class CESoftmaxAccuracyEvaluator(_PairExamples):
         show_progress_bar: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        _warn_old_name("CESoftmaxAccuracyEvaluator", _CLASSIFICATION,
-                       " Its accuracy is the replacement's `f1_micro` (single-label classes).")
-        super().__init__(sentence_pairs, labels, name=name, prompt_name=prompt_name, batch_size=batch_size,
-                         show_progress_bar=show_progress_bar, write_csv=write_csv, **kwargs)
+        _warn_old_name(
+            "CESoftmaxAccuracyEvaluator",
+            _CLASSIFICATION,
+            " Its accuracy is the replacement's `f1_micro` (single-label classes).",
+        )
+        super().__init__(
+            sentence_pairs,
+            labels,
+            name=name,
+            prompt_name=prompt_name,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            write_csv=write_csv,
+            **kwargs,
+        )
 
 
 class CECorrelationEvaluator(CrossEncoderCorrelationEvaluator):
@@ -279,8 +321,15 @@ class CECorrelationEvaluator(CrossEncoderCorrelationEvaluator):
         show_progress_bar: bool | None = None,
     ) -> None:
         _warn_old_name("CECorrelationEvaluator", "CrossEncoderCorrelationEvaluator")
-        super().__init__(sentence_pairs, scores, name=name, prompt_name=prompt_name, batch_size=batch_size,
-                         show_progress_bar=show_progress_bar, write_csv=write_csv)
+        super().__init__(
+            sentence_pairs,
+            scores,
+            name=name,
+            prompt_name=prompt_name,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            write_csv=write_csv,
+        )
 
 
 class CERerankingEvaluator(CrossEncoderRerankingEvaluator):
@@ -322,9 +371,18 @@ class CERerankingEvaluator(CrossEncoderRerankingEvaluator):
     ) -> None:
         _warn_old_name("CERerankingEvaluator", "CrossEncoderRerankingEvaluator", " Pass the cut-off as at_k=.")
         if mrr_at_k is not None and at_k is not None and mrr_at_k != at_k:
-            raise ValueError(f"CERerankingEvaluator: `mrr_at_k`={mrr_at_k} and `at_k`={at_k} are two names of the "
-                             "same cut-off. Pass only one of them.")
+            raise ValueError(
+                f"CERerankingEvaluator: `mrr_at_k`={mrr_at_k} and `at_k`={at_k} are two names of the "
+                "same cut-off. Pass only one of them."
+            )
         cut_off = next((k for k in (mrr_at_k, at_k) if k is not None), 10)
-        super().__init__(samples, at_k=cut_off, always_rerank_positives=always_rerank_positives, name=name,
-                         prompt_name=prompt_name, batch_size=batch_size, show_progress_bar=show_progress_bar,
-                         write_csv=write_csv)
+        super().__init__(
+            samples,
+            at_k=cut_off,
+            always_rerank_positives=always_rerank_positives,
+            name=name,
+            prompt_name=prompt_name,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            write_csv=write_csv,
+        )

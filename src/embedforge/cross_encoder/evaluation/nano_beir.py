@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embedforge.cross_encoder.evaluation.pair_inputs import check_positive_int
 from embedforge.cross_encoder.evaluation.reranking import CrossEncoderRerankingEvaluator, score_lines
 from embedforge.evaluation import reporting
+from embedforge.evaluation.arguments import positive_int
 from embedforge.evaluation.base import SentenceEvaluator
 from embedforge.evaluation.beir import RetrievalData, load_beir
 from embedforge.evaluation.nano_beir import DATASET_NAME_TO_HUMAN_READABLE, _check_dataset_names
@@ -112,17 +112,21 @@ class CrossEncoderNanoBEIREvaluator(SentenceEvaluator):
         if dataset_names is None:
             dataset_names = [] if self.dataset_paths else DEFAULT_DATASET_NAMES
         elif not dataset_names and not self.dataset_paths:
-            raise ValueError(f"{owner}: `dataset_names` cannot be empty. Use None for the default NanoBEIR datasets "
-                             f"{DEFAULT_DATASET_NAMES}, or pass local BEIR folders as dataset_paths={{name: folder}}.")
+            raise ValueError(
+                f"{owner}: `dataset_names` cannot be empty. Use None for the default NanoBEIR datasets "
+                f"{DEFAULT_DATASET_NAMES}, or pass local BEIR folders as dataset_paths={{name: folder}}."
+            )
         if retriever is not None and not self.dataset_paths:
-            raise ValueError(f"{owner}: `retriever` ranks the corpora of local BEIR folders, but no `dataset_paths` "
-                             "were given (Hub datasets come with their bm25 ranking). Pass dataset_paths={name: "
-                             "folder}, or drop `retriever`.")
+            raise ValueError(
+                f"{owner}: `retriever` ranks the corpora of local BEIR folders, but no `dataset_paths` "
+                "were given (Hub datasets come with their bm25 ranking). Pass dataset_paths={name: "
+                "folder}, or drop `retriever`."
+            )
         _check_dataset_names(owner, list(dataset_names), self.dataset_paths)
         self.dataset_names = [*dataset_names, *self.dataset_paths]
         self.dataset_id = dataset_id
-        self.rerank_k = check_positive_int(owner, "rerank_k", rerank_k)
-        self.at_k = check_positive_int(owner, "at_k", at_k)
+        self.rerank_k = positive_int(owner, "rerank_k", rerank_k)
+        self.at_k = positive_int(owner, "at_k", at_k)
         self.always_rerank_positives = always_rerank_positives
         self.prompt_name = prompt_name
         self.batch_size = batch_size
@@ -135,8 +139,10 @@ class CrossEncoderNanoBEIREvaluator(SentenceEvaluator):
         self.evaluators = [self._build_evaluator(name) for name in self.dataset_names]
         evaluator_names = [evaluator.name for evaluator in self.evaluators]
         if len(set(evaluator_names)) != len(evaluator_names):
-            raise ValueError(f"{owner}: datasets {self.dataset_names} give repeated names {evaluator_names}. "
-                             "Give each dataset a distinct name.")
+            raise ValueError(
+                f"{owner}: datasets {self.dataset_names} give repeated names {evaluator_names}. "
+                "Give each dataset a distinct name."
+            )
         self.csv_file = f"NanoBEIR_evaluation_{aggregate_key}_results.csv"
         self.csv_headers = ["epoch", "steps", "MAP", f"MRR@{self.at_k}", f"NDCG@{self.at_k}"]
         self.primary_metric = f"{self.name}_ndcg@{self.at_k}"
@@ -179,8 +185,11 @@ class CrossEncoderNanoBEIREvaluator(SentenceEvaluator):
             Attribute name to value.
         """
         config: dict[str, Any] = {
-            "dataset_names": self.dataset_names, "dataset_id": self.dataset_id, "rerank_k": self.rerank_k,
-            "at_k": self.at_k, "always_rerank_positives": self.always_rerank_positives,
+            "dataset_names": self.dataset_names,
+            "dataset_id": self.dataset_id,
+            "rerank_k": self.rerank_k,
+            "at_k": self.at_k,
+            "always_rerank_positives": self.always_rerank_positives,
         }
         if self.dataset_paths:
             config["dataset_paths"] = {name: str(path) for name, path in self.dataset_paths.items()}
@@ -199,9 +208,13 @@ class CrossEncoderNanoBEIREvaluator(SentenceEvaluator):
         readable = DATASET_NAME_TO_HUMAN_READABLE.get(dataset_name.lower(), dataset_name[:1].upper() + dataset_name[1:])
         return CrossEncoderRerankingEvaluator(
             samples=rerank_samples(type(self).__name__, source, data, ranking, self.rerank_k),
-            name=f"Nano{readable}_R{self.rerank_k}", at_k=self.at_k,
-            always_rerank_positives=self.always_rerank_positives, prompt_name=self.prompt_name,
-            batch_size=self.batch_size, show_progress_bar=self.show_progress_bar, write_csv=self.write_csv,
+            name=f"Nano{readable}_R{self.rerank_k}",
+            at_k=self.at_k,
+            always_rerank_positives=self.always_rerank_positives,
+            prompt_name=self.prompt_name,
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            write_csv=self.write_csv,
         )
 
     def _retrieve(self, data: RetrievalData, retriever: SentenceTransformer) -> Ranking:
@@ -210,9 +223,17 @@ class CrossEncoderNanoBEIREvaluator(SentenceEvaluator):
 
         depth = [self.rerank_k]
         ranker = InformationRetrievalEvaluator(
-            data.queries, data.corpus, data.relevant_docs, mrr_at_k=depth, ndcg_at_k=depth, accuracy_at_k=depth,
-            precision_recall_at_k=depth, map_at_k=depth, batch_size=self.batch_size,
-            show_progress_bar=self.show_progress_bar, write_csv=False,
+            data.queries,
+            data.corpus,
+            data.relevant_docs,
+            mrr_at_k=depth,
+            ndcg_at_k=depth,
+            accuracy_at_k=depth,
+            precision_recall_at_k=depth,
+            map_at_k=depth,
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            write_csv=False,
         )
         rankings = ranker.rank(retriever, retriever, None, ranker.resolve_score_functions(retriever))
         ((ids, _),) = rankings.values()
@@ -242,20 +263,26 @@ class CrossEncoderNanoBEIREvaluator(SentenceEvaluator):
         try:
             from datasets import load_dataset
         except ImportError as error:
-            raise ImportError(f"{owner} needs the `datasets` package to load {self.dataset_id!r} from the Hub: "
-                              "`pip install datasets`. Or rerank local BEIR folders with "
-                              "dataset_paths={name: folder}.") from error
+            raise ImportError(
+                f"{owner} needs the `datasets` package to load {self.dataset_id!r} from the Hub: "
+                "`pip install datasets`. Or rerank local BEIR folders with "
+                "dataset_paths={name: folder}."
+            ) from error
         try:
             dataset = load_dataset(self.dataset_id, subset, split=split)
         except (OSError, ValueError) as error:
-            raise ValueError(f"{owner}: could not load subset {subset!r} split {split!r} of {self.dataset_id!r} "
-                             f"({error}). Check the dataset id and the network, or rerank local BEIR folders with "
-                             "dataset_paths={name: folder}.") from error
+            raise ValueError(
+                f"{owner}: could not load subset {subset!r} split {split!r} of {self.dataset_id!r} "
+                f"({error}). Check the dataset id and the network, or rerank local BEIR folders with "
+                "dataset_paths={name: folder}."
+            ) from error
         missing = sorted(set(required_columns) - set(dataset.column_names))
         if missing:
-            raise ValueError(f"{owner}: subset {subset!r} split {split!r} of {self.dataset_id!r} lacks the columns "
-                             f"{missing} (found {dataset.column_names}). Use a dataset in the NanoBEIR layout with "
-                             "corpus, queries, qrels and bm25 subsets.")
+            raise ValueError(
+                f"{owner}: subset {subset!r} split {split!r} of {self.dataset_id!r} lacks the columns "
+                f"{missing} (found {dataset.column_names}). Use a dataset in the NanoBEIR layout with "
+                "corpus, queries, qrels and bm25 subsets."
+            )
         return dataset
 
 
@@ -297,8 +324,10 @@ def _run_line(path: Path, line_number: int, line: str) -> tuple[str, list[str]]:
     ids = row.get("corpus-ids") if isinstance(row, dict) else None
     if not isinstance(row, dict) or "query-id" not in row or not isinstance(ids, list):
         found = sorted(row) if isinstance(row, dict) else type(row).__name__
-        raise ValueError(f"{path}: line {line_number} must be a JSON object with 'query-id' and a list "
-                         f"'corpus-ids', found {found}. Write e.g. {{\"query-id\": \"1\", \"corpus-ids\": [\"184\"]}}.")
+        raise ValueError(
+            f"{path}: line {line_number} must be a JSON object with 'query-id' and a list "
+            f'\'corpus-ids\', found {found}. Write e.g. {{"query-id": "1", "corpus-ids": ["184"]}}.'
+        )
     return str(row["query-id"]), [str(doc_id) for doc_id in ids]
 
 
@@ -328,13 +357,21 @@ def rerank_samples(
     skipped = len(ranking) - len(judged)
     unranked = sorted(set(data.relevant_docs) - {qid for qid, _ in ranking}, key=str)
     if skipped or unranked:
-        logger.warning("%s: %s: %d ranked queries have no relevance judgments (skipped); %d judged queries have no "
-                       "first-stage ranking (not evaluated, e.g. %s).", owner, source, skipped, len(unranked),
-                       unranked[:5])
+        logger.warning(
+            "%s: %s: %d ranked queries have no relevance judgments (skipped); %d judged queries have no "
+            "first-stage ranking (not evaluated, e.g. %s).",
+            owner,
+            source,
+            skipped,
+            len(unranked),
+            unranked[:5],
+        )
     if not judged:
-        raise ValueError(f"{owner}: {source}: none of the {len(ranking)} queries of the first-stage ranking has "
-                         f"relevance judgments (qrels query ids e.g. {list(data.relevant_docs)[:3]}). Use the same "
-                         "query ids in the ranking and the qrels.")
+        raise ValueError(
+            f"{owner}: {source}: none of the {len(ranking)} queries of the first-stage ranking has "
+            f"relevance judgments (qrels query ids e.g. {list(data.relevant_docs)[:3]}). Use the same "
+            "query ids in the ranking and the qrels."
+        )
     _check_known(owner, source, "query", [qid for qid, _ in judged], data.queries)
     needed_docs = [doc_id for qid, ids in judged for doc_id in [*ids[:rerank_k], *data.relevant_docs[qid]]]
     _check_known(owner, source, "corpus", needed_docs, data.corpus)
@@ -352,6 +389,8 @@ def _check_known(owner: str, source: str, kind: str, ids: list[str], known: Mapp
     """Raise a ``ValueError`` naming the ``kind`` ids absent from ``known``."""
     unknown = sorted(set(ids) - set(known), key=str)
     if unknown:
-        raise ValueError(f"{owner}: {source}: {len(unknown)} {kind} id(s) of the ranking or the judgments are not in "
-                         f"the {kind} texts: {unknown[:10]}{' ...' if len(unknown) > 10 else ''}. Add those texts or "
-                         "drop those ids.")
+        raise ValueError(
+            f"{owner}: {source}: {len(unknown)} {kind} id(s) of the ranking or the judgments are not in "
+            f"the {kind} texts: {unknown[:10]}{' ...' if len(unknown) > 10 else ''}. Add those texts or "
+            "drop those ids."
+        )

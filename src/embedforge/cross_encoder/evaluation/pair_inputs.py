@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = [
     "check_class_labels",
     "check_pairs",
-    "check_positive_int",
     "check_scores",
     "default_progress_bar",
     "examples_to_pairs",
@@ -41,18 +40,25 @@ def check_pairs(owner: str, pairs: Iterable[Any]) -> list[list[str]]:
         The pairs as lists of two strings.
     """
     if isinstance(pairs, str):
-        raise ValueError(f"{owner}: `sentence_pairs` must be a list of (text, text) pairs, found a single string "
-                         f"{pairs[:50]!r}. Pass e.g. [('A man eats.', 'Someone eats.')].")
+        raise ValueError(
+            f"{owner}: `sentence_pairs` must be a list of (text, text) pairs, found a single string "
+            f"{pairs[:50]!r}. Pass e.g. [('A man eats.', 'Someone eats.')]."
+        )
     rows = pairs.tolist() if isinstance(pairs, np.ndarray) else list(pairs)
     if not rows:
         raise ValueError(f"{owner}: `sentence_pairs` must hold at least one pair, found none. Pass the pairs.")
     checked = []
     for index, pair in enumerate(rows):
-        if isinstance(pair, str) or not isinstance(pair, Sequence) or len(pair) != 2 or not all(
-            isinstance(text, str) for text in pair
+        if (
+            isinstance(pair, str)
+            or not isinstance(pair, Sequence)
+            or len(pair) != 2
+            or not all(isinstance(text, str) for text in pair)
         ):
-            raise ValueError(f"{owner}: `sentence_pairs[{index}]` must be a pair of two texts, found {pair!r:.80}. "
-                             "Pass each pair as a list or tuple of two strings.")
+            raise ValueError(
+                f"{owner}: `sentence_pairs[{index}]` must be a pair of two texts, found {pair!r:.80}. "
+                "Pass each pair as a list or tuple of two strings."
+            )
         checked.append([pair[0], pair[1]])
     return checked
 
@@ -72,8 +78,10 @@ def check_class_labels(owner: str, pairs: Sequence[Any], labels: Iterable[Any]) 
     check_same_length(owner, ("sentence_pairs", pairs), ("labels", values))
     bad = next(((i, v) for i, v in enumerate(values) if not _is_integral(v)), None)
     if bad is not None:
-        raise ValueError(f"{owner}: `labels` must hold class ids (integers), found {bad[1]!r} at index {bad[0]}. "
-                         "Map the labels to 0, 1, ... (0/1 for a one-label model).")
+        raise ValueError(
+            f"{owner}: `labels` must hold class ids (integers), found {bad[1]!r} at index {bad[0]}. "
+            "Map the labels to 0, 1, ... (0/1 for a one-label model)."
+        )
     return np.asarray([int(value) for value in values], dtype=np.int64)
 
 
@@ -92,26 +100,11 @@ def check_scores(owner: str, pairs: Sequence[Any], scores: Iterable[Any]) -> lis
     check_same_length(owner, ("sentence_pairs", pairs), ("scores", values))
     bad = next(((i, v) for i, v in enumerate(values) if not _is_real(v)), None)
     if bad is not None:
-        raise ValueError(f"{owner}: `scores` must hold numbers, found {bad[1]!r} at index {bad[0]}. Convert the "
-                         "gold scores to floats.")
+        raise ValueError(
+            f"{owner}: `scores` must hold numbers, found {bad[1]!r} at index {bad[0]}. Convert the "
+            "gold scores to floats."
+        )
     return [float(value) for value in values]
-
-
-def check_positive_int(owner: str, argument: str, value: Any) -> int:
-    """``value`` if it is a positive integer, else a ``ValueError`` naming ``argument``.
-
-    Args:
-        owner: Evaluator class name, for the error message.
-        argument: Argument name (``"at_k"``, ``"rerank_k"``...).
-        value: The value to check.
-
-    Returns:
-        The value as an int.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{owner}: `{argument}` must be a positive integer, found {value!r}. Pass e.g. "
-                         f"{argument}=10.")
-    return int(value)
 
 
 def default_progress_bar(show_progress_bar: bool | None, logger: logging.Logger) -> bool:
@@ -138,7 +131,11 @@ def examples_to_pairs(owner: str, examples: Sequence[InputExample]) -> tuple[lis
 
 
 def predict_relevance(
-    owner: str, model: ScoringModel, pairs: list[list[str]], prompt_name: str | None, batch_size: int,
+    owner: str,
+    model: ScoringModel,
+    pairs: list[list[str]],
+    prompt_name: str | None,
+    batch_size: int,
     show_progress_bar: bool,
 ) -> np.ndarray:
     """One score per pair from a one-label model, ``model.predict`` batching the pairs (activation applied).
@@ -158,13 +155,20 @@ def predict_relevance(
         ValueError: If the model has several labels (it gives a score per class, not one per pair).
     """
     if model.num_labels != 1:
-        raise ValueError(f"{owner} needs a cross-encoder with one output (a relevance score per pair), found "
-                         f"num_labels={model.num_labels}. Evaluate this model with "
-                         "CrossEncoderClassificationEvaluator, or use a model with num_labels=1.")
+        raise ValueError(
+            f"{owner} needs a cross-encoder with one output (a relevance score per pair), found "
+            f"num_labels={model.num_labels}. Evaluate this model with "
+            "CrossEncoderClassificationEvaluator, or use a model with num_labels=1."
+        )
     if not pairs:
         return np.zeros(0, dtype=np.float32)
-    scores = model.predict(pairs, prompt_name=prompt_name, batch_size=batch_size, convert_to_numpy=True,
-                           show_progress_bar=show_progress_bar)
+    scores = model.predict(
+        pairs,
+        prompt_name=prompt_name,
+        batch_size=batch_size,
+        convert_to_numpy=True,
+        show_progress_bar=show_progress_bar,
+    )
     return np.asarray(scores).reshape(len(pairs))
 
 

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embedforge.cross_encoder.evaluation.pair_inputs import check_positive_int, predict_relevance
+from embedforge.cross_encoder.evaluation.pair_inputs import predict_relevance
 from embedforge.evaluation import ir_metrics, reporting
+from embedforge.evaluation.arguments import positive_int
 from embedforge.evaluation.base import SentenceEvaluator
 from embedforge.evaluation.reranking import average_precision, ndcg_at_k
 
@@ -97,7 +98,7 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
         if mrr_at_k is not None:
             logger.warning("%s: `mrr_at_k` is deprecated; pass `at_k=%s` instead.", owner, mrr_at_k)
             at_k = mrr_at_k
-        self.at_k = check_positive_int(owner, "at_k", at_k)
+        self.at_k = positive_int(owner, "at_k", at_k)
         self.samples = _sample_list(owner, samples)
         self.always_rerank_positives = always_rerank_positives
         self.candidates = [
@@ -153,8 +154,9 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
         """
         scored = [candidates for candidates in self.candidates if candidates.relevant.any()]
         pairs = [[candidates.query, document] for candidates in scored for document in candidates.documents]
-        scores = predict_relevance(type(self).__name__, model, pairs, self.prompt_name, self.batch_size,
-                                   self.show_progress_bar)
+        scores = predict_relevance(
+            type(self).__name__, model, pairs, self.prompt_name, self.batch_size, self.show_progress_bar
+        )
         ends = iter(np.cumsum([len(candidates.documents) for candidates in scored]).tolist())
         per_sample, start = [], 0
         for candidates in self.candidates:
@@ -259,9 +261,11 @@ def _sample_list(owner: str, samples: Any) -> list[Mapping[str, Any]]:
     if isinstance(samples, Mapping):
         samples = list(samples.values())
     if isinstance(samples, str) or not isinstance(samples, Iterable):
-        raise ValueError(f"{owner}: `samples` must be a list of dicts with 'query', 'positive' and 'negative' or "
-                         f"'documents', found {type(samples).__name__}. Pass e.g. "
-                         "[{'query': q, 'positive': [p], 'negative': [n]}].")
+        raise ValueError(
+            f"{owner}: `samples` must be a list of dicts with 'query', 'positive' and 'negative' or "
+            f"'documents', found {type(samples).__name__}. Pass e.g. "
+            "[{'query': q, 'positive': [p], 'negative': [n]}]."
+        )
     samples = list(samples)
     if not samples:
         raise ValueError(f"{owner}: `samples` must hold at least one sample, found none. Pass the samples.")
@@ -272,19 +276,26 @@ def _check_sample(owner: str, index: int, sample: Any) -> tuple[str, list[str], 
     """``(query, positives, negatives or documents, whether they are documents)``, or a ``ValueError``."""
     where = f"samples[{index}]"
     if not isinstance(sample, Mapping):
-        raise ValueError(f"{owner}: `{where}` must be a dict with 'query', 'positive' and 'negative' or "
-                         f"'documents', found {type(sample).__name__}. Pass one dict per query.")
+        raise ValueError(
+            f"{owner}: `{where}` must be a dict with 'query', 'positive' and 'negative' or "
+            f"'documents', found {type(sample).__name__}. Pass one dict per query."
+        )
     missing = [key for key in ("query", "positive") if key not in sample]
     if missing:
-        raise ValueError(f"{owner}: `{where}` lacks the key(s) {missing} (found {sorted(map(str, sample))}). Every "
-                         "sample needs 'query' (a text) and 'positive' (relevant texts).")
+        raise ValueError(
+            f"{owner}: `{where}` lacks the key(s) {missing} (found {sorted(map(str, sample))}). Every "
+            "sample needs 'query' (a text) and 'positive' (relevant texts)."
+        )
     if ("negative" in sample) == ("documents" in sample):
-        raise ValueError(f"{owner}: `{where}` must have exactly one of 'negative' and 'documents', found "
-                         f"{'both' if 'negative' in sample else 'neither'}. Use 'negative' for irrelevant texts, or "
-                         "'documents' for a first-stage ranking (best first).")
+        raise ValueError(
+            f"{owner}: `{where}` must have exactly one of 'negative' and 'documents', found "
+            f"{'both' if 'negative' in sample else 'neither'}. Use 'negative' for irrelevant texts, or "
+            "'documents' for a first-stage ranking (best first)."
+        )
     if not isinstance(sample["query"], str):
-        raise ValueError(f"{owner}: `{where}['query']` must be a text, found {type(sample['query']).__name__}. "
-                         "Pass one string.")
+        raise ValueError(
+            f"{owner}: `{where}['query']` must be a text, found {type(sample['query']).__name__}. Pass one string."
+        )
     key = "documents" if "documents" in sample else "negative"
     positives = _texts(owner, f"{where}['positive']", sample["positive"])
     return sample["query"], positives, _texts(owner, f"{where}[{key!r}]", sample[key]), key == "documents"
@@ -295,13 +306,16 @@ def _texts(owner: str, where: str, texts: Any) -> list[str]:
     if isinstance(texts, str):
         return [texts]
     if isinstance(texts, Mapping) or not isinstance(texts, Iterable):
-        raise ValueError(f"{owner}: `{where}` must be a list of texts, found {type(texts).__name__}. Pass a list "
-                         "of strings.")
+        raise ValueError(
+            f"{owner}: `{where}` must be a list of texts, found {type(texts).__name__}. Pass a list of strings."
+        )
     items = list(texts)
     bad = next((position for position, item in enumerate(items) if not isinstance(item, str)), None)
     if bad is not None:
-        raise ValueError(f"{owner}: `{where}` must hold only texts, found {type(items[bad]).__name__} "
-                         f"{items[bad]!r:.60} at index {bad}. Convert or drop that entry.")
+        raise ValueError(
+            f"{owner}: `{where}` must hold only texts, found {type(items[bad]).__name__} "
+            f"{items[bad]!r:.60} at index {bad}. Convert or drop that entry."
+        )
     return items
 
 

@@ -52,7 +52,10 @@ class CrossEncoderLoss(BaseLoss):
 
     @abstractmethod
     def forward(
-        self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None, prompt: str | None = None,
+        self,
+        inputs: list[list[Any]],
+        labels: Tensor | list[Tensor] | None,
+        prompt: str | None = None,
         task: str | None = None,
     ) -> Tensor:
         """Compute the loss of one batch.

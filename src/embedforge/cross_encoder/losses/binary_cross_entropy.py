@@ -87,7 +87,10 @@ class BinaryCrossEntropyLoss(CrossEncoderLoss):
         self.bce_with_logits_loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight, **kwargs)
 
     def forward(
-        self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None, prompt: str | None = None,
+        self,
+        inputs: list[list[Any]],
+        labels: Tensor | list[Tensor] | None,
+        prompt: str | None = None,
         task: str | None = None,
     ) -> Tensor:
         """Score every pair and compute the loss.

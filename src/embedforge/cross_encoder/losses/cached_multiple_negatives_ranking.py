@@ -105,7 +105,10 @@ class CachedMultipleNegativesRankingLoss(GradCacheLoss, CrossEncoderLoss):
         self.activation_fn = activation_fn
 
     def forward(
-        self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None = None, prompt: str | None = None,
+        self,
+        inputs: list[list[Any]],
+        labels: Tensor | list[Tensor] | None = None,
+        prompt: str | None = None,
         task: str | None = None,
     ) -> Tensor:
         """Sample the candidates, score every pair in mini-batches and return the loss.

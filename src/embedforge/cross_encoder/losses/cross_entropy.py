@@ -74,7 +74,10 @@ class CrossEntropyLoss(CrossEncoderLoss):
         self.ce_loss = nn.CrossEntropyLoss(**kwargs)
 
     def forward(
-        self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None, prompt: str | None = None,
+        self,
+        inputs: list[list[Any]],
+        labels: Tensor | list[Tensor] | None,
+        prompt: str | None = None,
         task: str | None = None,
     ) -> Tensor:
         """Compute every pair's class logits and the loss.

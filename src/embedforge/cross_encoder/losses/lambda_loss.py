@@ -99,8 +99,15 @@ class LambdaLoss(ListwiseLoss):
         >>> loss([queries, documents], labels).backward()  # doctest: +SKIP
     """
 
-    config_keys: ClassVar[tuple[str, ...]] = ("weighting_scheme", "k", "sigma", "eps", "reduction_log",
-                                              "activation_fn", "mini_batch_size")
+    config_keys: ClassVar[tuple[str, ...]] = (
+        "weighting_scheme",
+        "k",
+        "sigma",
+        "eps",
+        "reduction_log",
+        "activation_fn",
+        "mini_batch_size",
+    )
     citation = """
 @inproceedings{wang2018lambdaloss,
   title={The LambdaLoss Framework for Ranking Metric Optimization},

@@ -86,6 +86,9 @@ class ListMLELoss(PListMLELoss):
         respect_input_order: bool = True,
     ) -> None:
         super().__init__(
-            model, lambda_weight=None, activation_fn=activation_fn, mini_batch_size=mini_batch_size,
+            model,
+            lambda_weight=None,
+            activation_fn=activation_fn,
+            mini_batch_size=mini_batch_size,
             respect_input_order=respect_input_order,
         )

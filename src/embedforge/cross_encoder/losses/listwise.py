@@ -120,7 +120,10 @@ class ListwiseLoss(CrossEncoderLoss):
     """
 
     input_spec: ClassVar[InputSpec] = InputSpec(
-        min_texts=2, max_texts=2, label=LabelKind.PER_DOCUMENT, description="(query, [doc1, ..., docN])",
+        min_texts=2,
+        max_texts=2,
+        label=LabelKind.PER_DOCUMENT,
+        description="(query, [doc1, ..., docN])",
         list_columns=(1,),
     )
     config_keys: ClassVar[tuple[str, ...]] = ("activation_fn", "mini_batch_size")
@@ -133,7 +136,10 @@ class ListwiseLoss(CrossEncoderLoss):
         self.mini_batch_size = mini_batch_size
 
     def forward(
-        self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None, prompt: str | None = None,
+        self,
+        inputs: list[list[Any]],
+        labels: Tensor | list[Tensor] | None,
+        prompt: str | None = None,
         task: str | None = None,
     ) -> Tensor:
         """Score every (query, document) pair and compute the loss.
@@ -154,9 +160,9 @@ class ListwiseLoss(CrossEncoderLoss):
         queries, documents, label_lists = check_listwise_batch(type(self).__name__, inputs, labels)
         pairs = [(query, document) for query, docs in zip(queries, documents, strict=True) for document in docs]
         chunk = pair_chunk_size(self.mini_batch_size, len(queries), len(pairs))
-        logits = torch.cat([
-            self.logits(pairs[start:start + chunk], prompt, task).view(-1) for start in range(0, len(pairs), chunk)
-        ]).float()
+        logits = torch.cat(
+            [self.logits(pairs[start : start + chunk], prompt, task).view(-1) for start in range(0, len(pairs), chunk)]
+        ).float()
         return self.compute_loss(ListwiseBatch.from_scores(self.activation_fn(logits), label_lists))
 
     @abstractmethod

@@ -97,7 +97,10 @@ class MarginMSELoss(CrossEncoderLoss):
         self.loss_fct = nn.MSELoss(**kwargs)
 
     def forward(
-        self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None, prompt: str | None = None,
+        self,
+        inputs: list[list[Any]],
+        labels: Tensor | list[Tensor] | None,
+        prompt: str | None = None,
         task: str | None = None,
     ) -> Tensor:
         """Score the (query, document) pairs of every document column and compute the loss.
@@ -123,11 +126,11 @@ class MarginMSELoss(CrossEncoderLoss):
         queries, documents = inputs[0], inputs[1:]
         if labels is None:
             raise ValueError(
-                "MarginMSELoss needs the teacher's margins or scores as labels, got none; add them as a 'label' "
-                "column."
+                "MarginMSELoss needs the teacher's margins or scores as labels, got none; add them as a 'label' column."
             )
-        targets = teacher_margins(torch.stack(labels) if isinstance(labels, list) else labels, len(queries),
-                                  len(documents) - 1)
+        targets = teacher_margins(
+            torch.stack(labels) if isinstance(labels, list) else labels, len(queries), len(documents) - 1
+        )
         scores = [self.logits_from_pairs(list(zip(queries, column, strict=True)), prompt, task) for column in documents]
         margins = scores[0].unsqueeze(1) - torch.stack(scores[1:], dim=1)
         return self.loss_fct(margins, targets.to(margins.device).float())

@@ -80,7 +80,10 @@ class MSELoss(CrossEncoderLoss):
         self.loss_fct = nn.MSELoss(**kwargs)
 
     def forward(
-        self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None, prompt: str | None = None,
+        self,
+        inputs: list[list[Any]],
+        labels: Tensor | list[Tensor] | None,
+        prompt: str | None = None,
         task: str | None = None,
     ) -> Tensor:
         """Score every pair and compute the loss.
@@ -152,4 +155,3 @@ def check_pointwise_labels(owner: str, labels: Tensor | list[Tensor] | None, bat
             f"{tuple(labels.shape)}. Store one number per row in the label column."
         )
     return labels.reshape(-1)
-

@@ -107,7 +107,10 @@ class MultipleNegativesRankingLoss(CrossEncoderLoss):
         self.activation_fn = activation_fn
 
     def forward(
-        self, inputs: list[list[Any]], labels: Tensor | list[Tensor] | None = None, prompt: str | None = None,
+        self,
+        inputs: list[list[Any]],
+        labels: Tensor | list[Tensor] | None = None,
+        prompt: str | None = None,
         task: str | None = None,
     ) -> Tensor:
         """Score each anchor with its positive, its sampled in-batch negatives and its hard negatives.
@@ -150,8 +153,9 @@ def check_num_negatives(owner: str, num_negatives: int | None) -> int | None:
     Raises:
         ValueError: Naming the value found.
     """
-    if num_negatives is None or (isinstance(num_negatives, int) and not isinstance(num_negatives, bool)
-                                 and num_negatives >= 0):
+    if num_negatives is None or (
+        isinstance(num_negatives, int) and not isinstance(num_negatives, bool) and num_negatives >= 0
+    ):
         return num_negatives
     raise ValueError(
         f"{owner}: num_negatives must be a non-negative integer (in-batch negatives per anchor) or None (all of "
@@ -172,8 +176,9 @@ def check_ranking_columns(owner: str, inputs: Sequence[Sequence[Any]]) -> None:
         )
     lengths = sorted({len(column) for column in inputs})
     if len(lengths) > 1:
-        raise ValueError(f"{owner} expects text columns of one length, got lengths {lengths}. Pass one text of "
-                         "each column per row.")
+        raise ValueError(
+            f"{owner} expects text columns of one length, got lengths {lengths}. Pass one text of each column per row."
+        )
 
 
 def sample_negative_indices(batch_size: int, num_columns: int, num_negatives: int | None) -> Tensor:

@@ -77,8 +77,12 @@ class PListMLELoss(ListwiseLoss):
         >>> loss([queries, documents], labels).backward()  # doctest: +SKIP
     """
 
-    config_keys: ClassVar[tuple[str, ...]] = ("lambda_weight", "activation_fn", "mini_batch_size",
-                                              "respect_input_order")
+    config_keys: ClassVar[tuple[str, ...]] = (
+        "lambda_weight",
+        "activation_fn",
+        "mini_batch_size",
+        "respect_input_order",
+    )
     citation = """
 @inproceedings{lan2014position,
   title={Position-Aware ListMLE: A Sequential Learning Process for Ranking},

@@ -68,8 +68,7 @@ class RankNetLoss(LambdaLoss):
         >>> loss([queries, documents], labels).backward()  # doctest: +SKIP
     """
 
-    config_keys: ClassVar[tuple[str, ...]] = ("k", "sigma", "eps", "reduction_log", "activation_fn",
-                                              "mini_batch_size")
+    config_keys: ClassVar[tuple[str, ...]] = ("k", "sigma", "eps", "reduction_log", "activation_fn", "mini_batch_size")
     citation = """
 @inproceedings{burges2005learning,
   title={Learning to Rank using Gradient Descent},
@@ -91,6 +90,12 @@ class RankNetLoss(LambdaLoss):
         mini_batch_size: int | None = None,
     ) -> None:
         super().__init__(
-            model, weighting_scheme=NoWeightingScheme(), k=k, sigma=sigma, eps=eps, reduction_log=reduction_log,
-            activation_fn=activation_fn, mini_batch_size=mini_batch_size,
+            model,
+            weighting_scheme=NoWeightingScheme(),
+            k=k,
+            sigma=sigma,
+            eps=eps,
+            reduction_log=reduction_log,
+            activation_fn=activation_fn,
+            mini_batch_size=mini_batch_size,
         )

@@ -237,5 +237,10 @@ def check_teacher_scores(teacher_scores: Tensor, teacher_temperature: float, los
             "%s: teacher_temperature=%s underflows %d of %d teacher probabilities to exactly zero, so those "
             "candidates carry no gradient. The widest row of teacher scores spans %.1f, and a float32 softmax "
             "underflows once spread / temperature exceeds about 100. Raise teacher_temperature above %.3g.",
-            loss_name, teacher_temperature, collapsed, probabilities.numel(), spread, spread / 100,
+            loss_name,
+            teacher_temperature,
+            collapsed,
+            probabilities.numel(),
+            spread,
+            spread / 100,
         )

@@ -128,16 +128,26 @@ def gist_scores(
 
     def filtered(left: Tensor, right: Tensor, guide_scores: Tensor, keep: Tensor | None = None) -> Tensor:
         return suppress_false_negatives(
-            pairwise_cosine_matrix(left, right), guide_scores, threshold, margin_strategy=margin_strategy,
-            margin=margin, keep=keep,
+            pairwise_cosine_matrix(left, right),
+            guide_scores,
+            threshold,
+            margin_strategy=margin_strategy,
+            margin=margin,
+            keep=keep,
         )
 
     # Blocks are built one after the other (slice, then score), in sentence-transformers' order, so that autograd
     # sums the gradients of the shared embeddings in the same order (float for float the same gradients).
     blocks = [filtered(anchors[begin:end], positives, guided_positive, keep)]
     for left, right, guide_left, guide_right in _contrast_pairs(
-        anchors, candidates, guide_anchors, guide_candidates, slice(begin, end), slice(offset + begin, offset + end),
-        contrast_anchors=contrast_anchors, contrast_positives=contrast_positives,
+        anchors,
+        candidates,
+        guide_anchors,
+        guide_candidates,
+        slice(begin, end),
+        slice(offset + begin, offset + end),
+        contrast_anchors=contrast_anchors,
+        contrast_positives=contrast_positives,
     ):
         blocks.append(filtered(left, right, pairwise_cosine_matrix(guide_left, guide_right)))
     return torch.cat(blocks, dim=1), labels

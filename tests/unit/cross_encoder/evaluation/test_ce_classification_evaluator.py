@@ -25,8 +25,10 @@ def test_one_label_mrpc_matches_sentence_transformers(
     our_metrics = ours(ours_model, output_path=str(tmp_path / "ours"), epoch=1, steps=7)
     their_metrics = theirs(their_model, output_path=str(tmp_path / "st"), epoch=1, steps=7)
     assert_metrics_match(our_metrics, their_metrics)
-    assert list(our_metrics) == [f"mrpc_{key}" for key in ("accuracy", "accuracy_threshold", "f1", "f1_threshold",
-                                                            "precision", "recall", "average_precision")]
+    assert list(our_metrics) == [
+        f"mrpc_{key}"
+        for key in ("accuracy", "accuracy_threshold", "f1", "f1_threshold", "precision", "recall", "average_precision")
+    ]
     assert ours.primary_metric == theirs.primary_metric == "mrpc_average_precision"
     assert ours.csv_file == theirs.csv_file == "CrossEncoderClassificationEvaluator_mrpc_results.csv"
     assert ours.csv_headers == theirs.csv_headers

@@ -23,8 +23,10 @@ REPLACEMENTS = {
     "CEF1Evaluator": ("CrossEncoderClassificationEvaluator", (PAIRS, [1, 0])),
     "CESoftmaxAccuracyEvaluator": ("CrossEncoderClassificationEvaluator", (PAIRS, [1, 0], "dev")),
     "CECorrelationEvaluator": ("CrossEncoderCorrelationEvaluator", (PAIRS, [0.9, 0.1], "dev")),
-    "CERerankingEvaluator": ("CrossEncoderRerankingEvaluator",
-                             ([{"query": "q", "positive": ["a"], "negative": ["b"]}], 10, "dev")),
+    "CERerankingEvaluator": (
+        "CrossEncoderRerankingEvaluator",
+        ([{"query": "q", "positive": ["a"], "negative": ["b"]}], 10, "dev"),
+    ),
 }
 
 
@@ -96,8 +98,9 @@ def test_softmax_accuracy_on_three_labels(
         evaluator = ce_evaluation.CESoftmaxAccuracyEvaluator(pairs, labels, "nli", False)
     metrics = evaluator(ce3_models[0])
     assert not evaluator.write_csv
-    assert_metrics_match(metrics, st_ce_evaluation.CrossEncoderClassificationEvaluator(pairs, labels, name="nli")(
-        ce3_models[1]))
+    assert_metrics_match(
+        metrics, st_ce_evaluation.CrossEncoderClassificationEvaluator(pairs, labels, name="nli")(ce3_models[1])
+    )
     accuracy = np.mean(np.argmax(ce3_models[1].predict(pairs), axis=1) == np.asarray(labels))
     assert metrics["nli_f1_micro"] == pytest.approx(accuracy, abs=1e-12)  # the older evaluator's accuracy
 
@@ -109,8 +112,12 @@ def test_from_input_examples(ce_models: tuple[Any, Any], st_ce_evaluation: Any, 
     ours = [InputExample(texts=list(pair), label=label) for pair, label in zip(pairs, labels, strict=True)]
     theirs = [STInputExample(texts=list(pair), label=label) for pair, label in zip(pairs, labels, strict=True)]
     expected = st_ce_evaluation.CEBinaryClassificationEvaluator.from_input_examples(theirs, name="ex")(ce_models[1])
-    for old_name in ("CEBinaryAccuracyEvaluator", "CEBinaryClassificationEvaluator", "CEF1Evaluator",
-                     "CESoftmaxAccuracyEvaluator"):
+    for old_name in (
+        "CEBinaryAccuracyEvaluator",
+        "CEBinaryClassificationEvaluator",
+        "CEF1Evaluator",
+        "CESoftmaxAccuracyEvaluator",
+    ):
         with pytest.deprecated_call():
             evaluator = getattr(ce_evaluation, old_name).from_input_examples(ours, name="ex")
         assert isinstance(evaluator, getattr(ce_evaluation, old_name))
@@ -151,8 +158,12 @@ def test_reranking_positional_mrr_at_k_and_name(
 
 
 def test_all_ten_names_are_exported() -> None:
-    current = ["CrossEncoderClassificationEvaluator", "CrossEncoderCorrelationEvaluator",
-               "CrossEncoderRerankingEvaluator", "CrossEncoderNanoBEIREvaluator"]
+    current = [
+        "CrossEncoderClassificationEvaluator",
+        "CrossEncoderCorrelationEvaluator",
+        "CrossEncoderRerankingEvaluator",
+        "CrossEncoderNanoBEIREvaluator",
+    ]
     assert sorted(ce_evaluation.__all__) == sorted([*REPLACEMENTS, *current])
     for name in ce_evaluation.__all__:
         assert getattr(ce_evaluation, name).__name__ == name

@@ -50,8 +50,12 @@ def _slice(folder: Path, query_ids: list[str] | None, n_queries: int, seed: int)
         ids = [cid for cid in rows if index % 3 != 0 or cid not in data.relevant_docs[qid]]
         rng.shuffle(ids)
         run.append((qid, ids[:RANKED]))
-    return {"queries": {qid: data.queries[qid] for qid in query_ids}, "corpus": list(rows.values()), "qrels": qrels,
-            "run": run}
+    return {
+        "queries": {qid: data.queries[qid] for qid in query_ids},
+        "corpus": list(rows.values()),
+        "qrels": qrels,
+        "run": run,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +115,11 @@ def test_hub_datasets_match_sentence_transformers(
 ) -> None:
     kwargs = {"dataset_names": ["scifact", "nfcorpus"], "rerank_k": RERANK_K, "at_k": AT_K}
     ours = CrossEncoderNanoBEIREvaluator(**kwargs)
-    assert hub["requests"] == [("sentence-transformers/NanoBEIR-en", subset, split)
-                               for split in ("NanoSciFact", "NanoNFCorpus")
-                               for subset in ("corpus", "queries", "qrels", "bm25")]
+    assert hub["requests"] == [
+        ("sentence-transformers/NanoBEIR-en", subset, split)
+        for split in ("NanoSciFact", "NanoNFCorpus")
+        for subset in ("corpus", "queries", "qrels", "bm25")
+    ]
     theirs = st_ce_evaluation.CrossEncoderNanoBEIREvaluator(**kwargs)
     our_metrics = ours(ce_models[0], output_path=str(tmp_path / "ours"), epoch=1, steps=4)
     their_metrics = theirs(ce_models[1], output_path=str(tmp_path / "st"), epoch=1, steps=4)
@@ -137,13 +143,24 @@ def test_default_datasets_are_those_of_sentence_transformers(hub: dict[str, Any]
 
 @pytest.mark.parametrize("always_rerank_positives", [True, False])
 def test_local_folders_match_sentence_transformers_on_the_same_candidates(
-    hub: dict[str, Any], slices: dict[str, Slice], ce_models: tuple[Any, Any], st_ce_evaluation: Any,
-    tmp_path: Path, always_rerank_positives: bool,
+    hub: dict[str, Any],
+    slices: dict[str, Slice],
+    ce_models: tuple[Any, Any],
+    st_ce_evaluation: Any,
+    tmp_path: Path,
+    always_rerank_positives: bool,
 ) -> None:
-    paths = {"scifact": _write_beir_folder(tmp_path / "sf", slices["scifact"]),
-             "nfcorpus": _write_beir_folder(tmp_path / "cran", slices["cranfield"])}
-    kwargs = {"rerank_k": RERANK_K, "at_k": AT_K, "always_rerank_positives": always_rerank_positives,
-              "aggregate_fn": np.median, "aggregate_key": "median"}
+    paths = {
+        "scifact": _write_beir_folder(tmp_path / "sf", slices["scifact"]),
+        "nfcorpus": _write_beir_folder(tmp_path / "cran", slices["cranfield"]),
+    }
+    kwargs = {
+        "rerank_k": RERANK_K,
+        "at_k": AT_K,
+        "always_rerank_positives": always_rerank_positives,
+        "aggregate_fn": np.median,
+        "aggregate_key": "median",
+    }
     ours = CrossEncoderNanoBEIREvaluator(dataset_paths=paths, **kwargs)
     assert hub["requests"] == []  # nothing from the Hub
     theirs = st_ce_evaluation.CrossEncoderNanoBEIREvaluator(["scifact", "nfcorpus"], **kwargs)
@@ -163,8 +180,12 @@ def test_local_names_outside_nanobeir(slices: dict[str, Slice], ce_models: tuple
 
 
 def test_bi_encoder_first_stage(
-    hub: dict[str, Any], slices: dict[str, Slice], ce_models: tuple[Any, Any], st_ce_evaluation: Any,
-    tiny_bert_path: Path, tmp_path: Path,
+    hub: dict[str, Any],
+    slices: dict[str, Slice],
+    ce_models: tuple[Any, Any],
+    st_ce_evaluation: Any,
+    tiny_bert_path: Path,
+    tmp_path: Path,
 ) -> None:
     from embedforge import SentenceTransformer
 
@@ -177,8 +198,10 @@ def test_bi_encoder_first_stage(
     queries = retriever.encode_query(list(data["queries"].values()), convert_to_tensor=True)
     documents = retriever.encode_document([_joined(row) for row in data["corpus"]], convert_to_tensor=True)
     scores = retriever.similarity(queries, documents).tolist()
-    expected = [(qid, sorted(ids, key=lambda cid, row=row: (-row[ids.index(cid)], cid))[:RERANK_K])
-                for qid, row in zip(data["queries"], scores, strict=True)]
+    expected = [
+        (qid, sorted(ids, key=lambda cid, row=row: (-row[ids.index(cid)], cid))[:RERANK_K])
+        for qid, row in zip(data["queries"], scores, strict=True)
+    ]
     texts = {row["_id"]: _joined(row) for row in data["corpus"]}
     assert [sample["documents"] for sample in ours.evaluators[0].samples] == [
         [texts[cid] for cid in ranked] for _, ranked in expected

@@ -52,7 +52,10 @@ def test_negative_samples_match_sentence_transformers(
 
 @pytest.mark.parametrize("always_rerank_positives", [True, False])
 def test_document_rankings_match_sentence_transformers(
-    ce_models: tuple[Any, Any], st_ce_evaluation: Any, shared_data: Path, tmp_path: Path,
+    ce_models: tuple[Any, Any],
+    st_ce_evaluation: Any,
+    shared_data: Path,
+    tmp_path: Path,
     always_rerank_positives: bool,
 ) -> None:
     samples = _as_rankings(wikiqa_samples(shared_data))
@@ -144,8 +147,20 @@ def test_cases_sentence_transformers_cannot_evaluate(ce_models: tuple[Any, Any])
         {"query": "who sings?", "positive": ["a woman sings."], "negative": []},
     ]
     reranked = CrossEncoderRerankingEvaluator(samples, name="edge")(ce_models[0])
-    assert reranked == {"edge_map": 1.0, "edge_mrr@10": 1.0, "edge_ndcg@10": 1.0, "edge_base_map": 0.0,
-                        "edge_base_mrr@10": 0.0, "edge_base_ndcg@10": 0.0}
+    assert reranked == {
+        "edge_map": 1.0,
+        "edge_mrr@10": 1.0,
+        "edge_ndcg@10": 1.0,
+        "edge_base_map": 0.0,
+        "edge_base_mrr@10": 0.0,
+        "edge_base_ndcg@10": 0.0,
+    }
     only_given = CrossEncoderRerankingEvaluator(samples[:1], always_rerank_positives=False)(ce_models[0])
-    assert only_given == {"map": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0, "base_map": 0.0, "base_mrr@10": 0.0,
-                          "base_ndcg@10": 0.0}
+    assert only_given == {
+        "map": 0.0,
+        "mrr@10": 0.0,
+        "ndcg@10": 0.0,
+        "base_map": 0.0,
+        "base_mrr@10": 0.0,
+        "base_ndcg@10": 0.0,
+    }

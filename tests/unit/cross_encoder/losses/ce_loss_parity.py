@@ -57,14 +57,17 @@ def loss_and_grads(
     torch.manual_seed(seed)
     value = loss(inputs, labels, **kwargs)
     value.backward()
-    grads = [parameter.grad.clone() if parameter.grad is not None else torch.zeros_like(parameter)
-             for parameter in model.parameters()]
+    grads = [
+        parameter.grad.clone() if parameter.grad is not None else torch.zeros_like(parameter)
+        for parameter in model.parameters()
+    ]
     model.zero_grad(set_to_none=True)
     return value.item(), grads
 
 
-def assert_same_run(mine: tuple[float, list[torch.Tensor]], reference: tuple[float, list[torch.Tensor]],
-                    atol: float = ATOL) -> None:
+def assert_same_run(
+    mine: tuple[float, list[torch.Tensor]], reference: tuple[float, list[torch.Tensor]], atol: float = ATOL
+) -> None:
     """Equal values and equal gradients, parameter by parameter, within ``atol``; some gradient is non-zero."""
     assert mine[0] == pytest.approx(reference[0], abs=atol)
     assert len(mine[1]) == len(reference[1])

@@ -12,8 +12,12 @@ from ce_helpers import both_cross_encoders
 
 QUERIES = ["what is the capital?", "a man plays guitar", "who sits near the table?"]
 DOCUMENTS = [
-    ["the capital is a big old house near the water.", "two children eat food in the park.",
-     "the car is in the street.", "the capital city is near the water."],
+    [
+        "the capital is a big old house near the water.",
+        "two children eat food in the park.",
+        "the car is in the street.",
+        "the capital city is near the water.",
+    ],
     ["a man is playing music outside.", "an old woman sits near a red table."],
     ["an old woman sits near a red table.", "a man sits at the table.", "the dog runs on the beach."],
 ]
@@ -66,7 +70,10 @@ def eval_pair(path: Path) -> tuple[Any, Any]:
 
 
 def value_and_grads(
-    loss: Callable[..., torch.Tensor], model: torch.nn.Module, inputs: list[Any], labels: list[list[float]],
+    loss: Callable[..., torch.Tensor],
+    model: torch.nn.Module,
+    inputs: list[Any],
+    labels: list[list[float]],
     **kwargs: Any,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The loss value and the gradient of every model parameter (zeros where none flows)."""
@@ -78,16 +85,18 @@ def value_and_grads(
     return value.detach(), grads
 
 
-def max_difference(first: tuple[torch.Tensor, list[torch.Tensor]], second: tuple[torch.Tensor, list[torch.Tensor]]
-                   ) -> tuple[float, float]:
+def max_difference(
+    first: tuple[torch.Tensor, list[torch.Tensor]], second: tuple[torch.Tensor, list[torch.Tensor]]
+) -> tuple[float, float]:
     """``(value difference, largest gradient difference)`` between two ``value_and_grads`` results."""
     assert len(first[1]) == len(second[1])
     grads = max(float((a - b).abs().max()) for a, b in zip(first[1], second[1], strict=True))
     return float((first[0] - second[0]).abs()), grads
 
 
-def assert_same(first: tuple[torch.Tensor, list[torch.Tensor]], second: tuple[torch.Tensor, list[torch.Tensor]],
-                atol: float = 1e-5) -> None:
+def assert_same(
+    first: tuple[torch.Tensor, list[torch.Tensor]], second: tuple[torch.Tensor, list[torch.Tensor]], atol: float = 1e-5
+) -> None:
     """Same value and same parameter gradients within ``atol``; the gradients must not all be zero."""
     value_gap, grad_gap = max_difference(first, second)
     assert value_gap <= atol, (float(first[0]), float(second[0]))

@@ -48,42 +48,55 @@ def model64(_tiny_ce_session: Path) -> torch.nn.Module:
 
 @pytest.mark.parametrize("mini_batch_size", [1, 2, 7, 32])
 @pytest.mark.parametrize(("columns", "num_negatives"), [(2, None), (3, None), (4, 3)])
-def test_equals_the_plain_loss(model64: torch.nn.Module, mini_batch_size: int, columns: int,
-                               num_negatives: int | None) -> None:
+def test_equals_the_plain_loss(
+    model64: torch.nn.Module, mini_batch_size: int, columns: int, num_negatives: int | None
+) -> None:
     ours = model64
     inputs = COLUMNS[:columns]
     cached = CachedMultipleNegativesRankingLoss(ours, num_negatives=num_negatives, mini_batch_size=mini_batch_size)
     plain = MultipleNegativesRankingLoss(ours, num_negatives=num_negatives)
-    assert_same_run(loss_and_grads(cached, ours, inputs, None, seed=5, prompt="q: "),
-                    loss_and_grads(plain, ours, inputs, None, seed=5, prompt="q: "))
+    assert_same_run(
+        loss_and_grads(cached, ours, inputs, None, seed=5, prompt="q: "),
+        loss_and_grads(plain, ours, inputs, None, seed=5, prompt="q: "),
+    )
 
 
-@pytest.mark.parametrize(("mini_batch_size", "options"), [
-    (3, {"num_negatives": 3}),
-    (32, {"num_negatives": None, "activation_fn": None, "scale": 2.0}),
-])
+@pytest.mark.parametrize(
+    ("mini_batch_size", "options"),
+    [
+        (3, {"num_negatives": 3}),
+        (32, {"num_negatives": None, "activation_fn": None, "scale": 2.0}),
+    ],
+)
 def test_equals_sentence_transformers(models: tuple, mini_batch_size: int, options: dict) -> None:
     ours, theirs = models
     inputs = COLUMNS[:3]
-    mine = loss_and_grads(CachedMultipleNegativesRankingLoss(ours, mini_batch_size=mini_batch_size, **options), ours,
-                          inputs, None, seed=2)
+    mine = loss_and_grads(
+        CachedMultipleNegativesRankingLoss(ours, mini_batch_size=mini_batch_size, **options), ours, inputs, None, seed=2
+    )
     reference = loss_and_grads(
-        st_losses.CachedMultipleNegativesRankingLoss(theirs, mini_batch_size=mini_batch_size, **options), theirs,
-        inputs, None, seed=2,
+        st_losses.CachedMultipleNegativesRankingLoss(theirs, mini_batch_size=mini_batch_size, **options),
+        theirs,
+        inputs,
+        None,
+        seed=2,
     )
     assert_same_run(mine, reference)
 
 
-def _plain_in_mini_batches(model: torch.nn.Module, inputs: list, num_negatives: int | None, mini_batch_size: int,
-                           seed: int) -> tuple[float, list[torch.Tensor]]:
+def _plain_in_mini_batches(
+    model: torch.nn.Module, inputs: list, num_negatives: int | None, mini_batch_size: int, seed: int
+) -> tuple[float, list[torch.Tensor]]:
     """The loss with gradients in one pass, drawing randomness in the cached loss's order: sample, then mini-batches."""
     model.zero_grad(set_to_none=True)
     torch.manual_seed(seed)
     columns = [inputs[1], *sampled_negative_columns(inputs[1:], num_negatives), *inputs[2:]]
     pairs = [(query, text) for column in columns for query, text in zip(inputs[0], column, strict=True)]
     features = model.preprocess(pairs, prompt=None)
-    logits = [model(slice_features(features, begin, end))["scores"]
-              for begin, end in minibatch_ranges(features, mini_batch_size)]
+    logits = [
+        model(slice_features(features, begin, end))["scores"]
+        for begin, end in minibatch_ranges(features, mini_batch_size)
+    ]
     scores = torch.cat(logits).view(-1, len(inputs[0])).T
     value = in_batch_ranking_loss(scores, torch.nn.Sigmoid(), 10.0)
     value.backward()
@@ -98,16 +111,19 @@ def test_dropout_masks_are_replayed(models: tuple, mini_batch_size: int) -> None
     inputs = COLUMNS[:3]
     ours.train()
     try:
-        cached = loss_and_grads(CachedMultipleNegativesRankingLoss(ours, mini_batch_size=mini_batch_size), ours,
-                                inputs, None, seed=9)
+        cached = loss_and_grads(
+            CachedMultipleNegativesRankingLoss(ours, mini_batch_size=mini_batch_size), ours, inputs, None, seed=9
+        )
         reference = _plain_in_mini_batches(ours, inputs, 4, mini_batch_size, seed=9)
-        other_seed = loss_and_grads(CachedMultipleNegativesRankingLoss(ours, mini_batch_size=mini_batch_size), ours,
-                                    inputs, None, seed=10)
+        other_seed = loss_and_grads(
+            CachedMultipleNegativesRankingLoss(ours, mini_batch_size=mini_batch_size), ours, inputs, None, seed=10
+        )
     finally:
         ours.eval()
     assert_same_run(cached, reference)
-    without_dropout = loss_and_grads(CachedMultipleNegativesRankingLoss(ours, mini_batch_size=mini_batch_size), ours,
-                                     inputs, None, seed=9)
+    without_dropout = loss_and_grads(
+        CachedMultipleNegativesRankingLoss(ours, mini_batch_size=mini_batch_size), ours, inputs, None, seed=9
+    )
     assert abs(cached[0] - without_dropout[0]) > 1e-4  # dropout was active
     assert abs(cached[0] - other_seed[0]) > 1e-4
 

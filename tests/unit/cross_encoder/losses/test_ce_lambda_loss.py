@@ -40,28 +40,35 @@ def models(_tiny_ce_session: Path) -> Iterator[tuple[Any, Any]]:
 @pytest.mark.parametrize("labels", ["graded", "binary"])
 @pytest.mark.parametrize("k", [None, 2])
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_each_scheme_equals_sentence_transformers(models: tuple[Any, Any], scheme: str, k: int | None,
-                                                  labels: str) -> None:
+def test_each_scheme_equals_sentence_transformers(
+    models: tuple[Any, Any], scheme: str, k: int | None, labels: str
+) -> None:
     ours, theirs = models
-    mine = value_and_grads(losses.LambdaLoss(ours, weighting_scheme=getattr(losses, scheme)(), k=k), ours, INPUTS,
-                           LABEL_SETS[labels])
-    reference = value_and_grads(st_losses.LambdaLoss(theirs, weighting_scheme=getattr(st_losses, scheme)(), k=k),
-                                theirs, INPUTS, LABEL_SETS[labels])
+    mine = value_and_grads(
+        losses.LambdaLoss(ours, weighting_scheme=getattr(losses, scheme)(), k=k), ours, INPUTS, LABEL_SETS[labels]
+    )
+    reference = value_and_grads(
+        st_losses.LambdaLoss(theirs, weighting_scheme=getattr(st_losses, scheme)(), k=k),
+        theirs,
+        INPUTS,
+        LABEL_SETS[labels],
+    )
     assert_same(mine, reference)
 
 
 OPTION_CASES: dict[str, Callable[[Any, Any], torch.nn.Module]] = {
     "default": lambda model, lib: lib.LambdaLoss(model),
     "none-scheme": lambda model, lib: lib.LambdaLoss(model, weighting_scheme=None),
-    "mu-natural": lambda model, lib: lib.LambdaLoss(model, weighting_scheme=lib.NDCGLoss2PPScheme(mu=3.0),
-                                                    reduction_log="natural"),
+    "mu-natural": lambda model, lib: lib.LambdaLoss(
+        model, weighting_scheme=lib.NDCGLoss2PPScheme(mu=3.0), reduction_log="natural"
+    ),
     "sigma-k1": lambda model, lib: lib.LambdaLoss(model, sigma=2.5, k=1, mini_batch_size=1),
-    "k-large-all": lambda model, lib: lib.LambdaLoss(model, weighting_scheme=lib.LambdaRankScheme(), k=10,
-                                                     mini_batch_size=-1),
+    "k-large-all": lambda model, lib: lib.LambdaLoss(
+        model, weighting_scheme=lib.LambdaRankScheme(), k=10, mini_batch_size=-1
+    ),
     "sigmoid-mb4": lambda model, lib: lib.LambdaLoss(model, activation_fn=torch.nn.Sigmoid(), mini_batch_size=4),
     "ranknet": lambda model, lib: lib.RankNetLoss(model),
-    "ranknet-k2": lambda model, lib: lib.RankNetLoss(model, k=2, sigma=0.5, reduction_log="natural",
-                                                     mini_batch_size=0),
+    "ranknet-k2": lambda model, lib: lib.RankNetLoss(model, k=2, sigma=0.5, reduction_log="natural", mini_batch_size=0),
     "ranknet-tanh": lambda model, lib: lib.RankNetLoss(model, activation_fn=torch.nn.Tanh(), mini_batch_size=-2),
 }
 
@@ -81,10 +88,12 @@ def test_negative_labels_and_lists_without_relevant_documents_equal_sentence_tra
     ours, theirs = models
     labels = [[-1.0, 0.0, 2.0, 0.5], [0.0, 0.0], [1.0, -2.0, 0.0]]
     for scheme in SCHEMES:
-        mine = value_and_grads(losses.LambdaLoss(ours, weighting_scheme=getattr(losses, scheme)()), ours, INPUTS,
-                               labels)
-        reference = value_and_grads(st_losses.LambdaLoss(theirs, weighting_scheme=getattr(st_losses, scheme)()),
-                                    theirs, INPUTS, labels)
+        mine = value_and_grads(
+            losses.LambdaLoss(ours, weighting_scheme=getattr(losses, scheme)()), ours, INPUTS, labels
+        )
+        reference = value_and_grads(
+            st_losses.LambdaLoss(theirs, weighting_scheme=getattr(st_losses, scheme)()), theirs, INPUTS, labels
+        )
         assert_same(mine, reference)
 
 
@@ -108,8 +117,9 @@ def test_ranknet_is_lambdaloss_without_weights(models: tuple[Any, Any]) -> None:
     ours, _ = models
     for k, labels in itertools.product((None, 2), (GRADED, BINARY)):
         ranknet = value_and_grads(losses.RankNetLoss(ours, k=k), ours, INPUTS, labels)
-        unweighted = value_and_grads(losses.LambdaLoss(ours, weighting_scheme=losses.NoWeightingScheme(), k=k), ours,
-                                     INPUTS, labels)
+        unweighted = value_and_grads(
+            losses.LambdaLoss(ours, weighting_scheme=losses.NoWeightingScheme(), k=k), ours, INPUTS, labels
+        )
         assert_same(ranknet, unweighted, atol=1e-7)
     assert isinstance(losses.LambdaLoss(ours, weighting_scheme=None).weighting_scheme, losses.NoWeightingScheme)
 
@@ -117,8 +127,9 @@ def test_ranknet_is_lambdaloss_without_weights(models: tuple[Any, Any]) -> None:
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_mini_batches_equal_all_pairs_at_once(models: tuple[Any, Any], scheme: str) -> None:
     ours, _ = models
-    at_once = value_and_grads(losses.LambdaLoss(ours, weighting_scheme=getattr(losses, scheme)(), mini_batch_size=-1),
-                              ours, INPUTS, GRADED)
+    at_once = value_and_grads(
+        losses.LambdaLoss(ours, weighting_scheme=getattr(losses, scheme)(), mini_batch_size=-1), ours, INPUTS, GRADED
+    )
     for size in (1, 3, None):
         loss = losses.LambdaLoss(ours, weighting_scheme=getattr(losses, scheme)(), mini_batch_size=size)
         assert_same(value_and_grads(loss, ours, INPUTS, GRADED), at_once)
@@ -156,8 +167,9 @@ def _discount(position: int) -> float:
 REFERENCE_WEIGHTS: dict[str, Callable[..., float]] = {
     "NoWeightingScheme": lambda i, j, gains: 1.0,
     "NDCGLoss1Scheme": lambda i, j, gains: gains[i] / _discount(i),
-    "NDCGLoss2Scheme": lambda i, j, gains: 0.0 if i == j else abs(gains[i] - gains[j]) * abs(
-        1 / math.log2(1 + abs(i - j)) - 1 / math.log2(2 + abs(i - j))),
+    "NDCGLoss2Scheme": lambda i, j, gains: (
+        0.0 if i == j else abs(gains[i] - gains[j]) * abs(1 / math.log2(1 + abs(i - j)) - 1 / math.log2(2 + abs(i - j)))
+    ),
     "LambdaRankScheme": lambda i, j, gains: abs(gains[i] - gains[j]) * abs(1 / _discount(i) - 1 / _discount(j)),
 }
 

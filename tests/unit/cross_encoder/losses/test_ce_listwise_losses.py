@@ -50,7 +50,8 @@ LOSS_CASES: dict[str, Callable[[Any, Any], torch.nn.Module]] = {
     "plistmle-sorted": lambda model, lib: lib.PListMLELoss(model, respect_input_order=False, mini_batch_size=-1),
     "plistmle-none": lambda model, lib: lib.PListMLELoss(model, lambda_weight=None),
     "plistmle-custom": lambda model, lib: lib.PListMLELoss(
-        model, lambda_weight=lib.PListMLELambdaWeight(rank_discount_fn=_discount_by_position)),
+        model, lambda_weight=lib.PListMLELambdaWeight(rank_discount_fn=_discount_by_position)
+    ),
     "adrmse": lambda model, lib: lib.ADRMSELoss(model),
     "adrmse-alpha": lambda model, lib: lib.ADRMSELoss(model, alpha=2.5, mini_batch_size=4),
     "adrmse-tanh": lambda model, lib: lib.ADRMSELoss(model, activation_fn=torch.nn.Tanh(), mini_batch_size=-3),
@@ -118,8 +119,9 @@ def test_listmle_is_plistmle_without_weights(models: tuple[Any, Any]) -> None:
     ours, _ = models
     for order in (True, False):
         plain = value_and_grads(losses.ListMLELoss(ours, respect_input_order=order), ours, INPUTS, GRADED)
-        weighted = value_and_grads(losses.PListMLELoss(ours, lambda_weight=None, respect_input_order=order), ours,
-                                   INPUTS, GRADED)
+        weighted = value_and_grads(
+            losses.PListMLELoss(ours, lambda_weight=None, respect_input_order=order), ours, INPUTS, GRADED
+        )
         assert_same(plain, weighted, atol=1e-7)
 
 
@@ -136,8 +138,7 @@ def test_ordering_by_label_equals_presorted_lists(models: tuple[Any, Any], loss_
     assert abs(float(unsorted[0] - presorted[0])) > 1e-3
 
 
-@pytest.mark.parametrize("loss_class", [losses.ListNetLoss, losses.ListMLELoss, losses.PListMLELoss,
-                                        losses.ADRMSELoss])
+@pytest.mark.parametrize("loss_class", [losses.ListNetLoss, losses.ListMLELoss, losses.PListMLELoss, losses.ADRMSELoss])
 def test_mini_batches_equal_all_pairs_at_once(models: tuple[Any, Any], loss_class: type) -> None:
     ours, _ = models
     at_once = value_and_grads(loss_class(ours, mini_batch_size=-1), ours, INPUTS, GRADED)
@@ -145,10 +146,10 @@ def test_mini_batches_equal_all_pairs_at_once(models: tuple[Any, Any], loss_clas
         assert_same(value_and_grads(loss_class(ours, mini_batch_size=size), ours, INPUTS, GRADED), at_once)
 
 
-@pytest.mark.parametrize(("size", "chunks"), [(None, [3, 3, 3]), (0, [3, 3, 3]), (-1, [9]), (4, [4, 4, 1]),
-                                              (20, [9])])
-def test_mini_batch_size_sets_the_pairs_per_forward_pass(models: tuple[Any, Any], size: int | None,
-                                                         chunks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("size", "chunks"), [(None, [3, 3, 3]), (0, [3, 3, 3]), (-1, [9]), (4, [4, 4, 1]), (20, [9])])
+def test_mini_batch_size_sets_the_pairs_per_forward_pass(
+    models: tuple[Any, Any], size: int | None, chunks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     ours, _ = models
     seen: list[int] = []
     preprocess = ours.preprocess
@@ -199,8 +200,9 @@ def test_adrmse_reference(models: tuple[Any, Any]) -> None:
 
 
 def _plackett_luce(scores: list[float], weights: list[float]) -> float:
-    return -sum(weight * (scores[r] - math.log(sum(math.exp(s) for s in scores[r:])))
-                for r, weight in enumerate(weights))
+    return -sum(
+        weight * (scores[r] - math.log(sum(math.exp(s) for s in scores[r:]))) for r, weight in enumerate(weights)
+    )
 
 
 def test_listmle_and_plistmle_references(models: tuple[Any, Any]) -> None:
@@ -244,8 +246,11 @@ def test_errors_say_what_was_expected(models: tuple[Any, Any]) -> None:
     loss = losses.ListNetLoss(ours)
     with pytest.raises(ValueError, match="list of labels for each query.*single tensor of shape \\(3, 2\\)"):
         loss(INPUTS, torch.zeros(3, 2))
-    with pytest.raises(ValueError, match=r"number of documents per query: \[4, 2, 3\], number of labels per query: "
-                                         r"\[4, 2, 2\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"number of documents per query: \[4, 2, 3\], number of labels per query: "
+        r"\[4, 2, 2\]",
+    ):
         loss(INPUTS, tensors([[1, 0, 0, 1], [1, 0], [1, 0]]))
     with pytest.raises(ValueError, match="two input columns .* got 3 columns"):
         loss([*INPUTS, INPUTS[0]], tensors(GRADED))
@@ -265,8 +270,14 @@ def test_several_labels_are_refused(tiny_ce3_path: Path) -> None:
     from embedforge.cross_encoder import CrossEncoder
 
     model = CrossEncoder(str(tiny_ce3_path), device="cpu")
-    for loss_class in (losses.ListNetLoss, losses.ListMLELoss, losses.PListMLELoss, losses.ADRMSELoss,
-                       losses.LambdaLoss, losses.RankNetLoss):
+    for loss_class in (
+        losses.ListNetLoss,
+        losses.ListMLELoss,
+        losses.PListMLELoss,
+        losses.ADRMSELoss,
+        losses.LambdaLoss,
+        losses.RankNetLoss,
+    ):
         with pytest.raises(ValueError, match="num_labels=1 .* got 3 labels"):
             loss_class(model)
 

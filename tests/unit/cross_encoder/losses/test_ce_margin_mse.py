@@ -35,14 +35,17 @@ def models(_tiny_ce_session: Path) -> tuple:
     return spread_models(_tiny_ce_session)
 
 
-@pytest.mark.parametrize(("columns", "labels", "options"), [
-    (3, MARGINS[:, 0], {}),
-    (3, MARGINS[:, :1], {}),
-    (3, TEACHER[:, :2], {}),
-    (4, MARGINS, {"activation_fn": torch.nn.Sigmoid()}),
-    (4, TEACHER, {"reduction": "sum"}),
-    (4, list(TEACHER), {}),
-])
+@pytest.mark.parametrize(
+    ("columns", "labels", "options"),
+    [
+        (3, MARGINS[:, 0], {}),
+        (3, MARGINS[:, :1], {}),
+        (3, TEACHER[:, :2], {}),
+        (4, MARGINS, {"activation_fn": torch.nn.Sigmoid()}),
+        (4, TEACHER, {"reduction": "sum"}),
+        (4, list(TEACHER), {}),
+    ],
+)
 def test_margin_mse_equals_sentence_transformers(models: tuple, columns: int, labels: object, options: dict) -> None:
     ours, theirs = models
     inputs = [QUERIES, POSITIVES, NEGATIVES, NEGATIVES_2][:columns]
@@ -56,9 +59,9 @@ def test_margins_and_teacher_scores_give_the_same_loss(models: tuple, columns: i
     ours, _ = models
     inputs = [QUERIES, POSITIVES, NEGATIVES, NEGATIVES_2][:columns]
     loss = MarginMSELoss(ours)
-    from_scores = loss_and_grads(loss, ours, inputs, TEACHER[:, :columns - 1])
-    from_margins = loss_and_grads(loss, ours, inputs, MARGINS[:, :columns - 2])
-    from_rows = loss_and_grads(loss, ours, inputs, [row[:columns - 1] for row in TEACHER])
+    from_scores = loss_and_grads(loss, ours, inputs, TEACHER[:, : columns - 1])
+    from_margins = loss_and_grads(loss, ours, inputs, MARGINS[:, : columns - 2])
+    from_rows = loss_and_grads(loss, ours, inputs, [row[: columns - 1] for row in TEACHER])
     assert_same_run(from_margins, from_scores, atol=1e-6)
     assert_same_run(from_rows, from_scores, atol=1e-6)
     if columns == 3:
@@ -70,8 +73,15 @@ def test_the_loss_is_the_mean_squared_margin_error(models: tuple) -> None:
     inputs = [QUERIES, POSITIVES, NEGATIVES, NEGATIVES_2]
     with torch.no_grad():
         value = MarginMSELoss(ours)(inputs, TEACHER)
-        scores = torch.stack([ours.predict(list(zip(QUERIES, column, strict=True)), activation_fn=torch.nn.Identity(),
-                                           convert_to_tensor=True) for column in inputs[1:]], dim=1)
+        scores = torch.stack(
+            [
+                ours.predict(
+                    list(zip(QUERIES, column, strict=True)), activation_fn=torch.nn.Identity(), convert_to_tensor=True
+                )
+                for column in inputs[1:]
+            ],
+            dim=1,
+        )
     expected = ((scores[:, :1] - scores[:, 1:]) - MARGINS).pow(2).mean()
     assert value.item() == pytest.approx(expected.item(), abs=1e-6)
     assert value.item() > 0.01

@@ -34,21 +34,25 @@ def models(_tiny_ce_session: Path) -> tuple:
     return spread_models(_tiny_ce_session)
 
 
-@pytest.mark.parametrize(("columns", "options"), [
-    (2, {"num_negatives": None}),
-    (3, {"num_negatives": None}),
-    (4, {"num_negatives": 100}),  # more than available: every candidate
-    (3, {"num_negatives": 3}),  # sampled: the same draws under the same seed
-    (4, {"num_negatives": 5, "scale": 1.0, "activation_fn": None}),
-    (2, {"num_negatives": 2, "scale": 0.0, "activation_fn": torch.nn.Tanh()}),
-    (3, {}),
-])
+@pytest.mark.parametrize(
+    ("columns", "options"),
+    [
+        (2, {"num_negatives": None}),
+        (3, {"num_negatives": None}),
+        (4, {"num_negatives": 100}),  # more than available: every candidate
+        (3, {"num_negatives": 3}),  # sampled: the same draws under the same seed
+        (4, {"num_negatives": 5, "scale": 1.0, "activation_fn": None}),
+        (2, {"num_negatives": 2, "scale": 0.0, "activation_fn": torch.nn.Tanh()}),
+        (3, {}),
+    ],
+)
 def test_equals_sentence_transformers(models: tuple, columns: int, options: dict) -> None:
     ours, theirs = models
     inputs = COLUMNS[:columns]
     mine = loss_and_grads(MultipleNegativesRankingLoss(ours, **options), ours, inputs, None, seed=3, prompt="q: ")
-    reference = loss_and_grads(st_losses.MultipleNegativesRankingLoss(theirs, **options), theirs, inputs, None,
-                               seed=3, prompt="q: ")
+    reference = loss_and_grads(
+        st_losses.MultipleNegativesRankingLoss(theirs, **options), theirs, inputs, None, seed=3, prompt="q: "
+    )
     assert_same_run(mine, reference)
 
 
@@ -125,8 +129,13 @@ def test_zero_negatives_keeps_only_the_hard_negatives(models: tuple) -> None:
     ours, _ = models
     with torch.no_grad():
         value = MultipleNegativesRankingLoss(ours, num_negatives=0)(COLUMNS[:3], None)
-        scores = torch.stack([ours.predict(list(zip(QUERIES, column, strict=True)), convert_to_tensor=True)
-                              for column in (POSITIVES, NEGATIVES)], dim=1)
+        scores = torch.stack(
+            [
+                ours.predict(list(zip(QUERIES, column, strict=True)), convert_to_tensor=True)
+                for column in (POSITIVES, NEGATIVES)
+            ],
+            dim=1,
+        )
     expected = torch.nn.functional.cross_entropy(10.0 * scores, torch.zeros(5, dtype=torch.long))
     assert value.item() == pytest.approx(expected.item(), abs=1e-6)
 

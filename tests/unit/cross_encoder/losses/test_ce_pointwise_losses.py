@@ -29,25 +29,32 @@ def models3(_tiny_ce3_session: Path) -> tuple:
     return spread_models(_tiny_ce3_session)
 
 
-@pytest.mark.parametrize(("labels", "options"), [
-    (torch.tensor([1, 0, 1, 0, 0]), {}),
-    (SOFT, {}),
-    (SOFT.view(-1, 1), {"pos_weight": torch.tensor(4.0)}),
-    (SOFT, {"activation_fn": torch.nn.Tanh(), "reduction": "sum"}),
-])
+@pytest.mark.parametrize(
+    ("labels", "options"),
+    [
+        (torch.tensor([1, 0, 1, 0, 0]), {}),
+        (SOFT, {}),
+        (SOFT.view(-1, 1), {"pos_weight": torch.tensor(4.0)}),
+        (SOFT, {"activation_fn": torch.nn.Tanh(), "reduction": "sum"}),
+    ],
+)
 def test_binary_cross_entropy_equals_sentence_transformers(models: tuple, labels: torch.Tensor, options: dict) -> None:
     ours, theirs = models
     mine = loss_and_grads(BinaryCrossEntropyLoss(ours, **options), ours, [QUERIES, POSITIVES], labels)
-    reference = loss_and_grads(st_losses.BinaryCrossEntropyLoss(theirs, **options), theirs, [QUERIES, POSITIVES],
-                               labels)
+    reference = loss_and_grads(
+        st_losses.BinaryCrossEntropyLoss(theirs, **options), theirs, [QUERIES, POSITIVES], labels
+    )
     assert_same_run(mine, reference)
 
 
-@pytest.mark.parametrize(("labels", "options"), [
-    (torch.tensor([0.3, -1.2, 2.5, 0.0, 1.1]), {}),
-    (SOFT.view(-1, 1), {"activation_fn": torch.nn.Sigmoid()}),
-    (SOFT, {"reduction": "sum"}),
-])
+@pytest.mark.parametrize(
+    ("labels", "options"),
+    [
+        (torch.tensor([0.3, -1.2, 2.5, 0.0, 1.1]), {}),
+        (SOFT.view(-1, 1), {"activation_fn": torch.nn.Sigmoid()}),
+        (SOFT, {"reduction": "sum"}),
+    ],
+)
 def test_mse_equals_sentence_transformers(models: tuple, labels: torch.Tensor, options: dict) -> None:
     ours, theirs = models
     mine = loss_and_grads(MSELoss(ours, **options), ours, [QUERIES, POSITIVES], labels)
@@ -55,13 +62,16 @@ def test_mse_equals_sentence_transformers(models: tuple, labels: torch.Tensor, o
     assert_same_run(mine, reference)
 
 
-@pytest.mark.parametrize(("labels", "options"), [
-    (torch.tensor([0, 2, 1, 1, 0]), {}),
-    (torch.tensor([[0], [2], [1], [1], [0]]), {"label_smoothing": 0.1}),
-    (torch.tensor([0, -100, 1, 2, 0]), {"weight": torch.tensor([1.0, 2.0, 0.5])}),
-    (torch.softmax(torch.arange(15.0).view(5, 3) % 4, dim=1), {}),
-    (torch.tensor([2, 2, 0, 1, 0]), {"activation_fn": torch.nn.LogSoftmax(dim=1)}),
-])
+@pytest.mark.parametrize(
+    ("labels", "options"),
+    [
+        (torch.tensor([0, 2, 1, 1, 0]), {}),
+        (torch.tensor([[0], [2], [1], [1], [0]]), {"label_smoothing": 0.1}),
+        (torch.tensor([0, -100, 1, 2, 0]), {"weight": torch.tensor([1.0, 2.0, 0.5])}),
+        (torch.softmax(torch.arange(15.0).view(5, 3) % 4, dim=1), {}),
+        (torch.tensor([2, 2, 0, 1, 0]), {"activation_fn": torch.nn.LogSoftmax(dim=1)}),
+    ],
+)
 def test_cross_entropy_equals_sentence_transformers(models3: tuple, labels: torch.Tensor, options: dict) -> None:
     ours, theirs = models3
     mine = loss_and_grads(CrossEntropyLoss(ours, **options), ours, [QUERIES, POSITIVES], labels)
@@ -73,8 +83,9 @@ def test_prompt_reaches_the_model(models: tuple) -> None:
     ours, theirs = models
     labels = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0])
     with_prompt = loss_and_grads(BinaryCrossEntropyLoss(ours), ours, [QUERIES, NEGATIVES], labels, prompt="query: ")
-    reference = loss_and_grads(st_losses.BinaryCrossEntropyLoss(theirs), theirs, [QUERIES, NEGATIVES], labels,
-                               prompt="query: ")
+    reference = loss_and_grads(
+        st_losses.BinaryCrossEntropyLoss(theirs), theirs, [QUERIES, NEGATIVES], labels, prompt="query: "
+    )
     assert_same_run(with_prompt, reference)
     without = loss_and_grads(BinaryCrossEntropyLoss(ours), ours, [QUERIES, NEGATIVES], labels)
     assert abs(with_prompt[0] - without[0]) > 1e-4
@@ -83,8 +94,10 @@ def test_prompt_reaches_the_model(models: tuple) -> None:
 def test_config_dicts_specs_and_citations_match_sentence_transformers(models: tuple, models3: tuple) -> None:
     ours, theirs = models
     for options in ({}, {"pos_weight": torch.tensor(4.0), "activation_fn": torch.nn.Sigmoid()}):
-        assert (BinaryCrossEntropyLoss(ours, **options).get_config_dict()
-                == st_losses.BinaryCrossEntropyLoss(theirs, **options).get_config_dict())
+        assert (
+            BinaryCrossEntropyLoss(ours, **options).get_config_dict()
+            == st_losses.BinaryCrossEntropyLoss(theirs, **options).get_config_dict()
+        )
     assert MSELoss(ours).get_config_dict() == st_losses.MSELoss(theirs).get_config_dict()
     assert CrossEntropyLoss(models3[0]).get_config_dict() == {}
     assert BinaryCrossEntropyLoss(ours).get_config_dict()["activation_fn"] == "torch.nn.modules.linear.Identity"

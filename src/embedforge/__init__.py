@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "SimilarityFunction": "embedforge.similarity_functions",
     "quantize_embeddings": "embedforge.quantization",
     "util": "embedforge.util",
+    "mine_hard_negatives": "embedforge.util",
     "models": "embedforge.models",
     "quantization": "embedforge.quantization",
 }
@@ -48,6 +49,7 @@ __all__ = [
     "SentenceTransformerTrainingArguments",
     "SimilarityFunction",
     "__version__",
+    "mine_hard_negatives",
     "quantize_embeddings",
 ]
 
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     from embedforge.similarity_functions import SimilarityFunction
     from embedforge.training.arguments import SentenceTransformerTrainingArguments
     from embedforge.training.trainer import SentenceTransformerTrainer
+    from embedforge.util import mine_hard_negatives
 
 
 install_alias_finder()

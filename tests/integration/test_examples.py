@@ -64,3 +64,35 @@ def test_multi_dataset_example(shared_data: Path, tmp_path: Path, sampler: str) 
     card = (tmp_path / "run" / "final" / "README.md").read_text(encoding="utf-8")
     for loss in ("MultipleNegativesRankingLoss", "SoftmaxLoss", "CoSENTLoss"):
         assert f"loss:{loss}" in card
+
+
+def _run_example(script: str, *arguments: str, shared_data: Path) -> str:
+    command = [sys.executable, str(ROOT / "examples" / script), *arguments]
+    env = {**os.environ, "EMBEDFORGE_DATA": str(shared_data), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.usefixtures("minilm_path")
+def test_cross_encoder_stsb_example(shared_data: Path) -> None:
+    output = _run_example(
+        "ce_stsb.py", "--max-steps", "3", "--test-rows", "40", "--threads", "1", shared_data=shared_data
+    )
+    assert "embedforge: STSb test spearman before training:" in output
+    assert "embedforge: STSb test spearman after training:" in output
+
+
+@pytest.mark.usefixtures("minilm_path")
+def test_retrieve_rerank_then_distillation_examples(shared_data: Path, tmp_path: Path) -> None:
+    quick = ["--train-queries", "6", "--test-queries", "4", "--corpus-docs", "40", "--threads", "1"]
+    output = _run_example(
+        "retrieve_rerank_scifact.py", *quick, "--save", str(tmp_path / "reranker"), shared_data=shared_data
+    )
+    assert "SciFact test, bi-encoder (top 100)" in output and "SciFact test, re-ranked top 10" in output
+    config = json.loads((tmp_path / "reranker" / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+    assert config["model_type"] == "CrossEncoder"
+    output = _run_example(
+        "ce_distillation.py", "--teacher", str(tmp_path / "reranker"), *quick, shared_data=shared_data
+    )
+    assert "student before: SciFact test NDCG@10" in output and "student after:  SciFact test NDCG@10" in output

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from embedforge.model.sentence_transformer import SentenceTransformer
+    from embedforge.model.base import BaseModel
 
 
 def push_to_hub(
-    model: SentenceTransformer,
+    model: BaseModel,
     repo_id: str,
     token: str | None = None,
     private: bool | None = None,
@@ -32,7 +32,7 @@ def push_to_hub(
         token: Hub token (default: the logged-in one).
         private: Create the repository as private.
         safe_serialization: Upload safetensors weights.
-        commit_message: Commit message; default "Add new SentenceTransformer model".
+        commit_message: Commit message; default "Add new <ModelClass> model" (e.g. CrossEncoder).
         local_model_path: Upload this already-saved folder instead of saving ``model``.
         exist_ok: Accept an existing repository.
         replace_model_card: Upload README.md even if the repository already has one.
@@ -50,7 +50,7 @@ def push_to_hub(
     repo_id = repo_url.repo_id
     if revision is not None:
         api.create_branch(repo_id=repo_id, branch=revision, exist_ok=True)
-    message = commit_message or "Add new SentenceTransformer model"
+    message = commit_message or f"Add new {type(model).__name__} model"
     with tempfile.TemporaryDirectory() as staging:
         folder = Path(local_model_path) if local_model_path else Path(staging)
         if local_model_path is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from embedforge.cross_encoder.losses.base import CrossEncoderLoss
@@ -47,8 +48,8 @@ class BinaryCrossEntropyLoss(CrossEncoderLoss):
         model: A cross-encoder with ``num_labels=1``.
         activation_fn: Applied to the logits before the loss; :class:`torch.nn.Identity` by default (the loss
             already includes the sigmoid).
-        pos_weight: Weight of the positive term, as a tensor, e.g. ``torch.tensor(4.0)`` to weigh positives four
-            times; None for 1.
+        pos_weight: Weight of the positive term, e.g. ``torch.tensor(4.0)`` (or ``4.0``: a number is accepted too, as
+            recipes give it) to weigh positives four times; None for 1.
         **kwargs: Passed to :class:`torch.nn.BCEWithLogitsLoss` (``weight``, ``reduction``).
 
     Raises:
@@ -78,10 +79,12 @@ class BinaryCrossEntropyLoss(CrossEncoderLoss):
         self,
         model: ScoringModel,
         activation_fn: nn.Module = nn.Identity(),  # noqa: B008 - sentence-transformers' signature
-        pos_weight: Tensor | None = None,
+        pos_weight: Tensor | float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(model)
+        if pos_weight is not None and not isinstance(pos_weight, Tensor):
+            pos_weight = torch.tensor(float(pos_weight))
         self.activation_fn = activation_fn
         self.pos_weight = pos_weight
         self.bce_with_logits_loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight, **kwargs)

@@ -151,3 +151,13 @@ def test_a_sentence_transformer_is_rejected(tiny_bert_path: Path, loss_class: ty
 
     with pytest.raises(ValueError, match=r"trains a CrossEncoder, got a SentenceTransformer\. Build the model"):
         loss_class(SentenceTransformer(str(tiny_bert_path), device="cpu"))
+
+
+def test_binary_cross_entropy_takes_a_number_as_pos_weight(models: tuple) -> None:
+    ours, _ = models
+    labels = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    inputs = [QUERIES[:4], POSITIVES[:4]]
+    as_number = BinaryCrossEntropyLoss(ours, pos_weight=3.0)
+    as_tensor = BinaryCrossEntropyLoss(ours, pos_weight=torch.tensor(3.0))
+    torch.testing.assert_close(as_number(inputs, labels), as_tensor(inputs, labels))
+    assert as_number.get_config_dict()["pos_weight"] == 3.0

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from embedforge.config import build
 from embedforge.config.data import DataError, load_data, looks_like_hub_id
 from embedforge.config.families import FAMILIES
+from embedforge.config.lengths import BIN_EDGES, LengthStats, length_stats
 from embedforge.config.recipe import LossSpec, ModelSpec, Recipe, read_recipe
 
 if TYPE_CHECKING:
@@ -29,39 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BIN_EDGES", "LengthStats", "ValidationReport", "validate_recipe"]
 
-BIN_EDGES = (8, 16, 32, 64, 128, 256, 512, 1024)
-"""Upper bounds (tokens, inclusive) of the token-length histogram's bins; the last bin holds longer texts."""
 _LOAD_ERRORS = (DataError, FileNotFoundError, ValueError, TypeError, OSError)
-
-
-@dataclass
-class LengthStats:
-    """Token lengths of one text column.
-
-    Attributes:
-        dataset: Dataset name.
-        column: Column name.
-        count: Texts measured.
-        mean: Mean length in tokens (special tokens included).
-        maximum: Longest text in tokens.
-        max_seq_length: The model's limit (None if unknown).
-        truncated: Texts longer than ``max_seq_length``.
-        histogram: ``(bin label, count)`` pairs, bins bounded by :data:`BIN_EDGES`.
-    """
-
-    dataset: str
-    column: str
-    count: int
-    mean: float
-    maximum: int
-    max_seq_length: int | None
-    truncated: int
-    histogram: list[tuple[str, int]]
-
-    @property
-    def truncated_share(self) -> float:
-        """Share of texts that would be truncated (0 when nothing was measured)."""
-        return self.truncated / self.count if self.count else 0.0
 
 
 @dataclass
@@ -180,7 +149,8 @@ def _check_datasets(
             if not loss_problems:
                 report.problems += _dataset_problems(recipe, name, dataset)
             if tokenizer is not None:
-                report.lengths += _length_stats(tokenizer, max_length, name, dataset, show_progress)
+                pairs = recipe.model.type == "cross-encoder"
+                report.lengths += length_stats(tokenizer, max_length, name, dataset, show_progress, pairs)
 
 
 def _load(spec: Any, where: str, problems: list[str]) -> Dataset | None:
@@ -341,50 +311,3 @@ def _evaluator(
     except _LOAD_ERRORS as error:
         problems.append(f"{where}: {error}")
         return None
-
-
-# ------------------------------------------------------------------------------------------ token lengths
-def _length_stats(
-    tokenizer: Any, max_length: int | None, name: str, dataset: Dataset, show_progress: bool
-) -> list[LengthStats]:
-    """Token-length statistics of each text (string) column of ``dataset``."""
-    from datasets import Value
-    from tqdm.auto import tqdm
-
-    from embedforge.data.collator import text_columns
-
-    stats = []
-    for column in text_columns(dataset.column_names):
-        feature = dataset.features[column]
-        if not isinstance(feature, Value) or feature.dtype not in ("string", "large_string"):
-            continue
-        texts = [text or "" for text in dataset[column]]
-        lengths: list[int] = []
-        for start in tqdm(
-            range(0, len(texts), 1000), desc=f"tokenizing {name}.{column}", disable=not show_progress, leave=False
-        ):
-            encoded = tokenizer(texts[start : start + 1000], add_special_tokens=True, truncation=False, verbose=False)
-            lengths += [len(ids) for ids in encoded["input_ids"]]
-        stats.append(_summarize(name, column, lengths, max_length))
-    return stats
-
-
-def _summarize(name: str, column: str, lengths: list[int], max_length: int | None) -> LengthStats:
-    labels, lower = [], 0
-    for edge in BIN_EDGES:
-        labels.append((f"{lower + 1}-{edge}", lower, edge))
-        lower = edge
-    labels.append((f">{BIN_EDGES[-1]}", BIN_EDGES[-1], None))
-    histogram = [
-        (label, sum(1 for n in lengths if n > low and (high is None or n <= high))) for label, low, high in labels
-    ]
-    return LengthStats(
-        dataset=name,
-        column=column,
-        count=len(lengths),
-        mean=sum(lengths) / len(lengths) if lengths else 0.0,
-        maximum=max(lengths, default=0),
-        max_seq_length=max_length,
-        truncated=sum(1 for n in lengths if max_length is not None and n > max_length),
-        histogram=histogram,
-    )

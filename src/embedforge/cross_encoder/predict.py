@@ -29,6 +29,8 @@ class PredictOptions:
         device: Device to run on in this process; None: wherever the model is.
         show_progress_bar: Show a tqdm bar over batches.
         task: Routing task for models with a Router, or None.
+        token_budget: Fill each forward pass up to ``batch_size`` times the longest pair's tokens (shorter pairs
+            then share a pass; peak memory stays that of the first batch of ``batch_size`` longest pairs).
     """
 
     batch_size: int = 32
@@ -38,6 +40,7 @@ class PredictOptions:
     device: torch.device | None = None
     show_progress_bar: bool = False
     task: str | None = None
+    token_budget: bool = True
 
 
 def score_pairs(model: CrossEncoder, pairs: list[Any], options: PredictOptions) -> Tensor:
@@ -49,18 +52,19 @@ def score_pairs(model: CrossEncoder, pairs: list[Any], options: PredictOptions) 
 
 
 def _score_chunk(model: CrossEncoder, pairs: list[Any], options: PredictOptions) -> Tensor:
-    order, make_features = batch_plan(model.input_module, pairs, options.prompt, options.task)
+    plan = batch_plan(model.input_module, pairs, options.prompt, options.task)
     task_kwargs = {"task": options.task} if options.task is not None else {}
     num_labels = model.num_labels
 
     def score_batch(indices: np.ndarray) -> Tensor:
-        features = to_device(make_features(indices), model.device)
+        features = to_device(plan.make_features(indices), model.device)
         with torch.inference_mode():
             scores = model(features, **task_kwargs)["scores"]
         return finish_scores(scores, options, num_labels)
 
-    parts = run_in_batches(order, score_batch, options.batch_size, options.show_progress_bar)
-    return restore_order(torch.cat(parts) if parts else torch.empty(0), order)
+    slices = plan.slices(options.batch_size, token_budget=options.token_budget)
+    parts = run_in_batches(slices, score_batch, options.show_progress_bar)
+    return restore_order(torch.cat(parts) if parts else torch.empty(0), plan.order)
 
 
 def finish_scores(scores: Tensor, options: PredictOptions, num_labels: int) -> Tensor:

@@ -8,6 +8,7 @@ batched by character length instead. Results come back in input order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,9 +47,40 @@ def to_device(features: Features, device: torch.device) -> Features:
     return {key: value.to(device) if isinstance(value, Tensor) else value for key, value in features.items()}
 
 
-def batch_plan(
-    input_module: InputModule, inputs: list[Any], prompt: str | None, task: str | None
-) -> tuple[np.ndarray, Callable[[np.ndarray], Features]]:
+@dataclass(frozen=True)
+class BatchPlan:
+    """How a list of inputs is processed: in which order, and how a batch's features are built.
+
+    Attributes:
+        order: Indices of the inputs, longest first.
+        make_features: Builds the features of the inputs at some indices (a slice of ``order``).
+        lengths: Token count of every input (in input order) when the inputs were tokenized up front, else None.
+    """
+
+    order: np.ndarray
+    make_features: Callable[[np.ndarray], Features]
+    lengths: np.ndarray | None = None
+
+    def slices(self, batch_size: int, token_budget: bool = False) -> list[np.ndarray]:
+        """Consecutive slices of ``order``: ``batch_size`` inputs each, or as many as fit a token budget.
+
+        With ``token_budget``, a slice takes as many inputs as fit in ``batch_size`` times the longest input's token
+        count (the first, largest batch), and at least ``batch_size``: shorter inputs then share a forward pass, and
+        peak memory stays that of the first batch.
+        """
+        if not token_budget or self.lengths is None or not len(self.order):
+            return [self.order[start : start + batch_size] for start in range(0, len(self.order), batch_size)]
+        padded = np.maximum.accumulate(self.lengths[self.order][::-1])[::-1]  # longest from each position on
+        budget = batch_size * int(padded[0])
+        slices, start = [], 0
+        while start < len(self.order):
+            count = max(batch_size, budget // max(int(padded[start]), 1))
+            slices.append(self.order[start : start + count])
+            start += count
+        return slices
+
+
+def batch_plan(input_module: InputModule, inputs: list[Any], prompt: str | None, task: str | None) -> BatchPlan:
     """The processing order of ``inputs`` (longest first) and a function that builds a batch's features.
 
     Args:
@@ -58,29 +90,31 @@ def batch_plan(
         task: Routing task for modules that route, or None.
 
     Returns:
-        ``order`` (indices of ``inputs``) and ``make_features(indices) -> features`` for a slice of ``order``.
+        The plan: ``order`` (indices of ``inputs``), ``make_features(indices) -> features`` for a slice of
+        ``order``, and the token lengths when known.
     """
     task_kwargs = {"task": task} if task is not None else {}
     pretokenized = input_module.pretokenize(inputs, prompt=prompt, **task_kwargs)
     if pretokenized is not None:
-        return np.argsort(-np.asarray(pretokenized.lengths), kind="stable"), pretokenized.collate
+        lengths = np.asarray(pretokenized.lengths)
+        return BatchPlan(np.argsort(-lengths, kind="stable"), pretokenized.collate, lengths)
 
     def make_features(indices: np.ndarray) -> Features:
         return input_module.preprocess([inputs[i] for i in indices], prompt=prompt, **task_kwargs)
 
-    return longest_first_order(inputs), make_features
+    return BatchPlan(longest_first_order(inputs), make_features)
 
 
 def run_in_batches(
-    order: np.ndarray, run_batch: Callable[[np.ndarray], Any], batch_size: int, show_progress_bar: bool
+    slices: list[np.ndarray], run_batch: Callable[[np.ndarray], Any], show_progress_bar: bool
 ) -> list[Any]:
-    """Call ``run_batch`` on consecutive slices of ``order`` and return the results of every batch, in order."""
-    starts = range(0, len(order), batch_size)
+    """Call ``run_batch`` on each slice (of a plan's order) and return the results of every batch, in order."""
+    batches: Any = slices
     if show_progress_bar:
         from tqdm.autonotebook import tqdm
 
-        starts = tqdm(starts, desc="Batches")
-    return [run_batch(order[start : start + batch_size]) for start in starts]
+        batches = tqdm(slices, desc="Batches")
+    return [run_batch(indices) for indices in batches]
 
 
 def in_chunks(

@@ -51,20 +51,20 @@ def embed_texts(model: SentenceTransformer, texts: list[Any], options: EncodeOpt
 
 def _embed_chunk(model: SentenceTransformer, texts: list[Any], options: EncodeOptions) -> Tensor | list[Any]:
     task_kwargs = {"task": options.task} if options.task is not None else {}
-    order, make_features = batch_plan(model.input_module, texts, options.prompt, options.task)
+    plan = batch_plan(model.input_module, texts, options.prompt, options.task)
 
     def embed_batch(indices: np.ndarray) -> Tensor | list[Any]:
-        features = to_device(make_features(indices), model.device)
+        features = to_device(plan.make_features(indices), model.device)
         with torch.inference_mode():
             output = model(features, **task_kwargs)
         return _outputs(output, options)
 
-    parts = run_in_batches(order, embed_batch, options.batch_size, options.show_progress_bar)
+    parts = run_in_batches(plan.slices(options.batch_size), embed_batch, options.show_progress_bar)
     if options.output_value == "sentence_embedding":
         joined: Tensor | list[Any] = torch.cat(parts) if parts else torch.empty(0)
     else:
         joined = [item for part in parts for item in part]
-    return restore_order(joined, order)
+    return restore_order(joined, plan.order)
 
 
 def _outputs(output: dict[str, Any], options: EncodeOptions) -> Tensor | list[Any]:

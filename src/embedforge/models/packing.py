@@ -104,18 +104,19 @@ def packed_sdpa_attention(
     return packing.pack(output.transpose(1, 2)).unsqueeze(0), None
 
 
-def can_pack(model: PreTrainedModel, features: Features, padding_side: str) -> bool:
+def can_pack(model: PreTrainedModel, features: Features, padding_side: str, in_eval: bool = False) -> bool:
     """Whether to run ``model`` on ``features`` with :func:`packed_token_embeddings`.
 
-    Only in training mode (``model.training``): ``encode`` and evaluation keep transformers' padded forward
-    (their batches are already formed by token count). Training mode, not ``torch.is_grad_enabled()``, decides,
-    so that GradCache's gradient-free first pass and its replayed second pass draw the same dropout masks over the
-    same shapes. Modules after the encoder that read padded positions (``CNN``) see zeros there in training.
+    In training mode (``model.training``); in eval mode only when ``in_eval`` (cross-encoder scoring: its pairs'
+    lengths vary more within a batch). ``encode`` and evaluation keep transformers' padded forward (their batches
+    are already formed by token count). Training mode, not ``torch.is_grad_enabled()``, decides, so that
+    GradCache's gradient-free first pass and its replayed second pass draw the same dropout masks over the same
+    shapes. Modules after the encoder that read padded positions (``CNN``) see zeros there in training.
     """
     config = model.config
     mask = features.get("attention_mask")
     return (
-        model.training
+        (model.training or in_eval)
         and config.model_type in PACKABLE_MODEL_TYPES
         and type(model).__name__ in PACKABLE_MODEL_CLASSES
         and config._attn_implementation == "sdpa"

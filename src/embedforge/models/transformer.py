@@ -62,6 +62,9 @@ class Transformer(InputModule):
             :mod:`embedforge.models.packing`). None (default) does so on CPU, where it saves 30-60 % of a training
             step, and not on GPUs, where the gathers cost more than the padded positions did (BENCHMARKS.md);
             True or False forces the choice. Not saved with the model.
+        unpad_in_eval: Whether eval-mode forwards (``predict``) run unpadded too, under the same ``unpad`` rule;
+            the task's default (True for sequence classification: a cross-encoder's pairs keep some padding even in
+            length-sorted batches). Not saved with the model.
     """
 
     config_file_name: ClassVar[str] = "sentence_bert_config.json"
@@ -99,6 +102,7 @@ class Transformer(InputModule):
         self.do_lower_case = do_lower_case
         self.backend = backend
         self.unpad: bool | None = None
+        self.unpad_in_eval = self.task.unpad_in_eval
         self._prompt_lengths: dict[str, int | None] = {}
         self.auto_model: PreTrainedModel = _load_model(
             str(model_name_or_path), model_kwargs, config_kwargs, self.task.name
@@ -225,7 +229,9 @@ class Transformer(InputModule):
             return False
         mask = features.get("attention_mask")
         on_cpu = mask is not None and mask.device.type == "cpu"
-        return (self.unpad or on_cpu) and can_pack(self.auto_model, features, self.tokenizer.padding_side)
+        return (self.unpad or on_cpu) and can_pack(
+            self.auto_model, features, self.tokenizer.padding_side, in_eval=self.unpad_in_eval
+        )
 
     def forward(self, features: Features, **kwargs: Any) -> Features:
         """Add ``token_embeddings`` ``(batch, seq_len, hidden)``, or ``scores`` ``(batch, num_labels)``.

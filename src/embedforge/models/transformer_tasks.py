@@ -21,6 +21,8 @@ class TransformerTask:
         method_output_name: The field of the transformers model output that is read.
         module_output_name: The features key the module writes (``token_embeddings`` or ``scores``).
         used_by: The model family that builds this task by default.
+        unpad_in_eval: Whether eval-mode forwards also run on the real tokens only (where the module's ``unpad``
+            allows): cross-encoder scoring, whose pairs vary in length within a batch even when sorted.
     """
 
     name: str
@@ -28,6 +30,7 @@ class TransformerTask:
     method_output_name: str
     module_output_name: str
     used_by: str
+    unpad_in_eval: bool = False
 
     def saved_config(self) -> dict[str, Any]:
         """The task's keys of ``sentence_bert_config.json``, as sentence-transformers 6.2 writes them."""
@@ -45,7 +48,12 @@ TRANSFORMER_TASKS: dict[str, TransformerTask] = {
             "feature-extraction", "AutoModel", "last_hidden_state", "token_embeddings", "SentenceTransformer"
         ),
         TransformerTask(
-            "sequence-classification", "AutoModelForSequenceClassification", "logits", "scores", "CrossEncoder"
+            "sequence-classification",
+            "AutoModelForSequenceClassification",
+            "logits",
+            "scores",
+            "CrossEncoder",
+            unpad_in_eval=True,
         ),
     )
 }

@@ -202,3 +202,24 @@ def test_multi_process_predict_matches(tiny_ce_path: Path) -> None:
         np.testing.assert_allclose(model.predict(PAIRS, pool=pool, chunk_size=2), expected, atol=1e-6)
     finally:
         model.stop_multi_process_pool(pool)
+
+
+def test_token_budget_batches_give_the_same_scores(tiny_ce_path: Path) -> None:
+    from embedforge.cross_encoder.predict import PredictOptions, score_pairs
+
+    model = CrossEncoder(str(tiny_ce_path), device="cpu")
+    pairs = [(query * (1 + index % 4), document) for index, (query, document) in enumerate(PAIRS * 6)]
+    fixed = score_pairs(model, pairs, PredictOptions(batch_size=2, token_budget=False))
+    budget = score_pairs(model, pairs, PredictOptions(batch_size=2, token_budget=True))
+    torch.testing.assert_close(budget, fixed, atol=1e-6, rtol=0)
+
+
+def test_predict_runs_unpadded_and_matches_padded(tiny_ce_path: Path) -> None:
+    model = CrossEncoder(str(tiny_ce_path), device="cpu").eval()
+    pairs = [(query * (1 + index % 3), document) for index, (query, document) in enumerate(PAIRS * 3)]
+    features = model.preprocess(pairs[:4])
+    assert model[0].runs_unpadded(features)
+    unpadded = model.predict(pairs, activation_fn=torch.nn.Identity())
+    model[0].unpad_in_eval = False
+    padded = model.predict(pairs, activation_fn=torch.nn.Identity())
+    np.testing.assert_allclose(unpadded, padded, atol=1e-6)

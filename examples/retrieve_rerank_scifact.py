@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scifact_data import judged_ids, load_scifact
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -79,7 +80,7 @@ def training_pairs(data: Any, bi_encoder: Any, args: argparse.Namespace) -> Any:
 
     from embedforge.util import mine_hard_negatives
 
-    query_ids = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][: args.train_queries]
+    query_ids = judged_ids(data, args.train_queries)
     judged = [(query_id, doc_id) for query_id in query_ids for doc_id in sorted(data.relevant_docs[query_id])]
     positives = Dataset.from_dict(
         {
@@ -161,7 +162,7 @@ def evaluate(bi_encoder: Any, reranker: Any, data: Any, args: argparse.Namespace
     """NDCG@10 / MRR@10 of the retrieval, and of re-ranking its first k candidates (CE alone, and fused)."""
     from embedforge.cross_encoder.retrieve_rerank import ranking_metrics, rerank, retrieve
 
-    judged = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][: args.test_queries]
+    judged = judged_ids(data, args.test_queries)
     queries = {query_id: data.queries[query_id] for query_id in judged}
     retrieved = retrieve(bi_encoder, queries, data.corpus, top_k=100, batch_size=64)
     results = {"bi-encoder (top 100)": ranking_metrics(retrieved, data.relevant_docs)}
@@ -182,23 +183,6 @@ def evaluate(bi_encoder: Any, reranker: Any, data: Any, args: argparse.Namespace
     return results
 
 
-def load_scifact(args: argparse.Namespace, split: str, queries: int | None) -> Any:
-    """The SciFact split; with ``--corpus-docs``, a corpus of the first ``queries`` judged claims' abstracts plus the
-    first N others."""
-    from dataclasses import replace
-
-    from embedforge.evaluation.beir import load_beir
-
-    data = load_beir(args.data / "scifact", split=split)
-    if args.corpus_docs is None:
-        return data
-    judged = [query_id for query_id in data.queries if data.relevant_docs.get(query_id)][:queries]
-    keep = set().union(*(data.relevant_docs[query_id] for query_id in judged)) | set(
-        list(data.corpus)[: args.corpus_docs]
-    )
-    return replace(data, corpus={doc_id: text for doc_id, text in data.corpus.items() if doc_id in keep})
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -215,12 +199,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.reranker is not None:
         reranker = CrossEncoder(str(args.reranker), device="cpu")
     else:
-        dataset = training_pairs(load_scifact(args, "train", args.train_queries), bi_encoder, args)
+        dataset = training_pairs(
+            load_scifact(args.data / "scifact", "train", args.train_queries, args.corpus_docs), bi_encoder, args
+        )
         reranker = train_reranker(backbone, dataset, args)
         if args.save is not None:
             reranker.save(str(args.save))
             print(f"reranker saved to {args.save}")
-    results = evaluate(bi_encoder, reranker, load_scifact(args, "test", args.test_queries), args)
+    results = evaluate(
+        bi_encoder, reranker, load_scifact(args.data / "scifact", "test", args.test_queries, args.corpus_docs), args
+    )
     for name, metrics in results.items():
         print(f"SciFact test, {name:<22} NDCG@10 {metrics['ndcg@10']:.4f}  MRR@10 {metrics['mrr@10']:.4f}")
     print(f"script {time.perf_counter() - start:.0f} s")

@@ -27,21 +27,29 @@ def build_tokenizer_files(folder: Path) -> None:
     tokenizer.save_pretrained(str(folder))
 
 
-def build_tiny_bert(folder: Path, seed: int = 0) -> Path:
-    """Save a random 2-layer BERT (hidden 32) with its tokenizer as a plain transformers checkpoint."""
-    import torch
-    from transformers import BertConfig, BertModel
+def _tiny_config(folder: Path, **extra: object) -> object:
+    """The tokenizer files in ``folder`` and a 2-layer BERT config (hidden 32) with its vocabulary."""
+    from transformers import BertConfig
 
     build_tokenizer_files(folder)
     vocab_size = len((folder / "vocab.txt").read_text(encoding="utf-8").split())
-    config = BertConfig(
+    return BertConfig(
         vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=64,
+        **extra,
     )
+
+
+def build_tiny_bert(folder: Path, seed: int = 0) -> Path:
+    """Save a random 2-layer BERT (hidden 32) with its tokenizer as a plain transformers checkpoint."""
+    import torch
+    from transformers import BertModel
+
+    config = _tiny_config(folder)
     torch.manual_seed(seed)
     BertModel(config).eval().save_pretrained(str(folder))
     return folder
@@ -50,19 +58,9 @@ def build_tiny_bert(folder: Path, seed: int = 0) -> Path:
 def build_tiny_classifier(folder: Path, num_labels: int = 1, seed: int = 0) -> Path:
     """Save a random 2-layer ``BertForSequenceClassification`` (hidden 32) with its tokenizer (plain checkpoint)."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
-    build_tokenizer_files(folder)
-    vocab_size = len((folder / "vocab.txt").read_text(encoding="utf-8").split())
-    config = BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=num_labels,
-    )
+    config = _tiny_config(folder, num_labels=num_labels)
     torch.manual_seed(seed)
     BertForSequenceClassification(config).eval().save_pretrained(str(folder))
     return folder

@@ -92,29 +92,22 @@ def build_model(spec: ModelSpec) -> BaseModel:
         "tags": spec.model_card.tags,
     }
     if family.type == "cross-encoder":
-        from embedforge.cross_encoder.model_card import CrossEncoderModelCardData
+        from embedforge.cross_encoder.model_card import CrossEncoderModelCardData as card_class
 
-        model = model_class(
-            resolve_model_path(spec),
-            device=spec.device,
-            prompts=spec.prompts,
-            revision=spec.revision,
-            trust_remote_code=spec.trust_remote_code,
-            num_labels=spec.num_labels,
-            model_card_data=CrossEncoderModelCardData(**card_fields),
-        )
+        family_kwargs: dict[str, Any] = {"num_labels": spec.num_labels}
     else:
-        from embedforge.model_card import SentenceTransformerModelCardData
+        from embedforge.model_card import SentenceTransformerModelCardData as card_class
 
-        model = model_class(
-            resolve_model_path(spec),
-            device=spec.device,
-            prompts=spec.prompts,
-            revision=spec.revision,
-            trust_remote_code=spec.trust_remote_code,
-            similarity_fn_name=spec.similarity_fn_name,
-            model_card_data=SentenceTransformerModelCardData(**card_fields),
-        )
+        family_kwargs = {"similarity_fn_name": spec.similarity_fn_name}
+    model = model_class(
+        resolve_model_path(spec),
+        device=spec.device,
+        prompts=spec.prompts,
+        revision=spec.revision,
+        trust_remote_code=spec.trust_remote_code,
+        model_card_data=card_class(**card_fields),
+        **family_kwargs,
+    )
     if spec.max_seq_length is not None:
         model.max_seq_length = spec.max_seq_length
     return model

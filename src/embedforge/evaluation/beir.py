@@ -258,3 +258,43 @@ def check_ids_match(
             missing[:10],
             " ..." if len(missing) > 10 else "",
         )
+
+
+def load_hub_subset(
+    owner: str, dataset_id: str, subset: str, split: str, required_columns: Sequence[str], local_hint: str
+) -> Any:
+    """``datasets.load_dataset(dataset_id, subset, split=split)``, with clear errors and a column check.
+
+    Args:
+        owner: The evaluator's class name, for the messages.
+        dataset_id: The Hub dataset (e.g. ``sentence-transformers/NanoBEIR-en``).
+        subset: Its configuration (``corpus``, ``queries``, ``qrels``, ``bm25``…).
+        split: The split to load.
+        required_columns: Columns the subset must have.
+        local_hint: What to do offline instead, e.g. ``"evaluate local BEIR folders"``.
+
+    Raises:
+        ImportError: Without the ``datasets`` package.
+        ValueError: When the Hub cannot serve the subset, or it lacks a required column.
+    """
+    try:
+        from datasets import load_dataset
+    except ImportError as error:
+        raise ImportError(
+            f"{owner} needs the `datasets` package to load {dataset_id!r} from the Hub: `pip install datasets`. "
+            f"Or {local_hint} with dataset_paths={{name: folder}}."
+        ) from error
+    try:
+        dataset = load_dataset(dataset_id, subset, split=split)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"{owner}: could not load subset {subset!r} split {split!r} of {dataset_id!r} ({error}). Check the "
+            f"dataset id and the network, or {local_hint} with dataset_paths={{name: folder}}."
+        ) from error
+    missing = sorted(set(required_columns) - set(dataset.column_names))
+    if missing:
+        raise ValueError(
+            f"{owner}: subset {subset!r} split {split!r} of {dataset_id!r} lacks the columns {missing} (found "
+            f"{dataset.column_names}). Use a dataset in the NanoBEIR layout."
+        )
+    return dataset

@@ -11,7 +11,7 @@ import numpy as np
 
 from embedforge.evaluation import reporting
 from embedforge.evaluation.base import SentenceEvaluator
-from embedforge.evaluation.beir import RetrievalData, load_beir
+from embedforge.evaluation.beir import RetrievalData, load_beir, load_hub_subset
 from embedforge.evaluation.information_retrieval import InformationRetrievalEvaluator, ScoreFunction, score_lines
 from embedforge.evaluation.similarity import resolve_main_similarity
 from embedforge.util.similarity_function import SimilarityFunction
@@ -277,28 +277,9 @@ class NanoBEIREvaluator(SentenceEvaluator):
 
     def _load_subset(self, subset: str, split: str, required_columns: list[str]) -> Any:
         """``load_dataset(dataset_id, subset, split=split)``, checked for the required columns."""
-        try:
-            from datasets import load_dataset
-        except ImportError as error:
-            raise ImportError(
-                f"{type(self).__name__} needs the `datasets` package to load {self.dataset_id!r} from the Hub: "
-                "`pip install datasets`. Or evaluate local BEIR folders with dataset_paths={name: folder}."
-            ) from error
-        try:
-            dataset = load_dataset(self.dataset_id, subset, split=split)
-        except (OSError, ValueError) as error:
-            raise ValueError(
-                f"{type(self).__name__}: could not load subset {subset!r} split {split!r} of {self.dataset_id!r} "
-                f"({error}). Check the dataset id and the network, or evaluate local BEIR folders with "
-                "dataset_paths={name: folder}."
-            ) from error
-        missing = sorted(set(required_columns) - set(dataset.column_names))
-        if missing:
-            raise ValueError(
-                f"{type(self).__name__}: subset {subset!r} split {split!r} of {self.dataset_id!r} lacks the columns "
-                f"{missing} (found {dataset.column_names}). Use a dataset in the NanoBEIR layout."
-            )
-        return dataset
+        return load_hub_subset(
+            type(self).__name__, self.dataset_id, subset, split, required_columns, "evaluate local BEIR folders"
+        )
 
 
 def _nest(aggregated: Mapping[str, float]) -> dict[str, dict[str, dict[int, float]]]:

@@ -15,7 +15,7 @@ from embedforge.cross_encoder.evaluation.reranking import CrossEncoderRerankingE
 from embedforge.evaluation import reporting
 from embedforge.evaluation.arguments import positive_int
 from embedforge.evaluation.base import SentenceEvaluator
-from embedforge.evaluation.beir import RetrievalData, load_beir
+from embedforge.evaluation.beir import RetrievalData, load_beir, load_hub_subset
 from embedforge.evaluation.nano_beir import DATASET_NAME_TO_HUMAN_READABLE, _check_dataset_names
 
 if TYPE_CHECKING:
@@ -259,31 +259,9 @@ class CrossEncoderNanoBEIREvaluator(SentenceEvaluator):
 
     def _load_subset(self, subset: str, split: str, required_columns: list[str]) -> Any:
         """``load_dataset(dataset_id, subset, split=split)``, checked for the required columns."""
-        owner = type(self).__name__
-        try:
-            from datasets import load_dataset
-        except ImportError as error:
-            raise ImportError(
-                f"{owner} needs the `datasets` package to load {self.dataset_id!r} from the Hub: "
-                "`pip install datasets`. Or rerank local BEIR folders with "
-                "dataset_paths={name: folder}."
-            ) from error
-        try:
-            dataset = load_dataset(self.dataset_id, subset, split=split)
-        except (OSError, ValueError) as error:
-            raise ValueError(
-                f"{owner}: could not load subset {subset!r} split {split!r} of {self.dataset_id!r} "
-                f"({error}). Check the dataset id and the network, or rerank local BEIR folders with "
-                "dataset_paths={name: folder}."
-            ) from error
-        missing = sorted(set(required_columns) - set(dataset.column_names))
-        if missing:
-            raise ValueError(
-                f"{owner}: subset {subset!r} split {split!r} of {self.dataset_id!r} lacks the columns "
-                f"{missing} (found {dataset.column_names}). Use a dataset in the NanoBEIR layout with "
-                "corpus, queries, qrels and bm25 subsets."
-            )
-        return dataset
+        return load_hub_subset(
+            type(self).__name__, self.dataset_id, subset, split, required_columns, "rerank local BEIR folders"
+        )
 
 
 def read_run_file(folder: Path) -> Ranking:

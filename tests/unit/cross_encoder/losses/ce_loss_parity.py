@@ -35,7 +35,9 @@ def spread_models(path: Path, seed: int = 1) -> tuple:
     """``(ours, theirs)`` on ``path`` in eval mode, with the same re-drawn weights in both.
 
     The saved tiny classifier scores every pair almost alike (about 0.0093); larger random matrices make the
-    scores differ, so that value and gradient comparisons test something.
+    scores differ, so that value and gradient comparisons test something. Both run in float64: the two libraries
+    sum in different orders, and in float32 gradients of size ~30 (``reduction="sum"``) differ by ~1e-5 from
+    rounding alone; in float64 an absolute ``1e-5`` tests the formulas, not the rounding.
     """
     ours, theirs = both_cross_encoders(path)
     generator = torch.Generator().manual_seed(seed)
@@ -46,7 +48,7 @@ def spread_models(path: Path, seed: int = 1) -> tuple:
                 scale = 3.0 if name.endswith("classifier.weight") else 0.2
                 mine.copy_(torch.randn(mine.shape, generator=generator) * scale)
                 reference.copy_(mine)
-    return ours.eval(), theirs.eval()
+    return ours.eval().to(torch.float64), theirs.eval().to(torch.float64)
 
 
 def loss_and_grads(

@@ -51,7 +51,7 @@ def eval_pair(path: Path) -> tuple[Any, Any]:
 
     The tiny checkpoint scores every pair almost alike (logits within 1e-4), which would leave rankings to
     rounding noise; both models get the same seeded perturbation of every weight and a larger head, so that the
-    scores of ``INPUTS`` spread over a few units.
+    scores of ``INPUTS`` spread over a few units. Both run in float64, so that ``1e-5`` compares the formulas.
     """
     ours, theirs = both_cross_encoders(path)
     generator = torch.Generator().manual_seed(0)
@@ -64,9 +64,8 @@ def eval_pair(path: Path) -> tuple[Any, Any]:
         head = list(ours.parameters())[-2], list(theirs.parameters())[-2]
         for weight in head:
             weight.mul_(8.0)
-    ours.eval()
-    theirs.eval()
-    return ours, theirs
+    # float64: the two libraries sum in different orders, and float32 rounding alone can reach 1e-5 in gradients
+    return ours.eval().to(torch.float64), theirs.eval().to(torch.float64)
 
 
 def value_and_grads(

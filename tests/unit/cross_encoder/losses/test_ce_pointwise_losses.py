@@ -67,7 +67,7 @@ def test_mse_equals_sentence_transformers(models: tuple, labels: torch.Tensor, o
     [
         (torch.tensor([0, 2, 1, 1, 0]), {}),
         (torch.tensor([[0], [2], [1], [1], [0]]), {"label_smoothing": 0.1}),
-        (torch.tensor([0, -100, 1, 2, 0]), {"weight": torch.tensor([1.0, 2.0, 0.5])}),
+        (torch.tensor([0, -100, 1, 2, 0]), {"weight": torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)}),
         (torch.softmax(torch.arange(15.0).view(5, 3) % 4, dim=1), {}),
         (torch.tensor([2, 2, 0, 1, 0]), {"activation_fn": torch.nn.LogSoftmax(dim=1)}),
     ],

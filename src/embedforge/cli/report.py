@@ -53,6 +53,17 @@ class Throughput:
         """Share of the fed tokens that were padding."""
         return 1 - self.tokens / self.padded_tokens if self.padded_tokens else 0.0
 
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether tokens were counted (bi-encoder batches arrive tokenized; cross-encoder batches hold texts)."""
+        return self.padded_tokens > 0
+
+    def token_summary(self) -> str:
+        """``"N tokens/s, padding X%"``, or a note that tokens were not counted."""
+        if not self.counts_tokens:
+            return "tokens not counted (cross-encoder batches are tokenized inside the loss)"
+        return f"{self.tokens_per_second:.0f} tokens/s, padding {self.padding_share:.1%}"
+
     def to_dict(self) -> dict[str, float]:
         """Counts and rates."""
         return {
@@ -171,12 +182,10 @@ def _markdown(summary: RunSummary, plots: list[str], note: str | None) -> str:
         "",
         "| samples | real tokens | padded tokens | padding share | train seconds | samples/s | tokens/s |",
         "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {throughput.samples} | {throughput.tokens} | {throughput.padded_tokens} | "
-        f"{throughput.padding_share:.1%} | {throughput.train_seconds:.1f} | {throughput.samples_per_second:.1f} | "
-        f"{throughput.tokens_per_second:.0f} |",
+        _throughput_row(throughput),
         "",
         "Train seconds are transformers' `train_runtime` (evaluations during training included); tokens count "
-        "every text column.",
+        "every text column (n/a: not counted, as for cross-encoders, whose losses tokenize the texts).",
         "",
         "## Memory",
         "",
@@ -242,3 +251,18 @@ def _plots(folder: Path, log_history: list[dict[str, Any]]) -> tuple[list[str], 
         plt.close(figure)
         written.append(name)
     return written, None if written else "no loss, learning rate or eval metric was logged (nothing to plot)"
+
+
+def _throughput_row(throughput: Throughput) -> str:
+    """The report's throughput table row; token columns read ``n/a`` where tokens were not counted."""
+    if throughput.counts_tokens:
+        tokens = (
+            f"{throughput.tokens} | {throughput.padded_tokens} | {throughput.padding_share:.1%}",
+            f"{throughput.tokens_per_second:.0f}",
+        )
+    else:
+        tokens = ("n/a | n/a | n/a", "n/a")
+    return (
+        f"| {throughput.samples} | {tokens[0]} | {throughput.train_seconds:.1f} | "
+        f"{throughput.samples_per_second:.1f} | {tokens[1]} |"
+    )

@@ -293,7 +293,7 @@ def _finish(summary: RunSummary, output_dir: Path, console: Console) -> Path:
     throughput = summary.throughput
     console.result(
         f"step {summary.global_step}: {throughput.samples_per_second:.1f} samples/s, "
-        f"{throughput.tokens_per_second:.0f} tokens/s, padding {throughput.padding_share:.1%}, peak memory "
+        f"{throughput.token_summary()}, peak memory "
         f"{summary.peak_memory_bytes / 2**20:.0f} MiB",
         event="throughput",
         **throughput.to_dict(),

@@ -41,6 +41,18 @@ def test_throughput_rates():
     assert Throughput().padding_share == 0 and Throughput().samples_per_second == 0
 
 
+def test_uncounted_tokens_read_not_applicable(tmp_path):
+    """Cross-encoder batches hold texts: the report says tokens were not counted instead of showing zeros."""
+    counted = summary().throughput
+    assert counted.token_summary() == "150 tokens/s, padding 25.0%"
+    uncounted = Throughput(samples=32, train_seconds=2.0, steps=2)
+    assert uncounted.token_summary().startswith("tokens not counted")
+    run = summary()
+    run.throughput = uncounted
+    markdown = write_report(tmp_path / "report", run).read_text(encoding="utf-8")
+    assert "| 32 | n/a | n/a | n/a | 2.0 | 16.0 | n/a |" in markdown
+
+
 def test_report_files(tmp_path):
     path = write_report(tmp_path / "report", summary())
     markdown = path.read_text(encoding="utf-8")

@@ -92,7 +92,17 @@ def run(args: argparse.Namespace) -> int:
     if error is not None:
         console.error(error)
         return 1
-    return _train(recipe, report, checkpoint, console, args.recipe)
+    return _train(recipe, report, checkpoint, console, _resume_command(args))
+
+
+def _resume_command(args: argparse.Namespace) -> str:
+    """The command that continues this run: the same recipe, overrides and output folder, with ``--resume``."""
+    import shlex
+
+    words = ["embedforge", "train", args.recipe, *args.overrides]
+    if args.output_dir:
+        words += ["--output-dir", args.output_dir]
+    return shlex.join([*words, "--resume"])
 
 
 def _checkpoint(output_dir: Path, resume: bool) -> tuple[str | None, str | None]:
@@ -223,7 +233,9 @@ def _one_or_list(evaluators: list[SentenceEvaluator]) -> SentenceEvaluator | lis
     return evaluators[0] if len(evaluators) == 1 else evaluators or None
 
 
-def _train(recipe: Recipe, report: ValidationReport, checkpoint: str | None, console: Console, source: str) -> int:
+def _train(
+    recipe: Recipe, report: ValidationReport, checkpoint: str | None, console: Console, resume_command: str
+) -> int:
     from transformers import set_seed
 
     from embedforge.config import build
@@ -266,7 +278,7 @@ def _train(recipe: Recipe, report: ValidationReport, checkpoint: str | None, con
     summary.global_step = trainer.state.global_step
     summary.log_history = list(trainer.state.log_history)
     if signals.received is not None:
-        return _interrupted(summary, output_dir, signals.received, console, source)
+        return _interrupted(summary, output_dir, signals.received, console, resume_command)
     summary.after = _evaluate(_stage(report, recipe, "after"), model, output_dir / "eval", "after", console)
     final = output_dir / FINAL_DIR
     model.save(str(final))
@@ -320,14 +332,14 @@ def _finish(summary: RunSummary, output_dir: Path, console: Console) -> Path:
     return path
 
 
-def _interrupted(summary: RunSummary, output_dir: Path, signum: int, console: Console, source: str) -> int:
+def _interrupted(summary: RunSummary, output_dir: Path, signum: int, console: Console, resume_command: str) -> int:
     from transformers.trainer_utils import get_last_checkpoint
 
     summary.status = "interrupted"
     summary.checkpoint = get_last_checkpoint(str(output_dir))
     console.result(
         f"interrupted by {signal.Signals(signum).name} at step {summary.global_step}; checkpoint: "
-        f"{summary.checkpoint}. Continue with: embedforge train {source} --resume",
+        f"{summary.checkpoint}. Continue with: {resume_command}",
         event="interrupted",
         step=summary.global_step,
         checkpoint=summary.checkpoint,

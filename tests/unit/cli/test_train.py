@@ -78,7 +78,8 @@ def test_sigint_saves_a_checkpoint_and_resume_finishes(tmp_path, recipe, monkeyp
     run = tmp_path / "out"
     assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-2"]
     assert (run / "checkpoint-2" / "model.safetensors").is_file() and not (run / "final").exists()
-    assert "--resume" in capsys.readouterr().out
+    hint = f"Continue with: embedforge train {path} training.max_steps=4 training.eval_strategy=no --resume"
+    assert hint in capsys.readouterr().out  # the same overrides (and --output-dir, when given) come back
     assert main(args) == 1  # checkpoints there: refuse to start over without --resume
     assert main([*args, "--resume"]) == 0
     report = json.loads((run / "report" / "report.json").read_text(encoding="utf-8"))

@@ -14,6 +14,14 @@ from embedforge import InputExample
 from embedforge.cross_encoder import CrossEncoder
 from embedforge.cross_encoder.evaluation import CECorrelationEvaluator
 
+# fit() (both libraries') picks its checkpoint folder relative to the working directory: run in tmp_path.
+pytestmark = pytest.mark.usefixtures("_in_tmp_path")
+
+
+@pytest.fixture
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
 
 def _examples(rows: int = 16, classes: int = 2) -> list[InputExample]:
     return [

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scifact_data import judged_ids, load_scifact
+from scifact_data import judged_ids, judged_pairs, load_scifact
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -72,18 +72,9 @@ def triplets(data: Any, student: Any, args: argparse.Namespace) -> Any:
     """(claim, judged abstract, mined negative) rows."""
     import random
 
-    from datasets import Dataset
-
     from embedforge.util import mine_hard_negatives
 
-    query_ids = judged_ids(data, args.train_queries)
-    pairs = [(query_id, doc_id) for query_id in query_ids for doc_id in sorted(data.relevant_docs[query_id])]
-    positives = Dataset.from_dict(
-        {
-            "query": [data.queries[query_id] for query_id, _ in pairs],
-            "positive": [data.corpus[doc_id] for _, doc_id in pairs],
-        }
-    )
+    _, positives = judged_pairs(data, args.train_queries, "positive")
     random.seed(12)  # mine_hard_negatives samples with Python's random, as sentence-transformers does
     return mine_hard_negatives(
         positives,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scifact_data import judged_ids, load_scifact
+from scifact_data import judged_ids, judged_pairs, load_scifact
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -80,14 +80,7 @@ def training_pairs(data: Any, bi_encoder: Any, args: argparse.Namespace) -> Any:
 
     from embedforge.util import mine_hard_negatives
 
-    query_ids = judged_ids(data, args.train_queries)
-    judged = [(query_id, doc_id) for query_id in query_ids for doc_id in sorted(data.relevant_docs[query_id])]
-    positives = Dataset.from_dict(
-        {
-            "query": [data.queries[query_id] for query_id, _ in judged],
-            "document": [data.corpus[doc_id] for _, doc_id in judged],
-        }
-    )
+    judged, positives = judged_pairs(data, args.train_queries, "document")
     random.seed(12)  # mine_hard_negatives samples with Python's random, as sentence-transformers does
     mined = mine_hard_negatives(
         positives,

@@ -33,3 +33,24 @@ def load_scifact(folder: Path, split: str, queries: int | None = None, corpus_do
     judged = set().union(*(data.relevant_docs[query_id] for query_id in judged_ids(data, queries)))
     keep = judged | set(list(data.corpus)[:corpus_docs])
     return replace(data, corpus={doc_id: text for doc_id, text in data.corpus.items() if doc_id in keep})
+
+
+def judged_pairs(data: Any, limit: int | None, document_column: str) -> tuple[list[tuple[str, str]], Any]:
+    """Every (claim, judged abstract) of the first ``limit`` judged claims, as ids and as a ``datasets.Dataset``.
+
+    Returns:
+        ``[(query_id, doc_id), ...]`` and a Dataset with columns ``query`` and ``document_column`` (the texts), in
+        the same order.
+    """
+    from datasets import Dataset
+
+    pairs = [
+        (query_id, doc_id) for query_id in judged_ids(data, limit) for doc_id in sorted(data.relevant_docs[query_id])
+    ]
+    dataset = Dataset.from_dict(
+        {
+            "query": [data.queries[query_id] for query_id, _ in pairs],
+            document_column: [data.corpus[doc_id] for _, doc_id in pairs],
+        }
+    )
+    return pairs, dataset

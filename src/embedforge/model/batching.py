@@ -70,11 +70,11 @@ class BatchPlan:
         """
         if not token_budget or self.lengths is None or not len(self.order):
             return [self.order[start : start + batch_size] for start in range(0, len(self.order), batch_size)]
-        padded = np.maximum.accumulate(self.lengths[self.order][::-1])[::-1]  # longest from each position on
-        budget = batch_size * int(padded[0])
+        longest = self.lengths[self.order]  # non-increasing: a slice's first input is its longest
+        budget = batch_size * int(longest[0])
         slices, start = [], 0
         while start < len(self.order):
-            count = max(batch_size, budget // max(int(padded[start]), 1))
+            count = max(batch_size, budget // max(int(longest[start]), 1))
             slices.append(self.order[start : start + count])
             start += count
         return slices

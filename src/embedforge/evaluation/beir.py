@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RetrievalData", "check_ids_match", "check_relevant_docs", "check_text_mapping", "load_beir"]
+__all__ = [
+    "RetrievalData",
+    "check_ids_match",
+    "check_relevant_docs",
+    "check_text_mapping",
+    "load_beir",
+    "load_hub_subset",
+]
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ batch 16: 55% of the positions are padding). Here the real tokens of the batch a
 ``(1, tokens)`` with their own position ids, run through the unchanged transformers model, and scattered back
 into ``(batch, seq_len, hidden)``. Only attention needs the per-text layout: a registered attention function
 scatters queries, keys and values into the padded grid, runs ``scaled_dot_product_attention`` with the padding
-mask and gathers the result. The real tokens' outputs are those of the padded forward (up to float rounding);
-padded positions come back as zeros (pooling ignores them).
+mask (explicit matmuls for short dropout-free grids on CPU) and gathers the result. The real tokens' outputs are
+those of the padded forward (up to float rounding); padded positions come back as zeros (pooling ignores them).
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ PACKABLE_MODEL_TYPES = frozenset({"bert"})
 """Model types whose embeddings take 0-based ``position_ids`` and whose attention goes through AttentionInterface."""
 PACKABLE_MODEL_CLASSES = frozenset({"BertModel", "BertForSequenceClassification"})
 """transformers classes whose forward :func:`packed_token_embeddings` / :func:`packed_sequence_logits` reproduce."""
+SHORT_GRID_MAX_LEN = 64
+"""Longest padded grid whose dropout-free attention on CPU runs as explicit matmuls: for short texts they beat
+torch's fused SDPA kernel (whose blocking targets long sequences); beyond, the fused kernel wins and the explicit
+``(batch, heads, seq_len, seq_len)`` scores would grow quadratically."""
 _PACKING_KWARG = "embedforge_packing"
 _registered = False
 
@@ -98,10 +102,31 @@ def packed_sdpa_attention(
             module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
         )
     grid = [packing.unpack(tensor[0].transpose(0, 1)).transpose(1, 2) for tensor in (query, key, value)]
-    output = F.scaled_dot_product_attention(
-        *grid, attn_mask=packing.mask[:, None, None, :], dropout_p=dropout, scale=scaling
-    )  # (batch, heads, seq_len, head_dim)
-    return packing.pack(output.transpose(1, 2)).unsqueeze(0), None
+    mask = packing.mask[:, None, None, :]
+    if dropout == 0.0 and query.device.type == "cpu" and packing.mask.shape[1] <= SHORT_GRID_MAX_LEN:
+        output = _short_grid_attention(*grid, mask, scaling)
+    else:
+        output = F.scaled_dot_product_attention(*grid, attn_mask=mask, dropout_p=dropout, scale=scaling)
+    return packing.pack(output.transpose(1, 2)).unsqueeze(0), None  # output: (batch, heads, seq_len, head_dim)
+
+
+def _short_grid_attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor, scaling: float | None) -> Tensor:
+    """``softmax(q kᵀ · scale + mask bias) v`` as two batched matmuls, for grids of at most SHORT_GRID_MAX_LEN.
+
+    Args:
+        query: ``(batch, heads, seq_len, head_dim)``; keys and values alike.
+        key: See ``query``.
+        value: See ``query``.
+        mask: ``(batch, 1, 1, seq_len)`` bool, True at real keys (every text has at least one).
+        scaling: Score scale, default ``head_dim ** -0.5``.
+
+    Returns:
+        ``(batch, heads, seq_len, head_dim)``.
+    """
+    scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+    bias = torch.zeros(mask.shape, dtype=query.dtype, device=query.device).masked_fill_(~mask, float("-inf"))
+    scores = torch.matmul(query, key.transpose(-1, -2)).mul_(scale).add_(bias)  # (batch, heads, seq, seq)
+    return torch.matmul(scores.softmax(-1), value)
 
 
 def can_pack(model: PreTrainedModel, features: Features, padding_side: str, in_eval: bool = False) -> bool:

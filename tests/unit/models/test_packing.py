@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from embedforge import SentenceTransformer
-from embedforge.models.packing import PACKED_ATTENTION, Packing, can_pack
+from embedforge.models.packing import (
+    PACKED_ATTENTION,
+    SHORT_GRID_MAX_LEN,
+    Packing,
+    can_pack,
+    packed_sdpa_attention,
+)
 
 
 def _loss_and_grads(model: SentenceTransformer, sentences: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -88,3 +94,30 @@ def test_gradient_checkpointing_keeps_the_padded_forward(tiny_bert_path: Path, s
     model = SentenceTransformer(str(tiny_bert_path), device="cpu").train()
     model[0].auto_model.gradient_checkpointing_enable()
     assert not model[0].runs_unpadded(model.tokenize(sentences))
+
+
+@pytest.mark.parametrize("seq_len", [5, SHORT_GRID_MAX_LEN, SHORT_GRID_MAX_LEN + 7])
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_packed_attention_equals_sdpa_on_the_padded_grid(seq_len: int, dropout: float) -> None:
+    """Short dropout-free grids take explicit matmuls, the rest torch's fused kernel: both equal padded SDPA."""
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.tensor([seq_len, 1, max(seq_len // 2, 1), seq_len - 1 or 1])
+    mask = torch.arange(seq_len)[None, :] < lengths[:, None]
+    packing = Packing.from_attention_mask(mask.long())
+    tokens, heads, head_dim = int(lengths.sum()), 3, 8
+    packed = [torch.randn(1, heads, tokens, head_dim, generator=generator, requires_grad=True) for _ in range(3)]
+    grid = [packing.unpack(tensor[0].transpose(0, 1)).transpose(1, 2) for tensor in packed]
+    torch.manual_seed(1)
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        *grid, attn_mask=mask[:, None, None, :], dropout_p=dropout, scale=0.3
+    )
+    expected = packing.pack(expected.transpose(1, 2))
+    expected_grads = torch.autograd.grad(expected.sum(), packed)
+    torch.manual_seed(1)
+    output, weights = packed_sdpa_attention(
+        torch.nn.Module(), *packed, None, scaling=0.3, dropout=dropout, embedforge_packing=packing
+    )
+    assert weights is None and output.shape == (1, tokens, heads, head_dim)
+    torch.testing.assert_close(output[0], expected, atol=1e-6, rtol=1e-5)
+    for grad, expected_grad in zip(torch.autograd.grad(output.sum(), packed), expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=1e-5)

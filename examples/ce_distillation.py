@@ -5,14 +5,18 @@ bi-encoder learns to reproduce the margins ``CE(q, p) - CE(q, n)`` with its own 
 reranker trained on SciFact by ``examples/retrieve_rerank_scifact.py --save DIR``; the triplets are the SciFact train
 claims, their judged abstracts and negatives sampled from the bi-encoder's ranks 10-50 of the corpus
 (``embedforge.util.mine_hard_negatives``). The student is all-MiniLM-L6-v2, trained ``--epochs`` epochs with
-MarginMSELoss (batch 32, learning rate 2e-5, warmup 10 %). Prints the bi-encoder's SciFact test NDCG@10 and MRR@10
-(retrieval over the 5,183 abstracts) before and after.
+MarginMSELoss (batch 32, learning rate ``--learning-rate``, warmup 10 %). Prints the bi-encoder's SciFact test
+NDCG@10 and MRR@10 (retrieval over the 5,183 abstracts) before and after.
 
 The margins must be on the student's scale. The documentation's MS MARCO students score by dot product (unbounded),
-so the teacher's raw logits serve; all-MiniLM-L6-v2 normalizes its embeddings, so its margins lie in [-2, 2], while
-this reranker's raw-logit margins average about 8: MarginMSE then drives every margin to its limit, and a run with
-raw logits (``--teacher-activation identity``) took NDCG@10 from 0.6451 down to 0.4886. By default the margins come
-from the teacher's sigmoid scores (its own activation), which lie in (-1, 1).
+so the teacher's raw logits serve as they are; all-MiniLM-L6-v2 normalizes its embeddings, so its margins lie in
+[-2, 2] (about 0.2 on average on these triplets), while this reranker's raw-logit margins average about 8 and its
+sigmoid margins about 0.86. MarginMSE then drives every margin far beyond what the student's geometry holds: runs
+with unscaled margins lowered NDCG@10 (raw logits 0.6451 -> 0.4886, sigmoid 0.6451 -> 0.5808). By default
+(``--margin-scale student``) the teacher's margins are therefore multiplied by one constant that gives them the
+student's own mean absolute margin on the same triplets (the student's scores come with the mined negatives): the
+student keeps its scale and learns the teacher's preferences between pairs. ``--margin-scale 1`` uses them as they
+are.
 
 Usage::
 
@@ -50,9 +54,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--teacher-activation",
         choices=["sigmoid", "identity"],
-        default="sigmoid",
-        help="margins of the teacher's sigmoid scores (default; the cosine student's scale) or of its raw logits",
+        default="identity",
+        help="margins of the teacher's raw logits (default) or of its sigmoid scores",
     )
+    parser.add_argument(
+        "--margin-scale",
+        default="student",
+        help="'student' (default): scale the teacher's margins to the student's mean absolute margin; or a number",
+    )
+    parser.add_argument("--learning-rate", type=float, default=2e-5, help="student learning rate")
     parser.add_argument("--negatives", type=int, default=4, help="mined negatives per judged (claim, abstract)")
     parser.add_argument("--range-min", type=int, default=10, help="mine negatives from ranks range-min..range-max")
     parser.add_argument("--range-max", type=int, default=50, help="mine negatives from ranks range-min..range-max")
@@ -85,24 +95,47 @@ def triplets(data: Any, student: Any, args: argparse.Namespace) -> Any:
         range_max=args.range_max,
         sampling_strategy="random",
         output_format="triplet",
+        output_scores=True,
         batch_size=64,
         verbose=False,
     )
 
 
-def with_margins(dataset: Any, teacher: Any, activation: str) -> Any:
-    """The triplets with ``label`` = the teacher's margin ``CE(q, positive) - CE(q, negative)``.
+def with_margins(dataset: Any, teacher: Any, args: argparse.Namespace) -> tuple[Any, dict[str, float]]:
+    """The triplets with ``label`` = the teacher's margin ``CE(q, positive) - CE(q, negative)``, scaled.
 
-    ``activation`` is ``"sigmoid"`` (scores in (0, 1)) or ``"identity"`` (raw logits).
+    Args:
+        dataset: ``query``, ``positive``, ``negative`` and the student's ``scores`` ``[positive, negative]``.
+        teacher: The cross-encoder.
+        args: ``teacher_activation`` (``"sigmoid"`` or ``"identity"``) and ``margin_scale`` (``"student"`` or a
+            number).
+
+    Returns:
+        The triplets with a ``label`` column (``scores`` dropped), and statistics of both margins.
     """
+    import numpy as np
+    from scipy.stats import spearmanr
     from torch import nn
 
     queries, positives, negatives = dataset["query"], dataset["positive"], dataset["negative"]
     pairs = [*zip(queries, positives, strict=True), *zip(queries, negatives, strict=True)]
-    activation_fn = nn.Sigmoid() if activation == "sigmoid" else nn.Identity()
+    activation_fn = nn.Sigmoid() if args.teacher_activation == "sigmoid" else nn.Identity()
     scores = teacher.predict(pairs, batch_size=32, activation_fn=activation_fn)
     margins = scores[: len(queries)] - scores[len(queries) :]
-    return dataset.add_column("label", [float(margin) for margin in margins])
+    student = np.array([positive - negative for positive, negative in dataset["scores"]])
+    if args.margin_scale == "student":
+        scale = float(np.abs(student).mean() / np.abs(margins).mean())
+    else:
+        scale = float(args.margin_scale)
+    stats = {
+        "teacher_mean": float(margins.mean()),
+        "student_mean": float(student.mean()),
+        "spearman": float(spearmanr(margins, student).statistic),
+        "teacher_prefers_positive": float((margins > 0).mean()),
+        "scale": scale,
+    }
+    labelled = dataset.remove_columns("scores").add_column("label", [float(margin) * scale for margin in margins])
+    return labelled, stats
 
 
 def test_metrics(model: Any, data: Any, limit: int | None) -> dict[str, float]:
@@ -124,7 +157,7 @@ def distill(student: Any, dataset: Any, args: argparse.Namespace) -> dict[str, f
             output_dir=output_dir,
             num_train_epochs=args.epochs,
             per_device_train_batch_size=32,
-            learning_rate=2e-5,
+            learning_rate=args.learning_rate,
             warmup_steps=0.1,
             seed=12,
             save_strategy="no",
@@ -154,12 +187,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     test = load_scifact(args.data / "scifact", "test", args.test_queries, args.corpus_docs)
     before = test_metrics(student, test, args.test_queries)
     print(f"student before: SciFact test NDCG@10 {before['ndcg@10']:.4f}  MRR@10 {before['mrr@10']:.4f}", flush=True)
-    dataset = with_margins(
+    dataset, stats = with_margins(
         triplets(load_scifact(args.data / "scifact", "train", args.train_queries, args.corpus_docs), student, args),
         teacher,
-        args.teacher_activation,
+        args,
     )
-    print(f"{len(dataset)} triplets; teacher margin mean {sum(dataset['label']) / len(dataset):.3f}", flush=True)
+    print(
+        f"{len(dataset)} triplets; mean margin: teacher {stats['teacher_mean']:.3f}, student "
+        f"{stats['student_mean']:.3f}; Spearman(teacher, student) {stats['spearman']:.3f}; teacher prefers the "
+        f"positive in {stats['teacher_prefers_positive']:.1%}; margins scaled by {stats['scale']:.4f}",
+        flush=True,
+    )
     metrics = distill(student, dataset, args)
     after = test_metrics(student, test, args.test_queries)
     print(f"student after:  SciFact test NDCG@10 {after['ndcg@10']:.4f}  MRR@10 {after['mrr@10']:.4f}")

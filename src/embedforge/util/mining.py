@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from embedforge.util.similarity import cos_sim
+from embedforge.util.dense_similarity import cos_sim
 from embedforge.util.tensors import ArrayLike, _convert_to_tensor
 
 __all__ = ["SupportsEncode", "paraphrase_mining", "paraphrase_mining_embeddings"]

@@ -1,6 +1,6 @@
 """Pairwise similarities between aligned embeddings: ``res[i] = sim(a[i], b[i])``.
 
-These are the diagonals of the matrices in :mod:`embedforge.util.similarity`, computed without building the full
+These are the diagonals of the matrices in :mod:`embedforge.util.dense_similarity`, computed without building the full
 matrix. Inputs are lists, numpy arrays or tensors (dense or sparse COO) of shape ``(n, dim)``; both inputs must have
 the same shape. Inputs narrower than float32 are scored in float32.
 """
@@ -12,7 +12,7 @@ import logging
 import torch
 from torch import Tensor
 
-from embedforge.util.similarity import _match_layouts
+from embedforge.util.dense_similarity import _match_layouts
 from embedforge.util.tensors import ArrayLike, _convert_to_float_tensor, normalize_embeddings
 
 __all__ = [

@@ -4,19 +4,28 @@ Scalar (``int8``/``uint8``) quantization maps each dimension's ``[min, max]`` ra
 ranges come from ``ranges``, else from ``calibration_embeddings``, else from the embeddings themselves. Binary
 quantization keeps one bit per dimension (``value > 0``), packed eight to a byte; ``binary`` stores each byte minus
 128 as ``int8``, ``ubinary`` stores it as ``uint8``.
+
+``semantic_search_faiss`` and ``semantic_search_usearch`` (sentence-transformers keeps them in this module) are
+defined in :mod:`embedforge.quantization` and resolved from here on first access, the same objects.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Literal, get_args, overload
+from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 import numpy as np
 from torch import Tensor
 
 from embedforge.util.tensors import _tensor_to_numpy
 
-__all__ = ["Precision", "quantize_embeddings"]
+if TYPE_CHECKING:
+    from embedforge.quantization import semantic_search_faiss, semantic_search_usearch
+
+__all__ = ["Precision", "quantize_embeddings", "semantic_search_faiss", "semantic_search_usearch"]
+
+# Defined in embedforge.quantization, which imports this module: resolved lazily to avoid the import cycle.
+_LAZY_SEARCH_FUNCTIONS = ("semantic_search_faiss", "semantic_search_usearch")
 
 logger = logging.getLogger(__name__)
 
@@ -239,3 +248,16 @@ def quantize_embeddings(
             return _quantize_matrices(arrays, precision, ranges, calibration_embeddings)
         embeddings = np.array(arrays)
     return _quantize_array(embeddings, precision, ranges, calibration_embeddings)
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the quantized search functions from :mod:`embedforge.quantization` on first access.
+
+    Raises:
+        AttributeError: For any other missing name.
+    """
+    if name in _LAZY_SEARCH_FUNCTIONS:
+        from embedforge import quantization
+
+        return getattr(quantization, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

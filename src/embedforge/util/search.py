@@ -10,7 +10,7 @@ from operator import itemgetter
 import torch
 from torch import Tensor
 
-from embedforge.util.similarity import cos_sim, dot_score
+from embedforge.util.dense_similarity import cos_sim, dot_score
 from embedforge.util.tensors import ArrayLike, _convert_to_batch_tensor, _convert_to_tensor, normalize_embeddings
 
 __all__ = ["information_retrieval", "semantic_search"]

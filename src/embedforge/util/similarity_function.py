@@ -12,13 +12,13 @@ from enum import Enum
 
 from torch import Tensor
 
+from embedforge.util.dense_similarity import cos_sim, dot_score, euclidean_sim, manhattan_sim
 from embedforge.util.pairwise import (
     pairwise_cos_sim,
     pairwise_dot_score,
     pairwise_euclidean_sim,
     pairwise_manhattan_sim,
 )
-from embedforge.util.similarity import cos_sim, dot_score, euclidean_sim, manhattan_sim
 from embedforge.util.tensors import ArrayLike
 
 __all__ = ["SimilarityFunction"]
@@ -34,6 +34,10 @@ class SimilarityFunction(str, Enum):
     - ``DOT_PRODUCT`` / ``DOT`` (``"dot"``): dot product, :func:`~embedforge.util.dot_score`.
     - ``EUCLIDEAN`` (``"euclidean"``): negative Euclidean distance, :func:`~embedforge.util.euclidean_sim`.
     - ``MANHATTAN`` (``"manhattan"``): negative Manhattan distance, :func:`~embedforge.util.manhattan_sim`.
+
+    sentence-transformers 6.2 also lists ``MAXSIM``/``MEAN_MAXSIM`` for its multi-vector model family, which embedforge
+    does not implement; the functions themselves are :func:`~embedforge.util.maxsim` and
+    :func:`~embedforge.util.mean_maxsim`.
 
     Members are strings (``SimilarityFunction.COSINE == "cosine"``), and ``str()`` of a member is its value.
     Constructing one from an unknown name raises a ``ValueError`` that lists the known names.

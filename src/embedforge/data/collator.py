@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -49,11 +49,14 @@ class BaseDataCollator(ABC):
         valid_label_columns: Names read as the label column, in priority order.
         prompts: Prompts, as the training arguments' ``prompts``.
         router_mapping: Routes, as the training arguments' ``router_mapping``.
+        max_length: A token limit for training inputs that overrides the model's ``max_seq_length``: one for
+            every column, or ``{task: limit}`` for the columns routed to that task; None keeps the model's.
     """
 
-    valid_label_columns: tuple[str, ...] = LABEL_COLUMNS
+    valid_label_columns: Sequence[str] = field(default_factory=lambda: list(LABEL_COLUMNS))
     prompts: str | dict[str, Any] | None = None
     router_mapping: dict[str, Any] = field(default_factory=dict)
+    max_length: int | dict[str, int] | None = None
 
     @abstractmethod
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -80,6 +83,12 @@ class BaseDataCollator(ABC):
         """The labels of a batch as one ``(batch, ...)`` tensor (list labels of equal length become rows)."""
         return torch.tensor(labels)
 
+    def max_length_for(self, task: str | None) -> int | None:
+        """The ``max_length`` override for a column routed to ``task`` (None: the model's own limit)."""
+        if isinstance(self.max_length, dict):
+            return self.max_length.get(task) if task is not None else None
+        return self.max_length
+
 
 @dataclass
 class SentenceTransformerDataCollator(BaseDataCollator):
@@ -90,13 +99,35 @@ class SentenceTransformerDataCollator(BaseDataCollator):
     ``Pooling(include_prompt=False)`` can skip prompt tokens.
 
     Args:
-        tokenize_fn: ``tokenize(texts, prompt=None, task=None) -> features``.
+        preprocess_fn: ``preprocess(texts, prompt=None, task=None) -> features`` (the model's ``preprocess``,
+            the name sentence-transformers 6 uses); also given as ``tokenize_fn``, its earlier name.
+        tokenize_fn: The same function as ``preprocess_fn`` (pass one of the two); both attributes hold it.
         valid_label_columns: Names read as the label column, in priority order.
         prompts: Prompts, as ``SentenceTransformerTrainingArguments.prompts``.
         router_mapping: Routes, as ``SentenceTransformerTrainingArguments.router_mapping``.
+        max_length: Token limit override, passed as ``max_length=`` to the function when set (see
+            :class:`BaseDataCollator`).
+
+    Raises:
+        TypeError: If neither ``preprocess_fn`` nor ``tokenize_fn`` is given.
+        ValueError: If both are given and differ.
     """
 
-    tokenize_fn: Callable[..., dict[str, Any]]
+    preprocess_fn: Callable[..., dict[str, Any]] | None = None
+    tokenize_fn: Callable[..., dict[str, Any]] | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.preprocess_fn is None and self.tokenize_fn is None:
+            raise TypeError(
+                "SentenceTransformerDataCollator needs the function that tokenizes a column: pass "
+                "preprocess_fn=model.preprocess (or tokenize_fn=model.tokenize)."
+            )
+        if None not in (self.preprocess_fn, self.tokenize_fn) and self.preprocess_fn != self.tokenize_fn:
+            raise ValueError(
+                "SentenceTransformerDataCollator got both preprocess_fn and tokenize_fn, and they differ; they name "
+                "the same function, so pass only one."
+            )
+        self.preprocess_fn = self.tokenize_fn = self.preprocess_fn or self.tokenize_fn
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """Collate one batch of rows (all from the same dataset).
@@ -116,4 +147,8 @@ class SentenceTransformerDataCollator(BaseDataCollator):
         task = resolve_column_setting(self.router_mapping or None, dataset_name, column)
         if task is not None:
             kwargs["task"] = task
-        return self.tokenize_fn([row[column] for row in rows], **kwargs)
+        max_length = self.max_length_for(task)
+        if max_length is not None:  # only when set, so functions without a max_length argument keep working
+            kwargs["max_length"] = max_length
+        preprocess = cast("Callable[..., dict[str, Any]]", self.preprocess_fn)  # set in __post_init__
+        return preprocess([row[column] for row in rows], **kwargs)

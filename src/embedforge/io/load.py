@@ -111,7 +111,7 @@ def load_module(type_name: str, path: Path, context: LoadContext, model_root: Pa
         model_root: The model folder (for custom code under ``trust_remote_code``); defaults to ``path``.
     """
     cls = module_class_for(type_name, model_root or path, context)
-    return cls.load(path, context)
+    return cls.load(path, context=context)
 
 
 def load_entries(path: Path, context: LoadContext) -> list[tuple[ModuleEntry, Module]]:
@@ -121,4 +121,4 @@ def load_entries(path: Path, context: LoadContext) -> list[tuple[ModuleEntry, Mo
     """
     entries = sorted(read_modules_file(path), key=lambda entry: entry.idx)
     classes = [module_class_for(entry.type, path, context) for entry in entries]
-    return [(entry, cls.load(path / entry.path, context)) for entry, cls in zip(entries, classes, strict=True)]
+    return [(entry, cls.load(path / entry.path, context=context)) for entry, cls in zip(entries, classes, strict=True)]

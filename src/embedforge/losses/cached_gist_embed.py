@@ -127,8 +127,16 @@ class CachedGISTEmbedLoss(CachedLoss):
 
     @property
     def must_retokenize(self) -> bool:
-        """Whether inputs are decoded and tokenized again for the guide."""
+        """Whether inputs are decoded and tokenized again for the guide.
+
+        Decided from the two tokenizers at construction; may be set (True forces retokenizing, as in
+        sentence-transformers, where it is a plain attribute).
+        """
         return self.guided_inputs.must_retokenize
+
+    @must_retokenize.setter
+    def must_retokenize(self, value: bool) -> None:
+        self.guided_inputs.must_retokenize = value
 
     def forward(self, sentence_features: list[Features], labels: Tensor | None = None) -> Tensor:
         """Embed in mini-batches (model and guide) and return the loss; its backward runs the cached backward.

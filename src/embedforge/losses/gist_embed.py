@@ -124,8 +124,16 @@ class GISTEmbedLoss(Loss):
 
     @property
     def must_retokenize(self) -> bool:
-        """Whether inputs are decoded and tokenized again for the guide."""
+        """Whether inputs are decoded and tokenized again for the guide.
+
+        Decided from the two tokenizers at construction; may be set (True forces retokenizing, as in
+        sentence-transformers, where it is a plain attribute).
+        """
         return self.guided_inputs.must_retokenize
+
+    @must_retokenize.setter
+    def must_retokenize(self, value: bool) -> None:
+        self.guided_inputs.must_retokenize = value
 
     def forward(self, sentence_features: list[Features], labels: Tensor | None = None) -> Tensor:
         """Embed every column with the model (with gradients) and the guide (without), then compute the loss.

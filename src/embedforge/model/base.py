@@ -27,6 +27,7 @@ from embedforge.io.layout import ModelConfig
 from embedforge.model.loading import build_pipeline, check_default_prompt, version_info
 from embedforge.model.prompts import resolve_prompt
 from embedforge.models.base import Features, InputModule, LoadContext, Module
+from embedforge.models.router import Router
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from embedforge.model.multi_process import MultiProcessPool
 
 logger = logging.getLogger(__name__)
+
+_ABSENT = object()
 
 
 def default_device() -> str:
@@ -117,12 +120,11 @@ class BaseModel(nn.Sequential, ABC):
         return torch.device("cpu")
 
     @property
-    def dtype(self) -> torch.dtype:
-        """Dtype of the model's first floating-point parameter (``torch.float32`` for a parameter-free model)."""
+    def dtype(self) -> torch.dtype | None:
+        """Dtype of the model's first parameter (all parameters are assumed to share it); None without any."""
         for tensor in self.parameters():
-            if tensor.is_floating_point():
-                return tensor.dtype
-        return torch.float32
+            return tensor.dtype
+        return None
 
     @property
     def input_module(self) -> InputModule:
@@ -148,12 +150,26 @@ class BaseModel(nn.Sequential, ABC):
 
     @property
     def max_seq_length(self) -> int | None:
-        """Longest input in tokens; longer inputs are truncated."""
-        return self.input_module.max_seq_length
+        """Longest input in tokens of the first module (longer inputs are truncated); None when it has no limit.
+
+        As in sentence-transformers, a first module that is not an InputModule (a custom module) is asked for its
+        ``max_seq_length`` attribute, if it has one.
+        """
+        first = self[0]
+        if isinstance(first, InputModule):
+            return first.max_seq_length
+        return getattr(first, "max_seq_length", None)
 
     @max_seq_length.setter
     def max_seq_length(self, value: int | None) -> None:
-        self.input_module.max_seq_length = value
+        first = self[0]
+        if not isinstance(first, InputModule) and getattr(first, "max_seq_length", _ABSENT) is _ABSENT:
+            raise AttributeError(
+                f"Cannot set max_seq_length={value}: the first module, {type(first).__name__}, has no "
+                "max_seq_length. Give that module a max_seq_length attribute (applied in its tokenize), or set the "
+                "limit on the module that tokenizes."
+            )
+        first.max_seq_length = value
 
     def get_max_seq_length(self) -> int | None:
         """Longest input in tokens."""
@@ -177,11 +193,30 @@ class BaseModel(nn.Sequential, ABC):
     preprocess = tokenize
 
     def forward(self, features: Features, **kwargs: Any) -> Features:
-        """Run every module; each gets only the keyword arguments it declares in ``forward_kwargs``."""
+        """Run every module; each gets only the keyword arguments it declares in ``forward_kwargs``.
+
+        A Router gets those that any of its sub-modules declares, and hands each sub-module its own.
+        """
         for module in self:
-            accepted = module.forward_kwargs if isinstance(module, Module) else frozenset()
+            accepted = _accepted_forward_kwargs(module)
             features = module(features, **{key: value for key, value in kwargs.items() if key in accepted})
         return features
+
+    def get_model_kwargs(self) -> list[str]:
+        """The extra keyword arguments of ``encode`` that some module takes (declared in its ``forward_kwargs``).
+
+        Returns:
+            The names, sorted (e.g. ``["task"]`` for a model with a Router; ``[]`` for most models).
+        """
+        return sorted({name for names in self.forward_kwargs_by_module().values() for name in names})
+
+    def forward_kwargs_by_module(self) -> dict[str, list[str]]:
+        """Per module type (Router sub-modules included), the ``forward_kwargs`` it declares (none: left out)."""
+        found: dict[str, set[str]] = {}
+        for module in self.modules():
+            if isinstance(module, Module) and module.forward_kwargs:
+                found.setdefault(type(module).__name__, set()).update(module.forward_kwargs)
+        return {name: sorted(names) for name, names in found.items()}
 
     def resolve_prompt(self, prompt_name: str | None, prompt: str | None) -> str | None:
         """The prompt text of one call: ``prompt`` wins, then ``prompt_name``, then the default prompt."""
@@ -284,3 +319,10 @@ class BaseModel(nn.Sequential, ABC):
 
 
 __all__ = ["BaseModel", "default_device"]
+
+
+def _accepted_forward_kwargs(module: nn.Module) -> frozenset[str]:
+    """The keyword arguments a top-level module's forward takes: its own; a Router's, those of all its parts."""
+    if isinstance(module, Router):
+        return frozenset(name for part in module.modules() if isinstance(part, Module) for name in part.forward_kwargs)
+    return module.forward_kwargs if isinstance(module, Module) else frozenset()

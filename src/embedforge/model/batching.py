@@ -80,7 +80,13 @@ class BatchPlan:
         return slices
 
 
-def batch_plan(input_module: InputModule, inputs: list[Any], prompt: str | None, task: str | None) -> BatchPlan:
+def batch_plan(
+    input_module: InputModule,
+    inputs: list[Any],
+    prompt: str | None,
+    task: str | None,
+    module_kwargs: dict[str, Any] | None = None,
+) -> BatchPlan:
     """The processing order of ``inputs`` (longest first) and a function that builds a batch's features.
 
     Args:
@@ -88,19 +94,24 @@ def batch_plan(input_module: InputModule, inputs: list[Any], prompt: str | None,
         inputs: Texts or text pairs.
         prompt: Prompt prepended to every text (the first text of a pair), or None.
         task: Routing task for modules that route, or None.
+        module_kwargs: Extra ``encode`` keyword arguments; those the input module declares in its
+            ``forward_kwargs`` are passed to its tokenization too.
 
     Returns:
         The plan: ``order`` (indices of ``inputs``), ``make_features(indices) -> features`` for a slice of
         ``order``, and the token lengths when known.
     """
-    task_kwargs = {"task": task} if task is not None else {}
-    pretokenized = input_module.pretokenize(inputs, prompt=prompt, **task_kwargs)
+    input_kwargs = {"task": task} if task is not None else {}
+    input_kwargs.update(
+        {key: value for key, value in (module_kwargs or {}).items() if key in input_module.forward_kwargs}
+    )
+    pretokenized = input_module.pretokenize(inputs, prompt=prompt, **input_kwargs)
     if pretokenized is not None:
         lengths = np.asarray(pretokenized.lengths)
         return BatchPlan(np.argsort(-lengths, kind="stable"), pretokenized.collate, lengths)
 
     def make_features(indices: np.ndarray) -> Features:
-        return input_module.preprocess([inputs[i] for i in indices], prompt=prompt, **task_kwargs)
+        return input_module.preprocess([inputs[i] for i in indices], prompt=prompt, **input_kwargs)
 
     return BatchPlan(longest_first_order(inputs), make_features)
 

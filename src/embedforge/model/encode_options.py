@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
@@ -34,6 +34,8 @@ class EncodeOptions:
         truncate_dim: Keep the first ``truncate_dim`` dimensions, or None.
         show_progress_bar: Show a tqdm bar over batches.
         task: Routing task (``encode_query``/``encode_document``) for models with a Router, or None.
+        module_kwargs: The other extra keyword arguments of the call, for the modules that declare them in
+            ``forward_kwargs`` (see ``SentenceTransformer.get_model_kwargs``).
     """
 
     batch_size: int = 32
@@ -46,6 +48,12 @@ class EncodeOptions:
     truncate_dim: int | None = None
     show_progress_bar: bool = False
     task: str | None = None
+    module_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def forward_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments for the model's forward: ``task`` (when set) and ``module_kwargs``."""
+        return {**({"task": self.task} if self.task is not None else {}), **self.module_kwargs}
 
     @classmethod
     def from_call(cls, model: SentenceTransformer, call: dict[str, Any]) -> EncodeOptions:
@@ -55,11 +63,13 @@ class EncodeOptions:
             model: The encoding model (prompts, truncation, device).
             call: ``prompt_name``, ``prompt``, ``batch_size``, ``show_progress_bar``, ``output_value``,
                 ``precision``, ``convert_to_numpy``, ``convert_to_tensor``, ``device``, ``normalize_embeddings``,
-                ``truncate_dim`` and ``task``.
+                ``truncate_dim``, ``task`` and ``module_kwargs`` (the other extra keyword arguments).
 
         Raises:
             ValueError: For an unknown ``precision`` or a ``batch_size`` below 1.
+            UnusedEncodeArgumentError: For an extra keyword argument that no module declares.
         """
+        check_module_kwargs(model, call["module_kwargs"])
         precision = call["precision"]
         if precision not in PRECISIONS:
             raise ValueError(
@@ -82,6 +92,32 @@ class EncodeOptions:
             truncate_dim=truncate_dim if truncate_dim is not None else model.truncate_dim,
             show_progress_bar=show if show is not None else logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG),
             task=call["task"],
+            module_kwargs=dict(call["module_kwargs"]),
+        )
+
+
+class UnusedEncodeArgumentError(TypeError, ValueError):
+    """``encode`` got a keyword argument that no module of the model takes.
+
+    A TypeError (an unexpected keyword argument) and a ValueError (what sentence-transformers raises).
+    """
+
+
+def check_module_kwargs(model: SentenceTransformer, module_kwargs: dict[str, Any]) -> None:
+    """Refuse extra ``encode`` keyword arguments that no module declares in its ``forward_kwargs``.
+
+    Raises:
+        UnusedEncodeArgumentError: Naming the unused arguments and which modules take which.
+    """
+    by_module = model.forward_kwargs_by_module()
+    accepted = {name for names in by_module.values() for name in names}
+    if unused := sorted(set(module_kwargs) - accepted):
+        declared = "; ".join(f"{module} takes {names}" for module, names in by_module.items())
+        raise UnusedEncodeArgumentError(
+            f"encode got unexpected keyword arguments {unused}: no module of this model declares them in its "
+            f"forward_kwargs. "
+            + (f"Modules that take extra arguments: {declared}." if declared else "No module takes extra arguments.")
+            + " Remove them, or add the name to forward_kwargs of the module that should receive it."
         )
 
 

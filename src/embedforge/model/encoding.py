@@ -50,13 +50,13 @@ def embed_texts(model: SentenceTransformer, texts: list[Any], options: EncodeOpt
 
 
 def _embed_chunk(model: SentenceTransformer, texts: list[Any], options: EncodeOptions) -> Tensor | list[Any]:
-    task_kwargs = {"task": options.task} if options.task is not None else {}
-    plan = batch_plan(model.input_module, texts, options.prompt, options.task)
+    forward_kwargs = options.forward_kwargs
+    plan = batch_plan(model.input_module, texts, options.prompt, options.task, options.module_kwargs)
 
     def embed_batch(indices: np.ndarray) -> Tensor | list[Any]:
         features = to_device(plan.make_features(indices), model.device)
         with torch.inference_mode():
-            output = model(features, **task_kwargs)
+            output = model(features, **forward_kwargs)
         return _outputs(output, options)
 
     parts = run_in_batches(plan.slices(options.batch_size), embed_batch, options.show_progress_bar)

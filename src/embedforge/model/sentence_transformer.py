@@ -188,7 +188,9 @@ class SentenceTransformer(BaseModel):
             truncate_dim: Keep the first dimensions; default ``self.truncate_dim``.
             pool: A pool from :meth:`start_multi_process_pool` to encode with.
             chunk_size: Texts per task sent to the pool.
-            **kwargs: ``task`` (for routing modules) and ``inputs``.
+            **kwargs: ``inputs`` (the ST 6 name of ``sentences``), ``task`` (for routing modules), and any keyword
+                argument that a module declares in its ``forward_kwargs`` (see :meth:`get_model_kwargs`): it is
+                passed to that module's forward (and, for the first module, to its tokenization).
 
         Returns:
             ``(n, dim)`` embeddings (a single text gives ``(dim,)``), or lists for other ``output_value``.
@@ -199,11 +201,6 @@ class SentenceTransformer(BaseModel):
         if sentences is None:
             sentences = kwargs.pop("inputs", None)
         task = kwargs.pop("task", None)
-        if kwargs:
-            raise TypeError(
-                f"encode got unexpected keyword arguments {sorted(kwargs)}; it accepts the documented ones plus "
-                "task= (for routing modules)."
-            )
         call = {
             "prompt_name": prompt_name,
             "prompt": prompt,
@@ -217,6 +214,7 @@ class SentenceTransformer(BaseModel):
             "normalize_embeddings": normalize_embeddings,
             "truncate_dim": truncate_dim,
             "task": task,
+            "module_kwargs": kwargs,
         }
         options = EncodeOptions.from_call(self, call)
         devices = device if isinstance(device, list) else None

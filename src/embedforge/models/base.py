@@ -6,7 +6,7 @@ A model is a sequence of modules. Each module maps a *features* dict to a featur
 
 Saving and loading are generic: a module declares ``config_keys`` (the constructor arguments written to
 ``config_file_name``) and its parameters are written as ``model.safetensors``. Modules with other needs
-(tokenizers, Hugging Face models) override :meth:`Module.save` and :meth:`Module.load`.
+(tokenizers, Hugging Face models) override :meth:`Module.save` and :meth:`Module.load_folder`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import torch
 from torch import nn
@@ -130,8 +130,52 @@ class Module(nn.Module, ABC):
 
     # ----------------------------------------------------------------- loading
     @classmethod
-    def load(cls, path: Path, context: LoadContext) -> Module:
-        """Build the module from ``path``: its config file, then its weights if the folder has any.
+    def load(
+        cls,
+        model_name_or_path: str | Path,
+        context: LoadContext | None = None,
+        *,
+        subfolder: str = "",
+        token: bool | str | None = None,
+        cache_folder: str | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        **options: Any,
+    ) -> Self:
+        """Load the module saved in ``model_name_or_path`` (its ``subfolder``), a folder or a Hub model id.
+
+        Takes both embedforge's call ``load(path, context)`` and sentence-transformers' keyword call
+        ``load(model_name_or_path, subfolder=..., token=..., trust_remote_code=..., ...)``. Subclasses override
+        :meth:`load_folder`, not this method.
+
+        Args:
+            model_name_or_path: A local folder, or a Hugging Face Hub model id (downloaded to the cache).
+            context: Loading options shared by all modules of a model; the keyword arguments below override it.
+            subfolder: The module's folder inside ``model_name_or_path``, e.g. ``"1_Pooling"``.
+            token: Hub token.
+            cache_folder: Hugging Face cache folder.
+            revision: Hub revision (branch, tag or commit).
+            local_files_only: Never reach the network.
+            **options: Other :class:`LoadContext` fields, by their sentence-transformers names:
+                ``trust_remote_code``, ``model_kwargs``, ``processor_kwargs`` (or ``tokenizer_kwargs``),
+                ``config_kwargs``, ``backend``. ``None`` values are ignored.
+
+        Returns:
+            The loaded module.
+
+        Raises:
+            TypeError: If ``options`` holds a name that no module loading option has.
+        """
+        context = merge_load_options(
+            context,
+            {"token": token, "cache_folder": cache_folder, "revision": revision, **options},
+            local_files_only=local_files_only,
+        )
+        return cls.load_folder(module_folder(model_name_or_path, subfolder, context), context)
+
+    @classmethod
+    def load_folder(cls, path: Path, context: LoadContext) -> Self:
+        """Build the module from the local folder ``path``: its config file, then its weights if it has any.
 
         Args:
             path: Local folder of this module.
@@ -146,7 +190,7 @@ class Module(nn.Module, ABC):
         return module
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Module:
+    def from_config(cls, config: dict[str, Any]) -> Self:
         """Build the module from its saved config; subclasses translate legacy keys here."""
         return cls(**config)
 
@@ -158,6 +202,14 @@ class InputModule(Module):
     """
 
     save_in_root: ClassVar[bool] = True
+    tokenizer: Any = None
+    """The module's tokenizer (set by subclasses that have one)."""
+    _max_seq_length: int | None = None
+
+    @property
+    def modalities(self) -> list[str]:
+        """The input modalities the module takes: ``["text"]`` (embedforge modules read text only)."""
+        return ["text"]
 
     @abstractmethod
     def tokenize(self, texts: Sequence[str], **kwargs: Any) -> Features:
@@ -212,12 +264,61 @@ class InputModule(Module):
 
     @property
     def max_seq_length(self) -> int | None:
-        """Longest input in tokens; longer inputs are truncated. None when the module has no limit."""
-        return None
+        """Longest input in tokens; longer inputs are truncated. None when the module has no limit.
+
+        By default this is a plain value that a custom module may assign (``self.max_seq_length = 256``, as
+        sentence-transformers modules do) and apply in its :meth:`tokenize`; built-in modules override it.
+        """
+        return self._max_seq_length
 
     @max_seq_length.setter
     def max_seq_length(self, value: int | None) -> None:
-        raise AttributeError(f"{type(self).__name__} has no settable max_seq_length (got {value}).")
+        self._max_seq_length = value
+
+
+_ST_OPTION_NAMES = {"processor_kwargs": "tokenizer_kwargs"}
+_OPTION_NAMES = ("trust_remote_code", "model_kwargs", "tokenizer_kwargs", "config_kwargs", "backend")
+
+
+def merge_load_options(
+    context: LoadContext | None, options: dict[str, Any], *, local_files_only: bool = False
+) -> LoadContext:
+    """``context`` (or the defaults) with the options that are set (not ``None``) replacing its fields.
+
+    Raises:
+        TypeError: If an option is not a loading option.
+    """
+    options = {_ST_OPTION_NAMES.get(name, name): value for name, value in options.items() if value is not None}
+    known = {field.name for field in fields(LoadContext)}
+    if unknown := sorted(set(options) - known):
+        accepted = ", ".join([*_OPTION_NAMES, *_ST_OPTION_NAMES, "subfolder", "token", "cache_folder", "revision"])
+        raise TypeError(
+            f"Module.load got unexpected keyword arguments {unknown}; it accepts {accepted}, local_files_only "
+            "and context=LoadContext(...). Remove the others, or override load_folder to use them."
+        )
+    if local_files_only:
+        options["local_files_only"] = True
+    return replace(context or LoadContext(), **options)
+
+
+def module_folder(model_name_or_path: str | Path, subfolder: str, context: LoadContext) -> Path:
+    """The local folder of a module: ``model_name_or_path / subfolder``, downloading a Hub model id first.
+
+    A ``Path``, or a string naming an existing path, is local (the folder may be absent: some modules, such as
+    Normalize in old models, have none). Any other string is a Hub model id.
+    """
+    local = Path(model_name_or_path).expanduser()
+    if not isinstance(model_name_or_path, Path) and not local.exists():
+        from embedforge.io.hub import resolve_model_folder
+
+        local = resolve_model_folder(
+            model_name_or_path,
+            cache_folder=context.cache_folder,
+            revision=context.revision,
+            token=context.token,
+            local_files_only=context.local_files_only,
+        )
+    return local / subfolder if subfolder else local
 
 
 def prepend_prompt(texts: Sequence[str] | Sequence[Sequence[str]], prompt: str) -> list[Any]:

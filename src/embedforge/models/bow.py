@@ -91,6 +91,18 @@ class BoW(InputModule):
         """Return ``features`` unchanged: :meth:`tokenize` already wrote ``sentence_embedding``."""
         return features
 
+    @property
+    def max_seq_length(self) -> int | None:
+        """None: BoW never truncates a text."""
+        return None
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int | None) -> None:
+        raise AttributeError(
+            f"BoW has no max_seq_length to set (got {value}): it counts every word of a text. "
+            "Truncate the texts before encoding instead."
+        )
+
     def get_sentence_embedding_dimension(self) -> int:
         """The vocabulary size."""
         return self.sentence_embedding_dimension

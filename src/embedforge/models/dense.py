@@ -113,7 +113,7 @@ class Dense(Module):
         return config
 
     @classmethod
-    def load(cls, path: Path, context: LoadContext) -> Dense:
+    def load_folder(cls, path: Path, context: LoadContext) -> Dense:
         """Load config (activation resolved by name on ``torch.nn``) and weights."""
         del context
         config = read_json(path / cls.config_file_name)

@@ -33,7 +33,7 @@ class Normalize(Module):
         return features
 
     @classmethod
-    def load(cls, path: Path, context: LoadContext) -> Normalize:
+    def load_folder(cls, path: Path, context: LoadContext) -> Normalize:
         """Load from ``path``; old folders (before ST 6.0) have no Normalize folder or config at all."""
         del context
         config = read_json(path / cls.config_file_name) if path.is_dir() else {}

@@ -52,6 +52,7 @@ class Pooling(Module):
         torch.Size([2, 4])
     """
 
+    POOLING_MODES: ClassVar[tuple[str, ...]] = POOLING_MODES
     config_keys: ClassVar[tuple[str, ...]] = ("embedding_dimension", "pooling_mode", "include_prompt")
 
     def __init__(

@@ -272,6 +272,16 @@ class Router(InputModule):
         for module in limited:
             module.max_seq_length = value
 
+    @property
+    def tokenizer(self) -> Any:
+        """The tokenizer of the first route whose input module has one (routes may differ), or None."""
+        return next((module.tokenizer for module in self._input_modules() if module.tokenizer is not None), None)
+
+    @property
+    def modalities(self) -> list[str]:
+        """The modalities that any route's input module takes, sorted."""
+        return sorted({modality for module in self._input_modules() for modality in module.modalities})
+
     def _input_modules(self) -> list[InputModule]:
         """The distinct input modules that start the routes."""
         firsts = {id(modules[0]): modules[0] for modules in self.sub_modules.values()}
@@ -319,7 +329,7 @@ class Router(InputModule):
         RouterConfigFile(types, structure, parameters).write(path)
 
     @classmethod
-    def load(cls, path: Path, context: LoadContext) -> Router:
+    def load_folder(cls, path: Path, context: LoadContext) -> Router:
         """Load a Router (or legacy Asym) folder; sub-module types are looked up in the embedforge registry.
 
         Args:

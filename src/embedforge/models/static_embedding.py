@@ -149,7 +149,7 @@ class StaticEmbedding(InputModule):
         self.tokenizer.save(str(path / TOKENIZER_FILE))
 
     @classmethod
-    def load(cls, path: Path, context: LoadContext) -> StaticEmbedding:
+    def load_folder(cls, path: Path, context: LoadContext) -> StaticEmbedding:
         """Load a folder saved by sentence-transformers, embedforge or model2vec.
 
         Args:

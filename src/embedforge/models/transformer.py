@@ -171,24 +171,29 @@ class Transformer(InputModule):
     def tokenize(self, texts: Sequence[str] | Sequence[tuple[str, str]], **kwargs: Any) -> Features:
         """Tokenize a batch of texts (or text pairs), padded to the longest and truncated to ``max_seq_length``.
 
+        Args:
+            texts: The texts, or ``(text, text)`` pairs.
+            **kwargs: ``max_length`` overrides ``max_seq_length`` for this call (as the training collator's
+                ``max_length`` does); other options are ignored.
+
         Returns:
             ``input_ids``, ``attention_mask`` (and ``token_type_ids`` when the model uses them), each of shape
             ``(batch, seq_len)``.
         """
         texts = list(texts)
+        max_length = kwargs.get("max_length")
+        if max_length is None:
+            max_length = self.max_seq_length
         if texts and isinstance(texts[0], (tuple, list)):
             first, second = [pair[0] for pair in texts], [pair[1] for pair in texts]
-            return dict(self._call_tokenizer(first, second))
-        return dict(self._call_tokenizer(texts))
+            return dict(self._call_tokenizer(first, second, max_length=max_length))
+        return dict(self._call_tokenizer(texts, max_length=max_length))
 
-    def _call_tokenizer(self, texts: list[str], pairs: list[str] | None = None) -> Features:
+    def _call_tokenizer(
+        self, texts: list[str], pairs: list[str] | None = None, *, max_length: int | None = None
+    ) -> Features:
         return self.tokenizer(
-            texts,
-            pairs,
-            padding=True,
-            truncation="longest_first",
-            return_tensors="pt",
-            max_length=self.max_seq_length,
+            texts, pairs, padding=True, truncation="longest_first", return_tensors="pt", max_length=max_length
         )
 
     def pretokenize(
@@ -215,7 +220,7 @@ class Transformer(InputModule):
     def prompt_length(self, prompt: str, **kwargs: Any) -> int | None:
         """Tokens the prompt occupies at the start of an input: leading special tokens counted, trailing ones not."""
         if prompt not in self._prompt_lengths:
-            input_ids = self._call_tokenizer([prompt])["input_ids"][0]
+            input_ids = self._call_tokenizer([prompt], max_length=self.max_seq_length)["input_ids"][0]
             length = int(input_ids.shape[-1])
             if int(input_ids[-1]) in set(self.tokenizer.all_special_ids):
                 length -= 1
@@ -270,7 +275,7 @@ class Transformer(InputModule):
             json.dump(self.get_config_dict(), handle, indent=2)
 
     @classmethod
-    def load(cls, path: Path, context: LoadContext) -> Transformer:
+    def load_folder(cls, path: Path, context: LoadContext) -> Transformer:
         """Load from an ST folder (any historical config file name) or a plain transformers checkpoint."""
         config = next((read_json(path / name) for name in CONFIG_FILE_NAMES if (path / name).is_file()), {})
         shared = _shared_kwargs(context)

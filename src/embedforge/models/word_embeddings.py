@@ -186,7 +186,7 @@ class WordEmbeddings(InputModule):
         self.tokenizer.save(path)
 
     @classmethod
-    def load(cls, path: Path, context: LoadContext) -> WordEmbeddings:
+    def load_folder(cls, path: Path, context: LoadContext) -> WordEmbeddings:
         """Load the tokenizer named by ``tokenizer_class`` (resolved by class name, never imported) and weights.
 
         Raises:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from transformers import TrainingArguments
 
@@ -41,10 +41,32 @@ class MultiDatasetBatchSamplers(str, Enum):
     PROPORTIONAL = "proportional"
 
 
-def _parse_json(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().startswith("{"):
+def _parse_prompts(value: Any) -> Any:
+    """A JSON string becomes what it encodes; any other string is one prompt for every column."""
+    if not isinstance(value, str):
+        return value
+    try:
         return json.loads(value)
-    return value
+    except json.JSONDecodeError:
+        return value
+
+
+def _parse_mapping(value: Any, name: str, expected: str) -> Any:
+    """``None`` becomes ``{}``; a string must be a JSON object (the command line form)."""
+    if value is None:
+        return {}
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{name} expects {expected} (a dict, or the same as a JSON string), got the string {value!r} which "
+            f"is not valid JSON: {error}. Pass e.g. '{{\"anchor\": ...}}'."
+        ) from error
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{name} expects {expected} as a JSON object, got {value!r}.")
+    return parsed
 
 
 @dataclass(kw_only=True)
@@ -63,14 +85,35 @@ class BaseTrainingArguments(TrainingArguments):
         warmup_ratio: Deprecated in transformers 5; converted to ``warmup_steps`` (a float below 1 is a ratio).
     """
 
-    prompts: str | dict[str, Any] | None = None
-    batch_sampler: BatchSamplers | str | Callable[..., Any] = BatchSamplers.BATCH_SAMPLER
-    multi_dataset_batch_sampler: MultiDatasetBatchSamplers | str | Callable[..., Any] = (
-        MultiDatasetBatchSamplers.PROPORTIONAL
+    # transformers' own __post_init__ turns JSON strings of these fields into dicts (command line values).
+    _VALID_DICT_FIELDS: ClassVar[list[str]] = [
+        *TrainingArguments._VALID_DICT_FIELDS,
+        "learning_rate_mapping",
+        "prompts",
+        "router_mapping",
+    ]
+
+    # The annotations put ``str`` first (and ``None`` second where allowed) so that transformers'
+    # HfArgumentParser can build a command line option for each field: it reads such a union as "a string".
+    prompts: str | None | dict[str, str] | dict[str, dict[str, str]] = field(  # noqa: RUF036
+        default=None, metadata={"help": "A prompt, or a JSON object {column or dataset: prompt}."}
     )
-    router_mapping: str | dict[str, Any] = field(default_factory=dict)
-    learning_rate_mapping: str | dict[str, float] = field(default_factory=dict)
-    warmup_ratio: float | None = None
+    batch_sampler: BatchSamplers | str | Callable[..., Any] = field(
+        default=BatchSamplers.BATCH_SAMPLER, metadata={"help": "How rows are grouped into batches."}
+    )
+    multi_dataset_batch_sampler: MultiDatasetBatchSamplers | str | Callable[..., Any] = field(
+        default=MultiDatasetBatchSamplers.PROPORTIONAL,
+        metadata={"help": "How batches of several datasets are interleaved."},
+    )
+    router_mapping: str | None | dict[str, str] | dict[str, dict[str, str]] = field(  # noqa: RUF036
+        default_factory=dict, metadata={"help": "A JSON object {column: route} or {dataset: {column: route}}."}
+    )
+    learning_rate_mapping: str | None | dict[str, float] = field(  # noqa: RUF036
+        default_factory=dict, metadata={"help": "A JSON object {regex over parameter names: learning rate}."}
+    )
+    warmup_ratio: float | None = field(
+        default=None, metadata={"help": "Deprecated: use warmup_steps (a float below 1 is a ratio)."}
+    )
 
     def __post_init__(self) -> None:
         if self.warmup_ratio is not None:
@@ -85,9 +128,13 @@ class BaseTrainingArguments(TrainingArguments):
         self.prediction_loss_only = True
         self.remove_unused_columns = False  # the collator decides which columns are inputs
         self.ddp_broadcast_buffers = False
-        self.prompts = _parse_json(self.prompts)
-        self.router_mapping = _parse_json(self.router_mapping) or {}
-        self.learning_rate_mapping = _parse_json(self.learning_rate_mapping) or {}
+        self.prompts = _parse_prompts(self.prompts)
+        self.router_mapping = _parse_mapping(
+            self.router_mapping, "router_mapping", "{column: route} or {dataset: {column: route}}"
+        )
+        self.learning_rate_mapping = _parse_mapping(
+            self.learning_rate_mapping, "learning_rate_mapping", "{regex over parameter names: learning rate}"
+        )
         self.batch_sampler = _as_enum(BatchSamplers, self.batch_sampler, "batch_sampler")
         self.multi_dataset_batch_sampler = _as_enum(
             MultiDatasetBatchSamplers, self.multi_dataset_batch_sampler, "multi_dataset_batch_sampler"

@@ -123,3 +123,14 @@ def test_config_matches_sentence_transformers(model_pair: tuple, guides: tuple) 
     their_config = st_losses.CachedGISTEmbedLoss(theirs, their_guide, **kwargs).get_config_dict()
     assert config.pop("guide") is our_guide and their_config.pop("guide") is their_guide
     assert config == their_config
+
+
+def test_must_retokenize_can_be_set_as_in_st(model_pair: tuple, guides: tuple) -> None:
+    (ours, theirs), (our_guide, their_guide) = model_pair, guides
+    loss = CachedGISTEmbedLoss(ours, our_guide, mini_batch_size=3)
+    their_loss = st_losses.CachedGISTEmbedLoss(theirs, their_guide, mini_batch_size=3)
+    assert loss.must_retokenize is their_loss.must_retokenize is False
+    loss.must_retokenize = their_loss.must_retokenize = True
+    their_loss.tokenizer = theirs.tokenizer  # ST only sets this when it decides to retokenize itself
+    assert loss.guided_inputs.must_retokenize
+    check_st_parity((loss, ours), (their_loss, theirs), COLUMNS)

@@ -141,3 +141,14 @@ def test_config_and_citation_match_sentence_transformers(model_pair: tuple, guid
     assert loss.citation == their_loss.citation
     with pytest.raises(ValueError, match="margin_strategy"):
         GISTEmbedLoss(ours, our_guide, margin_strategy="percent")
+
+
+def test_must_retokenize_can_be_set_as_in_st(model_pair: tuple, guides: tuple) -> None:
+    (ours, theirs), (our_guide, their_guide) = model_pair, guides
+    loss = GISTEmbedLoss(ours, our_guide)
+    their_loss = st_losses.GISTEmbedLoss(theirs, their_guide)
+    assert loss.must_retokenize is their_loss.must_retokenize is False
+    loss.must_retokenize = their_loss.must_retokenize = True
+    their_loss.tokenizer = theirs.tokenizer  # ST only sets this when it decides to retokenize itself
+    assert loss.must_retokenize and loss.guided_inputs.must_retokenize
+    check_st_parity((loss, ours), (their_loss, theirs), COLUMNS)

@@ -74,3 +74,8 @@ def test_config_round_trip(tmp_path: Path) -> None:
     expected = {"embedding_dimension": 8, "pooling_mode": ["max", "mean"], "include_prompt": False}
     assert back.get_config_dict() == expected
     assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_pooling_modes_class_attribute_matches_st() -> None:
+    assert Pooling.POOLING_MODES == st_modules.Pooling.POOLING_MODES
+    assert Pooling(4).POOLING_MODES == st_modules.Pooling.POOLING_MODES

@@ -408,3 +408,11 @@ def test_load_rejects_bad_configs(tmp_path: Path) -> None:
     (tmp_path / "router_config.json").write_text(json.dumps({"types": {}}), encoding="utf-8")
     with pytest.raises(ValueError, match="lacks \\['structure'\\]"):
         Router.load(tmp_path, LoadContext())
+
+
+def test_tokenizer_and_modalities_match_sentence_transformers(pair: tuple[Router, Any]) -> None:
+    ours, st = pair
+    assert ours.tokenizer is ours.sub_modules["query"][0].tokenizer
+    assert ours.tokenizer.get_vocab() == st.tokenizer.get_vocab()
+    assert ours.modalities == st.modalities == ["text"]
+    assert Router({"a": [RecordTask()]}).tokenizer is None

@@ -109,3 +109,21 @@ def test_other_architectures_match_st(tiny_bert_path: Path, sentences: list[str]
     torch.testing.assert_close(
         torch.as_tensor(ours.encode(sentences)), torch.as_tensor(theirs.encode(sentences)), atol=1e-5, rtol=0
     )
+
+
+@pytest.mark.parametrize("task", ["feature-extraction", "sequence-classification"])
+def test_transformer_task_argument_as_st(tiny_bert_path: Path, task: str) -> None:
+    from sentence_transformers.base.modules import Transformer as STTransformer
+
+    ours = Transformer(str(tiny_bert_path), transformer_task=task)
+    theirs = STTransformer(str(tiny_bert_path), transformer_task=task)
+    keys = ("transformer_task", "modality_config", "module_output_name")
+    assert {key: ours.get_config_dict()[key] for key in keys} == theirs.get_config_dict()
+    features = ours.tokenize(["a man plays"])
+    output_name = theirs.get_config_dict()["module_output_name"]
+    assert output_name in ours(features)
+
+
+def test_unsupported_transformer_task_names_the_supported_ones(tiny_bert_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"\['feature-extraction', 'sequence-classification'\].*'fill-mask'"):
+        Transformer(str(tiny_bert_path), transformer_task="fill-mask")

@@ -148,3 +148,24 @@ def test_value_keys_match_sentence_transformers(st_sampler: ModuleType) -> None:
     for value in values:
         assert no_duplicates_module.value_key(value) == st_sampler._sample_value_str(value)
     assert no_duplicates_module.value_key(np.arange(3)) == no_duplicates_module.value_key(np.arange(3))
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("precompute_hashes", [False, True])
+def test_precompute_settings_and_hashes_match_sentence_transformers(
+    st_sampler: ModuleType, repetitive_pairs: datasets.Dataset, precompute_hashes: bool
+) -> None:
+    kwargs = {"batch_size": 8, "drop_last": False, "valid_label_columns": ["label"]}
+    theirs = st_sampler.NoDuplicatesBatchSampler(repetitive_pairs, precompute_hashes=precompute_hashes, **kwargs)
+    ours = NoDuplicatesBatchSampler(repetitive_pairs, precompute_hashes=precompute_hashes, **kwargs)
+    for name in ("precompute_hashes", "precompute_num_proc", "precompute_batch_size"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert ours.dataset.column_names == theirs.dataset.column_names
+    theirs.precompute_num_proc = ours.precompute_num_proc = 1
+    theirs.generator, ours.generator = torch.Generator(), torch.Generator()
+    assert list(ours) == list(theirs)
+    if precompute_hashes:  # hashed once on the first iteration, one hash per compared column
+        assert ours._row_hashes is not None and theirs._row_hashes is not None
+        assert ours._row_hashes.shape == theirs._row_hashes.shape == (len(repetitive_pairs), 2)
+    else:
+        assert ours._row_hashes is None and theirs._row_hashes is None

@@ -14,9 +14,11 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from torch import nn
 
-_INTEGER_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
+_INTEGER_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "classlabel")
 _FLOAT_TYPES = ("float16", "float32", "float64", "bfloat16")
 _LIST_TYPES = ("list", "sequence", "largelist")
+TRANSFORM_SAMPLE_ROWS = 64
+"""Rows of a dataset with a transform that are transformed and checked (the transform runs lazily per batch)."""
 
 
 class DatasetValidationError(ValueError):
@@ -34,13 +36,28 @@ def validate_datasets(datasets: Mapping[str, Dataset], losses: Mapping[str, nn.M
     Raises:
         DatasetValidationError: Listing every problem found, each with the dataset, loss, what was found and the fix.
     """
-    problems = [problem for name, dataset in datasets.items() for problem in check_dataset(name, dataset, losses[name])]
+    problems = [
+        problem for name, dataset in datasets.items() for problem in check_dataset(name, as_seen(dataset), losses[name])
+    ]
     if problems:
         lines = "\n".join(str(problem) for problem in problems)
         raise DatasetValidationError(
             f"The {split} data does not fit the loss ({len(problems)} problem{'s' * (len(problems) > 1)}), "
             f"found before any training step:\n{lines}"
         )
+
+
+def as_seen(dataset: Dataset) -> Dataset:
+    """The rows the trainer will see, as a Dataset to check.
+
+    ``dataset`` itself, or for a dataset with a transform (``set_transform`` / ``with_transform``, which may add,
+    drop or retype columns) its first ``TRANSFORM_SAMPLE_ROWS`` rows transformed.
+    """
+    if dataset.format.get("type") != "custom" or len(dataset) == 0:
+        return dataset
+    from datasets import Dataset
+
+    return Dataset.from_dict(dataset[: min(len(dataset), TRANSFORM_SAMPLE_ROWS)])
 
 
 def check_dataset(name: str, dataset: Dataset, loss: nn.Module) -> list[Problem]:

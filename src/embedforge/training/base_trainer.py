@@ -27,6 +27,7 @@ from embedforge.data.validation import as_dataset_dict, validate_datasets
 from embedforge.losses.base import BaseLoss
 from embedforge.training import dataloaders
 from embedforge.training.arguments import BaseTrainingArguments
+from embedforge.training.model_init import ModelInit, fresh_model, losses_for_new_model
 from embedforge.training.optimizer import parameter_groups
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ class BaseTrainer(Trainer, ABC):
             ``eval_`` prefix and can be ``metric_for_best_model``.
         data_collator: Replaces the family's collator.
         processing_class: Saved with checkpoints if given (the model's tokenizer is saved anyway).
-        model_init: A callable returning a fresh model (hyperparameter search).
+        model_init: A callable returning a fresh model, taking no argument or the search trial; called again at
+            each ``train()`` (hyperparameter search), and the losses are moved onto the new model.
         compute_metrics: Not used (evaluators compute the metrics); accepted for signature compatibility.
         callbacks: Extra ``transformers.TrainerCallback`` instances.
         optimizers: ``(optimizer, scheduler)`` to use instead of the defaults.
@@ -86,7 +88,7 @@ class BaseTrainer(Trainer, ABC):
         evaluator: Any | None = None,
         data_collator: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
         processing_class: Any | None = None,
-        model_init: Callable[[], BaseModel] | None = None,
+        model_init: ModelInit | None = None,
         compute_metrics: Callable[..., dict] | None = None,
         callbacks: list[TrainerCallback] | None = None,
         optimizers: tuple[torch.optim.Optimizer | None, Any] = (None, None),
@@ -97,13 +99,21 @@ class BaseTrainer(Trainer, ABC):
         if model is None:
             if model_init is None:
                 raise ValueError(f"{type(self).__name__} needs model= or model_init=; got neither.")
-            model = model_init()
+            model = fresh_model(model_init)
+        elif model_init is not None:
+            logger.warning("Both model= and model_init= given: model_init replaces the model at each train().")
+        if model_init is not None and optimizers != (None, None):
+            raise ValueError(
+                "model_init= builds a new model at each train(), which optimizers= cannot follow; drop optimizers= "
+                "(or pass optimizer_cls_and_kwargs=, which builds the optimizer for each new model)."
+            )
         if compute_metrics is not None or preprocess_logits_for_metrics is not None:
             logger.warning("compute_metrics/preprocess_logits_for_metrics are not used; pass evaluator= instead.")
         train = _as_dict_or_none(train_dataset, "train")
         evaluation = _as_dict_or_none(eval_dataset, "eval")
         self.check_datasets(train, evaluation, args)
         self.loss = self._prepare_losses(loss, model, train or evaluation)
+        self._loss_argument = loss
         self.check_losses(args)
         self._validate(train, evaluation)
         if args.eval_strategy != "no" and evaluation is None and evaluator is None:
@@ -122,11 +132,11 @@ class BaseTrainer(Trainer, ABC):
             # transformers refuses eval steps without an eval dataset; an evaluator alone is enough here
             eval_dataset=dataloaders.prepare_datasets(evaluation, multi) if evaluation or not evaluator else "none",
             processing_class=processing_class,
-            model_init=model_init,
             callbacks=callbacks,
             optimizers=optimizers,
             optimizer_cls_and_kwargs=optimizer_cls_and_kwargs,
         )
+        self.model_init = model_init  # set after Trainer.__init__, which would build a second model from it
         self.model_accepts_loss_kwargs = False  # losses average over their batch themselves
         for module in _loss_modules(self.loss):
             module.to(self.model.device)
@@ -134,6 +144,15 @@ class BaseTrainer(Trainer, ABC):
             self.eval_dataset = None
         self.evaluator = _as_evaluator(evaluator)
         self._attach_model_card(train, evaluation)
+
+    def call_model_init(self, trial: Any = None) -> BaseModel:
+        """A fresh model from ``model_init`` (at each ``train()``), with the losses moved onto it."""
+        previous = self.model
+        model = fresh_model(self.model_init, trial)
+        self.loss = losses_for_new_model(self._loss_argument, self.loss, previous, model)
+        for module in _loss_modules(self.loss):
+            module.to(model.device)
+        return model
 
     # ---------------------------------------------------------- family hooks
     @abstractmethod

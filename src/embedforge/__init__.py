@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from embedforge.compat.finder import install_alias_finder
+from embedforge.compat.unavailable_paths import UNAVAILABLE_NAMES, UNAVAILABLE_PATHS
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,14 @@ _LAZY: dict[str, str] = {
     "mine_hard_negatives": "embedforge.util",
     "models": "embedforge.models",
     "quantization": "embedforge.quantization",
+    "LoggingHandler": "embedforge.util.logging",
+    "SentencesDataset": "embedforge.datasets.sentences",
+    "ParallelSentencesDataset": "embedforge.datasets.parallel_sentences",
+    "DefaultBatchSampler": "embedforge.data.samplers.default",
+    "MultiDatasetDefaultBatchSampler": "embedforge.data.samplers.multi_dataset",
+    "resolve_ids": "embedforge.util.dataset",
+    "sentence_transformer": "embedforge.sentence_transformer",
+    "base": "embedforge.base",
 }
 
 __all__ = [
@@ -42,15 +51,21 @@ __all__ = [
     "CrossEncoderModelCardData",
     "CrossEncoderTrainer",
     "CrossEncoderTrainingArguments",
+    "DefaultBatchSampler",
     "InputExample",
+    "LoggingHandler",
+    "MultiDatasetDefaultBatchSampler",
+    "ParallelSentencesDataset",
     "SentenceTransformer",
     "SentenceTransformerModelCardData",
     "SentenceTransformerTrainer",
     "SentenceTransformerTrainingArguments",
+    "SentencesDataset",
     "SimilarityFunction",
     "__version__",
     "mine_hard_negatives",
     "quantize_embeddings",
+    "resolve_ids",
 ]
 
 if TYPE_CHECKING:
@@ -58,6 +73,10 @@ if TYPE_CHECKING:
     from embedforge.cross_encoder.model_card import CrossEncoderModelCardData
     from embedforge.cross_encoder.trainer import CrossEncoderTrainer
     from embedforge.cross_encoder.training_args import CrossEncoderTrainingArguments
+    from embedforge.data.samplers.default import DefaultBatchSampler
+    from embedforge.data.samplers.multi_dataset import MultiDatasetDefaultBatchSampler
+    from embedforge.datasets.parallel_sentences import ParallelSentencesDataset
+    from embedforge.datasets.sentences import SentencesDataset
     from embedforge.model.sentence_transformer import SentenceTransformer
     from embedforge.model_card import SentenceTransformerModelCardData
     from embedforge.quantization import quantize_embeddings
@@ -66,6 +85,8 @@ if TYPE_CHECKING:
     from embedforge.training.arguments import SentenceTransformerTrainingArguments
     from embedforge.training.trainer import SentenceTransformerTrainer
     from embedforge.util import mine_hard_negatives
+    from embedforge.util.dataset import resolve_ids
+    from embedforge.util.logging import LoggingHandler
 
 
 install_alias_finder()
@@ -74,7 +95,9 @@ install_alias_finder()
 def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
-        raise AttributeError(f"module 'embedforge' has no attribute {name!r}")
+        missing = UNAVAILABLE_NAMES.get(name)
+        why = "" if missing is None else f": {UNAVAILABLE_PATHS[missing]}"
+        raise AttributeError(f"module 'embedforge' has no attribute {name!r}{why}")
     module = importlib.import_module(module_name)
     value = module if module_name.endswith(f".{name}") else getattr(module, name)
     globals()[name] = value

@@ -1,60 +1,43 @@
-"""The table of module paths that import as another embedforge module, written down as data.
+"""Every import path embedforge accepts beyond its own modules, gathered from the data files of this package.
 
-sentence-transformers keeps older module paths importable (e.g. the v3-v5 file of each cross-encoder loss,
-``sentence_transformers.cross_encoder.losses.BinaryCrossEntropyLoss``) and warns when they are used. embedforge
-accepts the same paths under its own package name: each entry maps an alias to the embedforge module that holds
-the names the old module held. :mod:`embedforge.compat.finder` resolves them on first import.
+embedforge mirrors sentence-transformers 6.2's import paths under its own package name (``sentence_transformers.X``
+-> ``embedforge.X``):
+
+- the family paths of 6.2 (``embedforge.sentence_transformer.losses``, ``embedforge.base.modules``, ...):
+  :mod:`embedforge.compat.family_paths`;
+- the older paths 6.2 still accepts with a ``DeprecationWarning`` (``embedforge.losses.CoSENTLoss``,
+  ``embedforge.cross_encoder.CrossEncoder``, ...): :mod:`embedforge.compat.deprecated_paths`;
+- the paths of features embedforge lacks, which fail with a clear ``ImportError``:
+  :mod:`embedforge.compat.unavailable_paths`.
+
+:mod:`embedforge.compat.finder` resolves them on first import; nothing here imports the modules themselves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from embedforge.compat.deprecated_paths import DEPRECATED_PATHS
+from embedforge.compat.entries import CompositeAlias, ModuleAlias
+from embedforge.compat.family_paths import COMPOSITE_PACKAGES, FAMILY_COMPOSITES, FAMILY_MODULES
 
-
-@dataclass(frozen=True)
-class ModuleAlias:
-    """One importable alias.
-
-    Attributes:
-        path: The module path code may import, e.g. ``embedforge.cross_encoder.CrossEncoder``.
-        target: The embedforge module it resolves to, e.g. ``embedforge.cross_encoder.model``.
-        deprecated: Warn (``DeprecationWarning``) when the alias is imported, naming ``target``.
-    """
-
-    path: str
-    target: str
-    deprecated: bool = True
-
-
-_CE = "embedforge.cross_encoder"
-_CE_LOSS_FILES: dict[str, str] = {
-    "BinaryCrossEntropyLoss": "binary_cross_entropy",
-    "CachedMultipleNegativesRankingLoss": "cached_multiple_negatives_ranking",
-    "CrossEntropyLoss": "cross_entropy",
-    "LambdaLoss": "lambda_loss",
-    "ListMLELoss": "list_mle",
-    "ListNetLoss": "list_net",
-    "MSELoss": "mse",
-    "MarginMSELoss": "margin_mse",
-    "MultipleNegativesRankingLoss": "multiple_negatives_ranking",
-    "PListMLELoss": "plist_mle",
-    "RankNetLoss": "rank_net",
-}
-_CE_OLD_EVALUATORS: tuple[str, ...] = (
-    "CEBinaryAccuracyEvaluator",
-    "CEBinaryClassificationEvaluator",
-    "CECorrelationEvaluator",
-    "CEF1Evaluator",
-    "CERerankingEvaluator",
-    "CESoftmaxAccuracyEvaluator",
-)
+__all__ = [
+    "ALIASES_BY_PATH",
+    "COMPOSITES_BY_PATH",
+    "COMPOSITE_ALIASES",
+    "MODULE_ALIASES",
+    "CompositeAlias",
+    "ModuleAlias",
+]
 
 MODULE_ALIASES: tuple[ModuleAlias, ...] = (
-    ModuleAlias(f"{_CE}.modules", "embedforge.models", deprecated=False),
-    ModuleAlias(f"{_CE}.CrossEncoder", f"{_CE}.model"),
-    *(ModuleAlias(f"{_CE}.losses.{name}", f"{_CE}.losses.{file}") for name, file in _CE_LOSS_FILES.items()),
-    *(ModuleAlias(f"{_CE}.evaluation.{name}", f"{_CE}.evaluation.deprecated") for name in _CE_OLD_EVALUATORS),
+    *(ModuleAlias(path, target, deprecated=False) for path, target in FAMILY_MODULES.items()),
+    *(ModuleAlias(path, target) for path, target in DEPRECATED_PATHS.items()),
 )
-"""Every alias, in the order sentence-transformers 6.2 lists the corresponding paths."""
+"""Paths that are another module: the 6.2 family paths, then the deprecated ones (in 6.2's order)."""
+
+COMPOSITE_ALIASES: tuple[CompositeAlias, ...] = tuple(
+    CompositeAlias(path, names, package=path in COMPOSITE_PACKAGES) for path, names in FAMILY_COMPOSITES.items()
+)
+"""Paths built from names spread over several embedforge modules."""
 
 ALIASES_BY_PATH: dict[str, ModuleAlias] = {alias.path: alias for alias in MODULE_ALIASES}
+COMPOSITES_BY_PATH: dict[str, CompositeAlias] = {alias.path: alias for alias in COMPOSITE_ALIASES}

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from embedforge.losses.base import InputSpec, LabelKind, Loss
+from embedforge.losses.contrastive_tension_data_loader import ContrastiveTensionDataLoader
 from embedforge.losses.functional import check_label_count
 from embedforge.losses.functional import contrastive as functional
 
@@ -16,7 +17,12 @@ if TYPE_CHECKING:
     from embedforge.model.protocols import EmbeddingModel
     from embedforge.models.base import Features
 
-__all__ = ["CONTRASTIVE_TENSION_CITATION", "ContrastiveTensionLoss", "identical_texts"]
+__all__ = [
+    "CONTRASTIVE_TENSION_CITATION",
+    "ContrastiveTensionDataLoader",
+    "ContrastiveTensionLoss",
+    "identical_texts",
+]
 
 CONTRASTIVE_TENSION_CITATION = """
 @inproceedings{carlsson2021semantic,
@@ -157,3 +163,15 @@ class ContrastiveTensionLoss(Loss):
     def get_config_dict(self) -> dict[str, Any]:
         """No configurable arguments."""
         return {}
+
+
+def __getattr__(name: str) -> object:
+    """``ContrastiveTensionLossInBatchNegatives`` here too, where sentence-transformers defines it.
+
+    Imported on first use: its own module imports this one.
+    """
+    if name == "ContrastiveTensionLossInBatchNegatives":
+        from embedforge.losses.contrastive_tension_in_batch_negatives import ContrastiveTensionLossInBatchNegatives
+
+        return ContrastiveTensionLossInBatchNegatives
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

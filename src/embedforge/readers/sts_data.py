@@ -74,3 +74,15 @@ class STSDataReader:
         if self.normalize_scores:
             score = (score - self.min_score) / (self.max_score - self.min_score)
         return score
+
+
+def __getattr__(name: str) -> object:
+    """``STSBenchmarkDataReader`` here too, where sentence-transformers defines it.
+
+    Imported on first use: its own module imports this one.
+    """
+    if name == "STSBenchmarkDataReader":
+        from embedforge.readers.sts_benchmark import STSBenchmarkDataReader
+
+        return STSBenchmarkDataReader
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,14 +11,25 @@ from torch import Tensor, nn
 from embedforge.cross_encoder.losses.listwise import ListwiseBatch, ListwiseLoss
 from embedforge.cross_encoder.losses.weighting_schemes import (
     BaseWeightingScheme,
+    LambdaRankScheme,
+    NDCGLoss1Scheme,
     NDCGLoss2PPScheme,
+    NDCGLoss2Scheme,
     NoWeightingScheme,
 )
 
 if TYPE_CHECKING:
     from embedforge.model.protocols import ScoringModel
 
-__all__ = ["LambdaLoss"]
+__all__ = [  # the schemes too: sentence-transformers defines them in this module
+    "BaseWeightingScheme",
+    "LambdaLoss",
+    "LambdaRankScheme",
+    "NDCGLoss1Scheme",
+    "NDCGLoss2PPScheme",
+    "NDCGLoss2Scheme",
+    "NoWeightingScheme",
+]
 
 _DEFAULT_SCHEME = NDCGLoss2PPScheme()
 """Stands for "the default scheme" in the signature; each loss gets its own fresh instance."""

@@ -52,3 +52,15 @@ class WordTokenizer(ABC):
     @abstractmethod
     def load(cls, input_path: str | Path) -> WordTokenizer:
         """Read a tokenizer written by :meth:`save` from the folder ``input_path``."""
+
+
+def __getattr__(name: str) -> object:
+    """``TransformersTokenizerWrapper`` here too, where sentence-transformers defines it.
+
+    Imported on first use: its own module imports this one.
+    """
+    if name == "TransformersTokenizerWrapper":
+        from embedforge.models.tokenizer.transformers_wrapper import TransformersTokenizerWrapper
+
+        return TransformersTokenizerWrapper
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from embedforge.cross_encoder.legacy import INIT_POSITIONAL, INIT_RENAMED
 from embedforge.util.logging import warn_once
 
 __all__ = [
@@ -31,17 +32,10 @@ _TRANSFORMER_RENAMES = {
     "tokenizer_args": "processor_kwargs",
     "config_args": "config_kwargs",
 }
-_CROSS_ENCODER_RENAMES = {
-    "model_name": "model_name_or_path",
-    "automodel_args": "model_kwargs",
-    "tokenizer_args": "processor_kwargs",
-    "tokenizer_kwargs": "processor_kwargs",
-    "config_args": "config_kwargs",
-    "cache_dir": "cache_folder",
-    "default_activation_function": "activation_fn",
-}
-# CrossEncoder arguments that were positional (after model_name_or_path) up to v5.3 and are keyword-only now.
-_CROSS_ENCODER_OLD_POSITIONALS = ("num_labels", "max_length", "activation_fn", "device")
+# The CrossEncoder's older keyword names and its once-positional arguments: one table, in cross_encoder.legacy (data
+# only; importing it loads no model code).
+_CROSS_ENCODER_RENAMES = INIT_RENAMED
+_CROSS_ENCODER_OLD_POSITIONALS = INIT_POSITIONAL
 
 
 def _rename(kwargs: dict[str, Any], renames: dict[str, str], message: str) -> None:

@@ -88,9 +88,11 @@ def _check_gathers(rank: int) -> None:
 
 
 def _worker(rank: int, init_file: str) -> None:
+    torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD_SIZE)
     try:
         _check_gathers(rank)
+        dist.barrier()  # both ranks done with every collective before either tears the group down
     finally:
         dist.destroy_process_group()
 

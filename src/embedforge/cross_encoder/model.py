@@ -13,6 +13,8 @@ from torch import Tensor, nn
 
 from embedforge.cross_encoder import activation as activations
 from embedforge.cross_encoder.legacy import PREDICT_DROPPED, RANK_DROPPED, init_arguments, predict_arguments
+from embedforge.cross_encoder.model_card import CrossEncoderModelCardData
+from embedforge.model import legacy_collate
 from embedforge.model.base import BaseModel
 from embedforge.model.loading import require_checkpoint
 from embedforge.models.base import LoadContext, Module
@@ -20,7 +22,6 @@ from embedforge.models.base import LoadContext, Module
 if TYPE_CHECKING:
     from transformers import PretrainedConfig, PreTrainedModel
 
-    from embedforge.cross_encoder.model_card import CrossEncoderModelCardData
     from embedforge.model.multi_process import MultiProcessPool
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ class CrossEncoder(BaseModel):
     """
 
     model_type: ClassVar[str] = "CrossEncoder"
-    default_huggingface_organization: ClassVar[str] = "cross-encoder"
+    model_card_data_class: ClassVar[type] = CrossEncoderModelCardData
+    default_huggingface_organization: ClassVar[str | None] = "cross-encoder"
 
     @init_arguments
     def __init__(
@@ -102,8 +104,6 @@ class CrossEncoder(BaseModel):
         activation_fn: Callable[[Tensor], Tensor] | None = None,
         keep_in_fp32_modules: list[str] | None = None,
     ) -> None:
-        from embedforge.cross_encoder.model_card import CrossEncoderModelCardData
-
         self.activation_fn = activation_fn
         self.keep_in_fp32_modules = keep_in_fp32_modules
         config_kwargs = {**(config_kwargs or {}), **({"num_labels": num_labels} if num_labels is not None else {})}
@@ -128,7 +128,7 @@ class CrossEncoder(BaseModel):
                 token=token,
                 local_files_only=local_files_only,
             ),
-            model_card_data=model_card_data or CrossEncoderModelCardData(),
+            model_card_data=model_card_data or self.model_card_data_class(),
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -232,6 +232,10 @@ class CrossEncoder(BaseModel):
         from embedforge.cross_encoder.inputs import is_single_pair
 
         return is_single_pair(inputs)
+
+    # legacy fit collate functions: InputExamples → (pair features, labels); unlabeled pairs → pair features
+    smart_batching_collate = legacy_collate.pair_batch
+    smart_batching_collate_text_only = legacy_collate.pair_batch_text_only
 
     @torch.inference_mode()
     @predict_arguments(PREDICT_DROPPED)

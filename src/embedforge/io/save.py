@@ -50,6 +50,7 @@ def save_model_folder(
         entries = []
         for idx, (name, module) in enumerate(modules):
             folder = module_folder(idx, module)
+            (staging / folder).mkdir(parents=True, exist_ok=True)  # as sentence-transformers: custom saves assume it
             module.save(staging / folder, safe_serialization=safe_serialization)
             kwargs = tuple(sorted(module.forward_kwargs))
             entries.append(ModuleEntry(idx=idx, name=name, path=folder, type=type_name_of(module), kwargs=kwargs))

@@ -15,11 +15,13 @@ with a chunk of inputs (:meth:`BaseModel.run_chunk`).
 from __future__ import annotations
 
 import logging
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -62,9 +64,14 @@ class BaseModel(nn.Sequential, ABC):
 
     Class attributes:
         model_type: The family name written to ``config_sentence_transformers.json``.
+        model_card_data_class: The family's model card data class (built when no ``model_card_data`` is given).
+        default_huggingface_organization: Hub organization tried first for a bare model name (``"name"`` →
+            ``"organization/name"``); None: none.
     """
 
     model_type: ClassVar[str]
+    model_card_data_class: ClassVar[type]
+    default_huggingface_organization: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -88,6 +95,7 @@ class BaseModel(nn.Sequential, ABC):
             self.model_card_data.set_base_model(str(model_name_or_path))
         self.apply_settings(config.settings)
         self.to(device or default_device())
+        self.notify_model_ready()
 
     # ------------------------------------------------------------ family hooks
     @classmethod
@@ -111,7 +119,50 @@ class BaseModel(nn.Sequential, ABC):
     def run_chunk(self, inputs: list[Any], options: Any) -> Any:
         """Process one chunk of inputs in this process (what a pool worker does with a task)."""
 
+    def notify_model_ready(self) -> None:
+        """Run every module's :meth:`~embedforge.models.Module.on_model_ready` hook, routed modules included.
+
+        Called once at the end of construction; call it again after adding modules to a built model.
+        """
+        for module in self:
+            if isinstance(module, Module):
+                module.on_model_ready(self)
+            if isinstance(module, Router):
+                for routed in dict.fromkeys(sub for route in module.sub_modules.values() for sub in route):
+                    if isinstance(routed, Module):
+                        routed.on_model_ready(self)
+
     # -------------------------------------------------------------- properties
+    def get_backend(self) -> str:
+        """The inference backend: always ``"torch"`` (embedforge implements no ONNX or OpenVINO backend)."""
+        return self.backend
+
+    @property
+    def modalities(self) -> list[str]:
+        """Input modalities the model takes: its input module's (``["text"]`` for every embedforge module)."""
+        return list(self.input_module.modalities)
+
+    def supports(self, modality: str | tuple[str, ...]) -> bool:
+        """Whether the model takes ``modality`` (e.g. ``"text"``); a tuple needs each part and ``"message"``."""
+        supported = self.modalities
+        if modality in supported:
+            return True
+        return isinstance(modality, tuple) and "message" in supported and all(part in supported for part in modality)
+
+    def is_singular_input(self, inputs: Any) -> bool:
+        """True if ``inputs`` is one example, False if it is a batch.
+
+        A list, tuple, ``datasets.Column`` or a NumPy array of strings/objects is a batch, except a list of
+        chat messages (dicts with ``role`` and ``content``), which is one conversation.
+        """
+        if isinstance(inputs, list) and inputs and _is_message(inputs[0]):
+            return True
+        datasets = sys.modules.get("datasets")  # a Column exists only once datasets is imported
+        batch_types = (list, tuple, *((datasets.Column,) if datasets is not None else ()))
+        if isinstance(inputs, batch_types):
+            return False
+        return not (isinstance(inputs, np.ndarray) and inputs.ndim >= 1 and inputs.dtype.kind in ("U", "O"))
+
     @property
     def device(self) -> torch.device:
         """Device of the model's first parameter (CPU for a parameter-free model)."""
@@ -319,6 +370,10 @@ class BaseModel(nn.Sequential, ABC):
 
 
 __all__ = ["BaseModel", "default_device"]
+
+
+def _is_message(value: Any) -> bool:
+    return isinstance(value, dict) and "role" in value and "content" in value
 
 
 def _accepted_forward_kwargs(module: nn.Module) -> frozenset[str]:

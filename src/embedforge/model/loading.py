@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from embedforge.io.hub import resolve_model_folder
+from embedforge.io.hub import ST_ORGANIZATION, ModelNotFoundError, resolve_model_folder
 from embedforge.io.layout import MODEL_CARD_FILE, ModelConfig
 from embedforge.io.load import is_sentence_transformer_folder, load_entries, read_model_config
 from embedforge.models.base import LoadContext, Module
@@ -68,13 +68,7 @@ def load_pipeline(
     Returns:
         Named modules in order, the model config, and the README.md text (None if absent or not used).
     """
-    folder = resolve_model_folder(
-        name_or_path,
-        cache_folder=context.cache_folder,
-        revision=context.revision,
-        token=context.token,
-        local_files_only=context.local_files_only,
-    )
+    folder = resolve_family_folder(name_or_path, context, family.default_huggingface_organization)
     fresh = ModelConfig(model_type=family.model_type)
     if not is_sentence_transformer_folder(folder):
         return _named(family.default_modules(folder, context)), fresh, None
@@ -86,6 +80,29 @@ def load_pipeline(
     card_file = folder / MODEL_CARD_FILE
     card = card_file.read_text(encoding="utf-8") if card_file.is_file() else None
     return modules, config, card
+
+
+def resolve_family_folder(name_or_path: str | Path, context: LoadContext, organization: str | None) -> Path:
+    """The local folder of ``name_or_path``; a bare Hub name is tried as ``organization/name`` first.
+
+    This is how sentence-transformers resolves short names (``"ms-marco-MiniLM-L6-v2"`` →
+    ``"cross-encoder/ms-marco-MiniLM-L6-v2"`` for a CrossEncoder). If that repository is not found, the name is
+    resolved as usual (``sentence-transformers/name``, then ``name``).
+    """
+    hub = {
+        "cache_folder": context.cache_folder,
+        "revision": context.revision,
+        "token": context.token,
+        "local_files_only": context.local_files_only,
+    }
+    name = str(name_or_path)
+    bare = isinstance(name_or_path, str) and "/" not in name and "\\" not in name
+    if organization not in (None, ST_ORGANIZATION) and bare and not Path(name).expanduser().exists():
+        try:
+            return resolve_model_folder(f"{organization}/{name}", **hub)
+        except ModelNotFoundError:
+            logger.debug("No Hub repository %s/%s; resolving %r as usual.", organization, name, name)
+    return resolve_model_folder(name_or_path, **hub)
 
 
 def _named(modules: list[Module]) -> OrderedDict[str, nn.Module]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
@@ -12,14 +13,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from torch import Tensor, nn
 
+from embedforge.model import legacy_collate
 from embedforge.model.base import BaseModel
 from embedforge.model.encode_options import OutputValue, Precision
-from embedforge.model.loading import check_similarity_fn_name, require_checkpoint
-from embedforge.models.base import LoadContext, Module
+from embedforge.model.loading import SIMILARITY_FN_NAMES, check_similarity_fn_name, require_checkpoint
+from embedforge.model_card.data import SentenceTransformerModelCardData
+from embedforge.models.base import Features, LoadContext, Module
 
 if TYPE_CHECKING:
     from embedforge.model.multi_process import MultiProcessPool
-    from embedforge.model_card import SentenceTransformerModelCardData
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ class SentenceTransformer(BaseModel):
     """
 
     model_type: ClassVar[str] = "SentenceTransformer"
+    model_card_data_class: ClassVar[type] = SentenceTransformerModelCardData
+    default_huggingface_organization: ClassVar[str | None] = "sentence-transformers"
+    SUPPORTED_SIMILARITY_FN_NAMES: ClassVar[tuple[str, ...]] = SIMILARITY_FN_NAMES
 
     def __init__(
         self,
@@ -81,8 +86,6 @@ class SentenceTransformer(BaseModel):
         backend: str = "torch",
         processor_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        from embedforge.model_card import SentenceTransformerModelCardData
-
         self._similarity_fn_name: str | None = similarity_fn_name
         self.truncate_dim = truncate_dim
         super().__init__(
@@ -102,7 +105,7 @@ class SentenceTransformer(BaseModel):
                 token=token if token is not None else use_auth_token,
                 local_files_only=local_files_only,
             ),
-            model_card_data=model_card_data or SentenceTransformerModelCardData(),
+            model_card_data=model_card_data or self.model_card_data_class(),
         )
 
     # ------------------------------------------------------------ family hooks
@@ -219,6 +222,61 @@ class SentenceTransformer(BaseModel):
         options = EncodeOptions.from_call(self, call)
         devices = device if isinstance(device, list) else None
         return encode(self, sentences, options, pool=pool, devices=devices, chunk_size=chunk_size)
+
+    def encode_multi_process(
+        self,
+        sentences: list[str],
+        pool: MultiProcessPool,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        chunk_size: int | None = None,
+        show_progress_bar: bool | None = None,
+        precision: Precision = "float32",
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+    ) -> np.ndarray:
+        """Deprecated: call :meth:`encode` with ``pool=`` instead; this warns and does exactly that.
+
+        Returns:
+            ``(n, dim)`` sentence embeddings as a numpy array.
+        """
+        warnings.warn(
+            "SentenceTransformer.encode_multi_process is deprecated; call encode(sentences, pool=pool, ...) with "
+            "the same arguments instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.encode(
+            sentences,
+            prompt_name=prompt_name,
+            prompt=prompt,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            precision=precision,
+            normalize_embeddings=normalize_embeddings,
+            truncate_dim=truncate_dim,
+            pool=pool,
+            chunk_size=chunk_size,
+        )
+
+    smart_batching_collate = legacy_collate.sentence_batch
+    """Legacy ``fit`` collate function: ``(features per text column, labels)`` for a batch of InputExamples."""
+
+    def get_sentence_features(self, *features: Any) -> Features:
+        """Legacy helper: the first module's ``get_sentence_features`` (e.g. :class:`~embedforge.models.BoW`'s).
+
+        Raises:
+            TypeError: If the first module has no ``get_sentence_features``.
+        """
+        method = getattr(self[0], "get_sentence_features", None)
+        if method is None:
+            raise TypeError(
+                f"get_sentence_features calls the first module's method of that name, but "
+                f"{type(self[0]).__name__} has none (only legacy modules such as BoW do). Use model.tokenize and "
+                "model.forward instead."
+            )
+        return method(*features)
 
     def encode_query(self, sentences: str | Sequence[str], **kwargs: Any) -> np.ndarray | Tensor | list[Any]:
         """Encode search queries: the ``"query"`` prompt if the model has one, and ``task="query"``."""

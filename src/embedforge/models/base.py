@@ -7,6 +7,11 @@ A model is a sequence of modules. Each module maps a *features* dict to a featur
 Saving and loading are generic: a module declares ``config_keys`` (the constructor arguments written to
 ``config_file_name``) and its parameters are written as ``model.safetensors``. Modules with other needs
 (tokenizers, Hugging Face models) override :meth:`Module.save` and :meth:`Module.load_folder`.
+
+Custom modules written for sentence-transformers override ``save``/``load`` themselves and call its helpers,
+which exist here with the same signatures: ``load_config``, ``load_file_path``, ``load_dir_path``,
+``load_torch_weights``, ``save_config``, ``save_torch_weights``, ``InputModule.save_tokenizer``, and the
+``on_model_ready`` hook (see :mod:`embedforge.models.module_io`).
 """
 
 from __future__ import annotations
@@ -14,21 +19,44 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-import torch
 from torch import nn
 
+from embedforge.models import module_io
+from embedforge.models.module_io import (
+    WEIGHTS_PICKLE,
+    WEIGHTS_SAFETENSORS,
+    load_state_dict,
+    load_weights_into,
+    merge_load_options,
+    module_folder,
+    read_json,
+)
+
 if TYPE_CHECKING:
+    import torch
+
     from embedforge.models.pretokenized import PreTokenized
+
+__all__ = [
+    "WEIGHTS_PICKLE",
+    "WEIGHTS_SAFETENSORS",
+    "Features",
+    "InputModule",
+    "LoadContext",
+    "Module",
+    "load_state_dict",
+    "load_weights_into",
+    "merge_load_options",
+    "module_folder",
+    "read_json",
+]
 
 Features = dict[str, Any]
 """A dict of named tensors (and small metadata such as ``prompt_length``) passed between modules."""
-
-WEIGHTS_SAFETENSORS = "model.safetensors"
-WEIGHTS_PICKLE = "pytorch_model.bin"
 
 
 @dataclass(frozen=True)
@@ -68,12 +96,14 @@ class Module(nn.Module, ABC):
     Class attributes:
         config_file_name: Name of the JSON file holding the constructor arguments.
         config_keys: Constructor arguments saved to (and restored from) that file.
+        config_key_renames: Old config key → new key, applied when a config is read (for old saved models).
         save_in_root: Whether the module is saved in the model's root folder instead of its own subfolder.
         forward_kwargs: Keyword arguments of ``encode`` (e.g. ``task``) that this module's forward accepts.
     """
 
     config_file_name: ClassVar[str] = "config.json"
     config_keys: ClassVar[tuple[str, ...]] = ()
+    config_key_renames: ClassVar[dict[str, str]] = {}
     save_in_root: ClassVar[bool] = False
     forward_kwargs: ClassVar[frozenset[str]] = frozenset()
 
@@ -114,19 +144,32 @@ class Module(nn.Module, ABC):
         if any(True for _ in self.state_dict()):
             self.save_weights(path, safe_serialization=safe_serialization)
 
-    def save_config(self, output_path: Path) -> None:
-        """Write :meth:`get_config_dict` as JSON to ``output_path / config_file_name``."""
-        with open(output_path / self.config_file_name, "w", encoding="utf-8") as handle:
+    def save_config(self, output_path: str | Path, filename: str | None = None) -> None:
+        """Write :meth:`get_config_dict` as JSON to ``output_path / (filename or config_file_name)``."""
+        Path(output_path).mkdir(parents=True, exist_ok=True)
+        with open(Path(output_path, filename or self.config_file_name), "w", encoding="utf-8") as handle:
             json.dump(self.get_config_dict(), handle, indent=2)
 
-    def save_weights(self, output_path: Path, *, safe_serialization: bool = True) -> None:
-        """Write the module's state dict as safetensors (default) or a pickle."""
-        if safe_serialization:
-            from safetensors.torch import save_model
+    def save_weights(self, output_path: str | Path, *, safe_serialization: bool = True) -> None:
+        """Write the module's state dict as ``model.safetensors`` (default) or a pickled ``pytorch_model.bin``."""
+        Path(output_path).mkdir(parents=True, exist_ok=True)
+        module_io.write_weights(self, output_path, safe_serialization)
 
-            save_model(self, str(output_path / WEIGHTS_SAFETENSORS))
-        else:
-            torch.save(self.state_dict(), output_path / WEIGHTS_PICKLE)
+    def save_torch_weights(self, output_path: str | Path, safe_serialization: bool = True) -> None:
+        """sentence-transformers' name of :meth:`save_weights`, for custom modules' ``save``."""
+        self.save_weights(output_path, safe_serialization=safe_serialization)
+
+    def on_model_ready(self, model: nn.Module) -> None:
+        """Hook run once the model that holds this module is fully built or loaded; a no-op by default.
+
+        Override it to set state that depends on the whole model (e.g. its tokenizer). It runs when a
+        SentenceTransformer or CrossEncoder is constructed (so also after every reload), not when a module is
+        appended to an existing model: call it yourself then.
+
+        Args:
+            model: The model this module belongs to.
+        """
+        del model
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -174,6 +217,66 @@ class Module(nn.Module, ABC):
         return cls.load_folder(module_folder(model_name_or_path, subfolder, context), context)
 
     @classmethod
+    def load_config(
+        cls,
+        model_name_or_path: str | Path,
+        subfolder: str = "",
+        config_filename: str | None = None,
+        token: bool | str | None = None,
+        cache_folder: str | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+    ) -> dict[str, Any]:
+        """Read the module's JSON config from a local folder or a Hub id (``{}`` if the file is absent).
+
+        Old key names listed in ``config_key_renames`` are renamed to their new names.
+
+        Args:
+            model_name_or_path: A local model folder or a Hub model id.
+            subfolder: The module's folder inside it, e.g. ``"1_Pooling"``.
+            config_filename: File to read; default ``config_file_name``.
+            token: Hub token.
+            cache_folder: Hugging Face cache folder.
+            revision: Hub revision.
+            local_files_only: Never reach the network.
+        """
+        hub = {"token": token, "cache_folder": cache_folder, "revision": revision, "local_files_only": local_files_only}
+        path = module_io.find_file(model_name_or_path, config_filename or cls.config_file_name, subfolder, **hub)
+        return module_io.read_config(path, cls.config_key_renames)
+
+    load_file_path = staticmethod(module_io.find_file)
+    load_dir_path = staticmethod(module_io.find_dir)
+
+    @classmethod
+    def load_torch_weights(
+        cls,
+        model_name_or_path: str | Path,
+        subfolder: str = "",
+        token: bool | str | None = None,
+        cache_folder: str | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        model: Self | None = None,
+    ) -> Self | dict[str, torch.Tensor]:
+        """Load ``model.safetensors`` (else ``pytorch_model.bin``) into ``model``, or return it as a state dict.
+
+        Args:
+            model_name_or_path: A local model folder or a Hub model id.
+            subfolder: The module's folder inside it, e.g. ``"2_Dense"``.
+            token: Hub token.
+            cache_folder: Hugging Face cache folder.
+            revision: Hub revision.
+            local_files_only: Never reach the network.
+            model: The module to load the weights into; None returns the weights.
+
+        Raises:
+            ValueError: If neither weights file exists.
+            RuntimeError: If the weights' names do not match ``model``'s.
+        """
+        hub = {"subfolder": subfolder, "token": token, "cache_folder": cache_folder, "revision": revision}
+        return module_io.read_weights(model_name_or_path, {**hub, "local_files_only": local_files_only}, model)
+
+    @classmethod
     def load_folder(cls, path: Path, context: LoadContext) -> Self:
         """Build the module from the local folder ``path``: its config file, then its weights if it has any.
 
@@ -185,7 +288,8 @@ class Module(nn.Module, ABC):
             The loaded module.
         """
         del context  # plain modules need no loading options
-        module = cls.from_config(read_json(path / cls.config_file_name))
+        config = module_io.read_config(module_io.find_file(path, cls.config_file_name), cls.config_key_renames)
+        module = cls.from_config(config)
         load_weights_into(module, path)
         return module
 
@@ -262,6 +366,15 @@ class InputModule(Module):
         del prompt, kwargs
         return None
 
+    def save_tokenizer(self, output_path: str | Path, **kwargs: Any) -> None:
+        """Save :attr:`tokenizer` (a transformers or ``tokenizers`` tokenizer) to ``output_path``; None: nothing.
+
+        Args:
+            output_path: Folder to write into.
+            **kwargs: Passed to the tokenizer's ``save_pretrained`` (or ``save``).
+        """
+        module_io.write_tokenizer(self.tokenizer, output_path, **kwargs)
+
     @property
     def max_seq_length(self) -> int | None:
         """Longest input in tokens; longer inputs are truncated. None when the module has no limit.
@@ -276,89 +389,6 @@ class InputModule(Module):
         self._max_seq_length = value
 
 
-_ST_OPTION_NAMES = {"processor_kwargs": "tokenizer_kwargs"}
-_OPTION_NAMES = ("trust_remote_code", "model_kwargs", "tokenizer_kwargs", "config_kwargs", "backend")
-
-
-def merge_load_options(
-    context: LoadContext | None, options: dict[str, Any], *, local_files_only: bool = False
-) -> LoadContext:
-    """``context`` (or the defaults) with the options that are set (not ``None``) replacing its fields.
-
-    Raises:
-        TypeError: If an option is not a loading option.
-    """
-    options = {_ST_OPTION_NAMES.get(name, name): value for name, value in options.items() if value is not None}
-    known = {field.name for field in fields(LoadContext)}
-    if unknown := sorted(set(options) - known):
-        accepted = ", ".join([*_OPTION_NAMES, *_ST_OPTION_NAMES, "subfolder", "token", "cache_folder", "revision"])
-        raise TypeError(
-            f"Module.load got unexpected keyword arguments {unknown}; it accepts {accepted}, local_files_only "
-            "and context=LoadContext(...). Remove the others, or override load_folder to use them."
-        )
-    if local_files_only:
-        options["local_files_only"] = True
-    return replace(context or LoadContext(), **options)
-
-
-def module_folder(model_name_or_path: str | Path, subfolder: str, context: LoadContext) -> Path:
-    """The local folder of a module: ``model_name_or_path / subfolder``, downloading a Hub model id first.
-
-    A ``Path``, or a string naming an existing path, is local (the folder may be absent: some modules, such as
-    Normalize in old models, have none). Any other string is a Hub model id.
-    """
-    local = Path(model_name_or_path).expanduser()
-    if not isinstance(model_name_or_path, Path) and not local.exists():
-        from embedforge.io.hub import resolve_model_folder
-
-        local = resolve_model_folder(
-            model_name_or_path,
-            cache_folder=context.cache_folder,
-            revision=context.revision,
-            token=context.token,
-            local_files_only=context.local_files_only,
-        )
-    return local / subfolder if subfolder else local
-
-
 def prepend_prompt(texts: Sequence[str] | Sequence[Sequence[str]], prompt: str) -> list[Any]:
     """``prompt + text`` for every text; for a text pair the prompt goes before the first text only (as ST)."""
     return [prompt + text if isinstance(text, str) else (prompt + text[0], *text[1:]) for text in texts]
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON config file; a missing file reads as an empty config."""
-    if not path.exists():
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def load_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
-    """Read ``model.safetensors`` or, failing that, ``pytorch_model.bin`` (with ``weights_only=True``)."""
-    safetensors_file = path / WEIGHTS_SAFETENSORS
-    if safetensors_file.exists():
-        from safetensors.torch import load_file
-
-        return load_file(str(safetensors_file))
-    pickle_file = path / WEIGHTS_PICKLE
-    if pickle_file.exists():
-        return torch.load(pickle_file, map_location="cpu", weights_only=True)
-    return None
-
-
-def load_weights_into(module: nn.Module, path: Path) -> None:
-    """Load the weights stored in ``path`` into ``module`` (strict: names and shapes must match).
-
-    Raises:
-        ValueError: If the module has parameters but the folder holds no weights file.
-    """
-    state_dict = load_state_dict(path)
-    if state_dict is None:
-        if any(True for _ in module.state_dict()):
-            raise ValueError(
-                f"Expected {WEIGHTS_SAFETENSORS} or {WEIGHTS_PICKLE} in {path} for {type(module).__name__}, "
-                "found neither. Re-save the model, or restore the missing weights file."
-            )
-        return
-    module.load_state_dict(state_dict, strict=True)

@@ -278,11 +278,15 @@ class SentenceTransformer(BaseModel):
             )
         return method(*features)
 
-    def encode_query(self, sentences: str | Sequence[str], **kwargs: Any) -> np.ndarray | Tensor | list[Any]:
+    def encode_query(
+        self, sentences: str | Sequence[str] | None = None, **kwargs: Any
+    ) -> np.ndarray | Tensor | list[Any]:
         """Encode search queries: the ``"query"`` prompt if the model has one, and ``task="query"``."""
         return self._encode_role("query", sentences, kwargs)
 
-    def encode_document(self, sentences: str | Sequence[str], **kwargs: Any) -> np.ndarray | Tensor | list[Any]:
+    def encode_document(
+        self, sentences: str | Sequence[str] | None = None, **kwargs: Any
+    ) -> np.ndarray | Tensor | list[Any]:
         """Encode documents: the ``"document"`` (else ``"passage"``/``"corpus"``) prompt if any, and ``task``."""
         return self._encode_role("document", sentences, kwargs)
 

@@ -95,3 +95,14 @@ class Letters(InputModule):
 def test_input_module_kwarg_reaches_tokenize_and_forward() -> None:
     model = SentenceTransformer(modules=[Letters()], device="cpu")
     np.testing.assert_allclose(model.encode(["abc"], offset=10), [[23.0, 11.0]])
+
+
+def test_texts_may_be_passed_as_inputs_as_in_st6(tiny_bert_path: Path) -> None:
+    """ST 6 names encode's first argument ``inputs``; ``encode_query``/``encode_document`` take it too."""
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu")
+    expected = model.encode(TEXTS)
+    np.testing.assert_allclose(model.encode(inputs=TEXTS), expected, atol=1e-6)
+    np.testing.assert_allclose(model.encode_query(inputs=TEXTS), model.encode_query(TEXTS), atol=1e-6)
+    np.testing.assert_allclose(model.encode_document(inputs=TEXTS), model.encode_document(TEXTS), atol=1e-6)
+    with pytest.raises(TypeError, match="needs the texts"):
+        model.encode_query()

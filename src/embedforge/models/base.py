@@ -35,6 +35,7 @@ from embedforge.models.module_io import (
     module_folder,
     read_json,
 )
+from embedforge.util.file_io import load_dir_path, load_file_path
 
 if TYPE_CHECKING:
     import torch
@@ -241,11 +242,11 @@ class Module(nn.Module, ABC):
             local_files_only: Never reach the network.
         """
         hub = {"token": token, "cache_folder": cache_folder, "revision": revision, "local_files_only": local_files_only}
-        path = module_io.find_file(model_name_or_path, config_filename or cls.config_file_name, subfolder, **hub)
+        path = load_file_path(model_name_or_path, config_filename or cls.config_file_name, subfolder, **hub)
         return module_io.read_config(path, cls.config_key_renames)
 
-    load_file_path = staticmethod(module_io.find_file)
-    load_dir_path = staticmethod(module_io.find_dir)
+    load_file_path = staticmethod(load_file_path)
+    load_dir_path = staticmethod(load_dir_path)
 
     @classmethod
     def load_torch_weights(
@@ -288,7 +289,7 @@ class Module(nn.Module, ABC):
             The loaded module.
         """
         del context  # plain modules need no loading options
-        config = module_io.read_config(module_io.find_file(path, cls.config_file_name), cls.config_key_renames)
+        config = module_io.read_config(load_file_path(path, cls.config_file_name), cls.config_key_renames)
         module = cls.from_config(config)
         load_weights_into(module, path)
         return module

@@ -5,8 +5,9 @@ through ``load_config``, ``load_file_path``, ``load_dir_path``, ``load_torch_wei
 and ``save_tokenizer``. The functions here do the work; the methods on :class:`~embedforge.models.Module` and
 :class:`~embedforge.models.InputModule` only forward to them.
 
-Every lookup first tries the local folder ``model_name_or_path / subfolder``; only when ``model_name_or_path`` is
-not a local folder is it taken as a Hugging Face Hub id (``huggingface_hub`` is imported then, never before).
+Files are found with :mod:`embedforge.util.file_io` (``load_file_path`` / ``load_dir_path``, as in
+sentence-transformers): the local folder ``model_name_or_path / subfolder`` first; only when ``model_name_or_path``
+is not a local folder is it taken as a Hugging Face Hub id (``huggingface_hub`` is imported then, never before).
 
 The helpers of embedforge's own loading (``read_json``, ``load_state_dict``, ``load_weights_into``,
 ``merge_load_options``, ``module_folder``) live here too; :mod:`embedforge.models.base` re-exports them.
@@ -17,11 +18,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import fields, replace
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+from embedforge.util.file_io import load_file_path
 
 if TYPE_CHECKING:
     from embedforge.models.base import LoadContext
@@ -30,96 +33,6 @@ logger = logging.getLogger(__name__)
 
 WEIGHTS_SAFETENSORS = "model.safetensors"
 WEIGHTS_PICKLE = "pytorch_model.bin"
-
-
-def check_relative(path: str | Path) -> None:
-    """Reject a ``subfolder`` or file name that is rooted or climbs out of the model folder.
-
-    Raises:
-        ValueError: If ``path`` is absolute, holds ``..`` or a NUL character.
-    """
-    windows = PureWindowsPath(path)
-    if windows.anchor or ".." in windows.parts or "\0" in str(path):
-        raise ValueError(
-            f"Expected a path relative to the model folder without '..', found {str(path)!r}. "
-            "Pass the module's subfolder (e.g. '1_Pooling') or a file name inside it."
-        )
-
-
-def find_file(
-    model_name_or_path: str | Path,
-    filename: str | Path,
-    subfolder: str = "",
-    token: bool | str | None = None,
-    cache_folder: str | None = None,
-    revision: str | None = None,
-    local_files_only: bool = False,
-) -> str | None:
-    """The local path of ``subfolder/filename`` in a model folder or Hub repository, or None if it is absent.
-
-    Raises:
-        ValueError: If ``subfolder`` or ``filename`` is not a relative path inside the model.
-    """
-    check_relative(subfolder)
-    check_relative(filename)
-    local = Path(model_name_or_path, subfolder, filename)
-    if local.exists():
-        return str(local)
-    if Path(model_name_or_path).is_dir():
-        return None
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError
-
-    remote = Path(subfolder, filename)
-    try:
-        return hf_hub_download(
-            str(model_name_or_path),
-            filename=remote.name,
-            subfolder=remote.parent.as_posix() if remote.parent != Path() else None,
-            revision=revision,
-            token=token,
-            cache_dir=cache_folder,
-            local_files_only=local_files_only,
-        )
-    except (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError):
-        return None
-
-
-def find_dir(
-    model_name_or_path: str | Path,
-    subfolder: str = "",
-    token: bool | str | None = None,
-    cache_folder: str | None = None,
-    revision: str | None = None,
-    local_files_only: bool = False,
-) -> str | None:
-    """The local path of ``subfolder`` in a model folder or Hub repository (downloaded), or None if it is absent.
-
-    Raises:
-        ValueError: If ``subfolder`` is not a relative path inside the model.
-    """
-    check_relative(subfolder)
-    local = Path(model_name_or_path, subfolder)
-    if local.exists():
-        return str(local)
-    if Path(model_name_or_path).is_dir():
-        return None
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
-
-    wanted = str(subfolder) not in ("", ".")
-    try:
-        repo = snapshot_download(
-            str(model_name_or_path),
-            revision=revision,
-            allow_patterns=f"{Path(subfolder).as_posix()}/**" if wanted else None,
-            token=token,
-            cache_dir=cache_folder,
-            local_files_only=local_files_only,
-        )
-    except (HFValidationError, LocalEntryNotFoundError):
-        return None
-    return str(Path(repo, subfolder))
 
 
 def read_config(config_path: str | None, renames: dict[str, str]) -> dict[str, Any]:
@@ -152,7 +65,7 @@ def read_weights(
         ValueError: If neither weights file exists.
         RuntimeError: If the safetensors weights miss or add parameter names.
     """
-    safetensors_path = find_file(model_name_or_path, WEIGHTS_SAFETENSORS, **hub_kwargs)
+    safetensors_path = load_file_path(model_name_or_path, WEIGHTS_SAFETENSORS, **hub_kwargs)
     if safetensors_path is not None:
         from safetensors.torch import load_file, load_model
 
@@ -166,7 +79,7 @@ def read_weights(
                 "was saved with, or re-save it."
             )
         return module
-    pickle_path = find_file(model_name_or_path, WEIGHTS_PICKLE, **hub_kwargs)
+    pickle_path = load_file_path(model_name_or_path, WEIGHTS_PICKLE, **hub_kwargs)
     if pickle_path is None:
         raise ValueError(
             f"Expected {WEIGHTS_SAFETENSORS} or {WEIGHTS_PICKLE} in {model_name_or_path} "

@@ -273,20 +273,18 @@ class CrossEncoder(BaseModel):
             device: Device to run on; a list of devices scores with a temporary multi-process pool.
             pool: A pool from :meth:`start_multi_process_pool` to score with.
             chunk_size: Pairs per task sent to the pool.
-            **kwargs: ``task`` (for models with a Router).
+            **kwargs: ``task`` (for models with a Router), and keyword arguments that modules declare in their
+                ``forward_kwargs`` (passed to them, as ``encode`` does).
 
         Returns:
             ``(n,)`` scores for one label, else ``(n, num_labels)``; one pair gives a scalar (or ``(num_labels,)``).
         """
         from embedforge.cross_encoder.inputs import as_pair_list
         from embedforge.cross_encoder.predict import PredictOptions
+        from embedforge.model.encode_options import check_module_kwargs
 
         task = kwargs.pop("task", None)
-        if kwargs:
-            raise TypeError(
-                f"predict got unexpected keyword arguments {sorted(kwargs)}; it accepts the documented "
-                "ones plus task= (for routing modules)."
-            )
+        check_module_kwargs(self, kwargs, "predict")
         if batch_size < 1:
             raise ValueError(f"predict expects batch_size >= 1, got {batch_size}.")
         single, pairs = as_pair_list(inputs)
@@ -300,6 +298,7 @@ class CrossEncoder(BaseModel):
             device=torch.device(device) if isinstance(device, (str, torch.device)) else None,
             show_progress_bar=show_progress_bar,
             task=task,
+            module_kwargs=kwargs,
         )
         scores = self.run_distributed(pairs, options, pool, device if isinstance(device, list) else None, chunk_size)
         return _convert(scores, convert_to_numpy, convert_to_tensor, single)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +29,7 @@ class PredictOptions:
         device: Device to run on in this process; None: wherever the model is.
         show_progress_bar: Show a tqdm bar over batches.
         task: Routing task for models with a Router, or None.
+        module_kwargs: Extra keyword arguments for the modules that declare them in ``forward_kwargs``.
         token_budget: Fill each forward pass up to ``batch_size`` times the longest pair's tokens (shorter pairs
             then share a pass; peak memory stays that of the first batch of ``batch_size`` longest pairs).
     """
@@ -40,6 +41,7 @@ class PredictOptions:
     device: torch.device | None = None
     show_progress_bar: bool = False
     task: str | None = None
+    module_kwargs: dict[str, Any] = field(default_factory=dict)
     token_budget: bool = True
 
 
@@ -52,8 +54,8 @@ def score_pairs(model: CrossEncoder, pairs: list[Any], options: PredictOptions) 
 
 
 def _score_chunk(model: CrossEncoder, pairs: list[Any], options: PredictOptions) -> Tensor:
-    plan = batch_plan(model.input_module, pairs, options.prompt, options.task)
-    task_kwargs = {"task": options.task} if options.task is not None else {}
+    plan = batch_plan(model.input_module, pairs, options.prompt, options.task, options.module_kwargs)
+    task_kwargs = {**({"task": options.task} if options.task is not None else {}), **options.module_kwargs}
     num_labels = model.num_labels
 
     def score_batch(indices: np.ndarray) -> Tensor:

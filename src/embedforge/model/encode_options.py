@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 
 if TYPE_CHECKING:
+    from embedforge.model.base import BaseModel
     from embedforge.model.sentence_transformer import SentenceTransformer
 
 logger = logging.getLogger("embedforge.model.sentence_transformer")
@@ -103,8 +104,8 @@ class UnusedEncodeArgumentError(TypeError, ValueError):
     """
 
 
-def check_module_kwargs(model: SentenceTransformer, module_kwargs: dict[str, Any]) -> None:
-    """Refuse extra ``encode`` keyword arguments that no module declares in its ``forward_kwargs``.
+def check_module_kwargs(model: BaseModel, module_kwargs: dict[str, Any], method: str = "encode") -> None:
+    """Refuse extra keyword arguments of ``method`` (``encode``, ``predict``) that no module declares.
 
     Raises:
         UnusedEncodeArgumentError: Naming the unused arguments and which modules take which.
@@ -114,7 +115,7 @@ def check_module_kwargs(model: SentenceTransformer, module_kwargs: dict[str, Any
     if unused := sorted(set(module_kwargs) - accepted):
         declared = "; ".join(f"{module} takes {names}" for module, names in by_module.items())
         raise UnusedEncodeArgumentError(
-            f"encode got unexpected keyword arguments {unused}: no module of this model declares them in its "
+            f"{method} got unexpected keyword arguments {unused}: no module of this model declares them in its "
             f"forward_kwargs. "
             + (f"Modules that take extra arguments: {declared}." if declared else "No module takes extra arguments.")
             + " Remove them, or add the name to forward_kwargs of the module that should receive it."

@@ -7,38 +7,7 @@ holds the same objects as :mod:`embedforge.util.similarity` (the enum is defined
 
 from __future__ import annotations
 
-from embedforge.util.similarity import (
-    SimilarityFunction,
-    cos_sim,
-    dot_score,
-    euclidean_sim,
-    manhattan_sim,
-    maxsim,
-    maxsim_pairwise,
-    mean_maxsim,
-    mean_maxsim_pairwise,
-    pairwise_angle_sim,
-    pairwise_cos_sim,
-    pairwise_dot_score,
-    pairwise_euclidean_sim,
-    pairwise_manhattan_sim,
-    pytorch_cos_sim,
-)
+from embedforge.util import similarity as _similarity
+from embedforge.util.similarity import *  # noqa: F403 - this path holds exactly util.similarity's names
 
-__all__ = [
-    "SimilarityFunction",
-    "cos_sim",
-    "dot_score",
-    "euclidean_sim",
-    "manhattan_sim",
-    "maxsim",
-    "maxsim_pairwise",
-    "mean_maxsim",
-    "mean_maxsim_pairwise",
-    "pairwise_angle_sim",
-    "pairwise_cos_sim",
-    "pairwise_dot_score",
-    "pairwise_euclidean_sim",
-    "pairwise_manhattan_sim",
-    "pytorch_cos_sim",
-]
+__all__ = list(_similarity.__all__)

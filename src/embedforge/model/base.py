@@ -122,15 +122,12 @@ class BaseModel(nn.Sequential, ABC):
     def notify_model_ready(self) -> None:
         """Run every module's :meth:`~embedforge.models.Module.on_model_ready` hook, routed modules included.
 
-        Called once at the end of construction; call it again after adding modules to a built model.
+        Every embedforge module in the tree gets the hook once (``nn.Module.modules`` visits a module shared by
+        several routes once). Called at the end of construction; call it again after adding modules.
         """
-        for module in self:
+        for module in self.modules():
             if isinstance(module, Module):
                 module.on_model_ready(self)
-            if isinstance(module, Router):
-                for routed in dict.fromkeys(sub for route in module.sub_modules.values() for sub in route):
-                    if isinstance(routed, Module):
-                        routed.on_model_ready(self)
 
     # -------------------------------------------------------------- properties
     def get_backend(self) -> str:

@@ -110,6 +110,8 @@ def check_module_kwargs(model: BaseModel, module_kwargs: dict[str, Any], method:
     Raises:
         UnusedEncodeArgumentError: Naming the unused arguments and which modules take which.
     """
+    if not module_kwargs:  # the usual call: nothing to check (spares a walk over the modules per call)
+        return
     by_module = model.forward_kwargs_by_module()
     accepted = {name for names in by_module.values() for name in names}
     if unused := sorted(set(module_kwargs) - accepted):

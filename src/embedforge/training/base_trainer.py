@@ -27,7 +27,7 @@ from embedforge.data.validation import as_dataset_dict, validate_datasets
 from embedforge.losses.base import BaseLoss
 from embedforge.training import dataloaders
 from embedforge.training.arguments import BaseTrainingArguments
-from embedforge.training.model_init import ModelInit, fresh_model, losses_for_new_model
+from embedforge.training.model_init import ModelInit, fresh_model, initial_model, losses_for_new_model
 from embedforge.training.optimizer import parameter_groups
 
 if TYPE_CHECKING:
@@ -96,17 +96,7 @@ class BaseTrainer(Trainer, ABC):
         preprocess_logits_for_metrics: Callable[..., Any] | None = None,
     ) -> None:
         args = self._check_args(args)
-        if model is None:
-            if model_init is None:
-                raise ValueError(f"{type(self).__name__} needs model= or model_init=; got neither.")
-            model = fresh_model(model_init)
-        elif model_init is not None:
-            logger.warning("Both model= and model_init= given: model_init replaces the model at each train().")
-        if model_init is not None and optimizers != (None, None):
-            raise ValueError(
-                "model_init= builds a new model at each train(), which optimizers= cannot follow; drop optimizers= "
-                "(or pass optimizer_cls_and_kwargs=, which builds the optimizer for each new model)."
-            )
+        model = initial_model(model, model_init, optimizers, type(self).__name__)
         if compute_metrics is not None or preprocess_logits_for_metrics is not None:
             logger.warning("compute_metrics/preprocess_logits_for_metrics are not used; pass evaluator= instead.")
         train = _as_dict_or_none(train_dataset, "train")

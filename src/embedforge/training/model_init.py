@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
+
+logger = logging.getLogger("embedforge.training.base_trainer")
 
 ModelInit = Callable[..., nn.Module]
 """A callable taking no argument, or the search trial, and returning a fresh model."""
@@ -27,6 +30,26 @@ def fresh_model(model_init: ModelInit, trial: Any = None) -> nn.Module:
     model = model_init(trial) if parameters else model_init()
     if model is None:
         raise TypeError("model_init returned None; it must return a fresh model.")
+    return model
+
+
+def initial_model(model: Any, model_init: ModelInit | None, optimizers: tuple[Any, Any], trainer: str) -> Any:
+    """The model a trainer starts with: ``model``, or one from ``model_init`` when no model is given.
+
+    Raises:
+        ValueError: If neither is given, or ``model_init`` comes with ``optimizers`` (built for one model only).
+    """
+    if model is None:
+        if model_init is None:
+            raise ValueError(f"{trainer} needs model= or model_init=; got neither.")
+        model = fresh_model(model_init)
+    elif model_init is not None:
+        logger.warning("Both model= and model_init= given: model_init replaces the model at each train().")
+    if model_init is not None and optimizers != (None, None):
+        raise ValueError(
+            "model_init= builds a new model at each train(), which optimizers= cannot follow; drop optimizers= "
+            "(or pass optimizer_cls_and_kwargs=, which builds the optimizer for each new model)."
+        )
     return model
 
 

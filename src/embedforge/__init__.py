@@ -44,6 +44,10 @@ _LAZY: dict[str, str] = {
     "resolve_ids": "embedforge.util.dataset",
     "sentence_transformer": "embedforge.sentence_transformer",
     "base": "embedforge.base",
+    "backend": "embedforge.backend",
+    "export_optimized_onnx_model": "embedforge.backend.optimize",
+    "export_dynamic_quantized_onnx_model": "embedforge.backend.quantize",
+    "export_static_quantized_openvino_model": "embedforge.backend.quantize",
 }
 
 __all__ = [
@@ -63,12 +67,17 @@ __all__ = [
     "SentencesDataset",
     "SimilarityFunction",
     "__version__",
+    "export_dynamic_quantized_onnx_model",
+    "export_optimized_onnx_model",
+    "export_static_quantized_openvino_model",
     "mine_hard_negatives",
     "quantize_embeddings",
     "resolve_ids",
 ]
 
 if TYPE_CHECKING:
+    from embedforge.backend.optimize import export_optimized_onnx_model
+    from embedforge.backend.quantize import export_dynamic_quantized_onnx_model, export_static_quantized_openvino_model
     from embedforge.cross_encoder.model import CrossEncoder
     from embedforge.cross_encoder.model_card import CrossEncoderModelCardData
     from embedforge.cross_encoder.trainer import CrossEncoderTrainer

@@ -44,6 +44,7 @@ EXAMPLES = """examples:
   embedforge encode ./my-model docs.csv --column body -o docs.parquet --normalize
   embedforge encode ./my-model queries.jsonl --field question --prompt-name query -o queries.npy
   embedforge encode sentence-transformers/all-MiniLM-L6-v2 texts.txt -o emb.npy --precision int8 --truncate-dim 128
+  embedforge encode ./my-model texts.txt -o emb.npy --backend onnx --file-name model_qint8_avx512_vnni.onnx
 """
 
 
@@ -84,6 +85,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--truncate-dim", type=int, metavar="DIM", help="keep the first DIM dimensions")
     parser.add_argument("--max-seq-length", type=int, metavar="TOKENS", help="truncate inputs to this many tokens")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, mps ... (default: the best available)")
+    parser.add_argument(
+        "--backend",
+        choices=("torch", "onnx", "openvino"),
+        default="torch",
+        help="run the model with torch (default), ONNX Runtime or OpenVINO (exported on first use; see "
+        "`embedforge export`)",
+    )
+    parser.add_argument(
+        "--file-name",
+        metavar="FILE",
+        help="with --backend onnx/openvino: the exported file to run, e.g. model_qint8_avx512_vnni.onnx",
+    )
     parser.add_argument("--trust-remote-code", action="store_true", help="allow code shipped with the model to run")
     add_output_options(parser)
 
@@ -110,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     console.info(f"Read {len(texts)} texts from {args.input}.", count=len(texts))
     try:
         embeddings = _encode(args, texts, console)
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, ImportError) as error:
         console.error(str(error))
         return 1
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +150,15 @@ def _encode(args: argparse.Namespace, texts: list[str], console: Console) -> np.
     from embedforge import SentenceTransformer
 
     console.info(f"Loading model {args.model} ...")
-    model = SentenceTransformer(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+    if args.file_name and args.backend == "torch":
+        raise ValueError("--file-name picks an exported file; it needs --backend onnx or --backend openvino.")
+    model = SentenceTransformer(
+        args.model,
+        device=args.device,
+        trust_remote_code=args.trust_remote_code,
+        backend=args.backend,
+        model_kwargs={"file_name": args.file_name} if args.file_name else None,
+    )
     if args.max_seq_length is not None:
         model.max_seq_length = args.max_seq_length
     if args.prompt_name is not None and args.prompt_name not in model.prompts:

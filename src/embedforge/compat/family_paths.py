@@ -40,6 +40,7 @@ FAMILY_MODULES: dict[str, str] = {
     f"{_BASE}.modules.normalize": "embedforge.models.normalize",
     f"{_BASE}.modules.router": "embedforge.models.router",
     f"{_BASE}.modules.transformer": "embedforge.models.transformer",
+    f"{_BASE}.peft_mixin": "embedforge.model.peft_mixin",
     f"{_BASE}.trainer": "embedforge.training.base_trainer",
     f"{_BASE}.training_args": "embedforge.training.arguments",
     f"{_CE}.modules": "embedforge.models",
@@ -75,6 +76,7 @@ FAMILY_COMPOSITES: dict[str, dict[str, str]] = {
         "BaseDataCollator": "embedforge.data.collator",
         "BaseTrainer": "embedforge.training.base_trainer",
         "BaseTrainingArguments": "embedforge.training.arguments",
+        "PeftAdapterMixin": "embedforge.model.peft_mixin",
         **_SAMPLERS,
     },
     f"{_BASE}.evaluation": {

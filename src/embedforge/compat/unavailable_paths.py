@@ -11,7 +11,6 @@ _BASE = "embedforge.base"
 _CE = "embedforge.cross_encoder"
 _SPARSE = "embedforge.sparse_encoder"
 _MULTI_VECTOR = "embedforge.multi_vector_encoder"
-_BACKEND = "embedforge.backend"
 _MULTIMODAL = (
     "embedforge models take text only; sentence-transformers' multimodal input helpers have no counterpart "
     "(use sentence-transformers for image, audio or video inputs)"
@@ -26,11 +25,6 @@ UNAVAILABLE_PATHS: dict[str, str] = {
         "the MultiVectorEncoder family (sentence_transformers.multi_vector_encoder) is not implemented in "
         "embedforge yet; use sentence-transformers for multi-vector models"
     ),
-    _BACKEND: (
-        "the ONNX and OpenVINO backends (backend='onnx'/'openvino', export_* functions) are not implemented "
-        "yet; embedforge runs models with the torch backend"
-    ),
-    f"{_BASE}.peft_mixin": "PEFT adapters (PeftAdapterMixin) are not implemented in embedforge",
     f"{_BASE}.merging": "model merging (merge_models, via mergekit) is not implemented in embedforge",
     f"{_BASE}.modality": _MULTIMODAL,
     f"{_BASE}.modality_types": _MULTIMODAL,
@@ -63,14 +57,6 @@ UNAVAILABLE_NAMES: dict[str, str] = {
             "MultiVectorEncoderModelCardData",
         ),
         _MULTI_VECTOR,
-    ),
-    **dict.fromkeys(
-        (
-            "export_optimized_onnx_model",
-            "export_dynamic_quantized_onnx_model",
-            "export_static_quantized_openvino_model",
-        ),
-        _BACKEND,
     ),
 }
 """Top-level ``embedforge.<name>`` of sentence-transformers' ``__all__`` -> the unavailable path that explains it."""

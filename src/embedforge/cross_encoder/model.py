@@ -51,11 +51,12 @@ class CrossEncoder(BaseModel):
         revision: Hub revision.
         local_files_only: Never reach the network.
         token: Hub token.
-        model_kwargs: Keyword arguments for ``from_pretrained`` (e.g. ``torch_dtype``).
+        model_kwargs: Keyword arguments for ``from_pretrained`` (e.g. ``torch_dtype``); with an ONNX/OpenVINO
+            backend also ``file_name``, ``subfolder``, ``export``, ``provider``, ``ov_config``.
         processor_kwargs: Keyword arguments for ``AutoTokenizer.from_pretrained``.
         config_kwargs: Keyword arguments for ``AutoConfig.from_pretrained`` (e.g. ``classifier_dropout``).
         model_card_data: Model card metadata.
-        backend: Only ``"torch"``.
+        backend: ``"torch"`` (default), ``"onnx"`` or ``"openvino"`` (inference only; see :mod:`embedforge.backend`).
         num_labels: Outputs of the classification head: 1 for a score (reranking, similarity), more for classes.
         max_length: Longest pair in tokens (both texts); longer pairs are truncated, longest text first.
         activation_fn: Applied to the logits by :meth:`predict`; default: the saved one, else ``Sigmoid`` for one

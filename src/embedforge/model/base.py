@@ -27,6 +27,7 @@ from torch import nn
 
 from embedforge.io.layout import ModelConfig
 from embedforge.model.loading import build_pipeline, check_default_prompt, version_info
+from embedforge.model.peft_mixin import PeftAdapterMixin
 from embedforge.model.prompts import resolve_prompt
 from embedforge.models.base import Features, InputModule, LoadContext, Module
 from embedforge.models.router import Router
@@ -50,7 +51,7 @@ def default_device() -> str:
     return "cpu"
 
 
-class BaseModel(nn.Sequential, ABC):
+class BaseModel(nn.Sequential, PeftAdapterMixin, ABC):
     """A pipeline of modules loaded from, and saved to, the sentence-transformers folder format.
 
     Args:
@@ -131,7 +132,7 @@ class BaseModel(nn.Sequential, ABC):
 
     # -------------------------------------------------------------- properties
     def get_backend(self) -> str:
-        """The inference backend: always ``"torch"`` (embedforge implements no ONNX or OpenVINO backend)."""
+        """The inference backend: ``"torch"``, ``"onnx"`` or ``"openvino"``."""
         return self.backend
 
     @property
@@ -357,7 +358,10 @@ class BaseModel(nn.Sequential, ABC):
                 pool.close()
         if pool is not None:
             return pool.run(inputs, options, chunk_size)
-        return self.run_chunk(inputs, options)
+        from embedforge.backend.backend_model import runtime_threads
+
+        with runtime_threads(self):
+            return self.run_chunk(inputs, options)
 
     def evaluate(self, evaluator: Any, output_path: str | None = None) -> dict[str, float] | float:
         """Run an evaluator on this model."""

@@ -44,11 +44,12 @@ class SentenceTransformer(BaseModel):
         token: Hub token.
         use_auth_token: Deprecated name of ``token``.
         truncate_dim: Keep only the first dimensions of every embedding (Matryoshka models).
-        model_kwargs: Keyword arguments for ``AutoModel.from_pretrained`` (e.g. ``torch_dtype``).
+        model_kwargs: Keyword arguments for ``AutoModel.from_pretrained`` (e.g. ``torch_dtype``); with an
+            ONNX/OpenVINO backend also ``file_name``, ``subfolder``, ``export``, ``provider``, ``ov_config``.
         tokenizer_kwargs: Keyword arguments for ``AutoTokenizer.from_pretrained``.
         config_kwargs: Keyword arguments for ``AutoConfig.from_pretrained``.
         model_card_data: Model card metadata, kept for the card written at save time.
-        backend: Only ``"torch"``.
+        backend: ``"torch"`` (default), ``"onnx"`` or ``"openvino"`` (inference only; see :mod:`embedforge.backend`).
         processor_kwargs: sentence-transformers 6 name of ``tokenizer_kwargs``.
 
     Example:

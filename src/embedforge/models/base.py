@@ -70,7 +70,7 @@ class LoadContext:
         model_kwargs: Extra keyword arguments for ``AutoModel.from_pretrained``.
         tokenizer_kwargs: Extra keyword arguments for ``AutoTokenizer.from_pretrained``.
         config_kwargs: Extra keyword arguments for ``AutoConfig.from_pretrained``.
-        backend: Inference backend; only ``"torch"`` is implemented.
+        backend: Inference backend: ``"torch"``, ``"onnx"`` or ``"openvino"``.
         cache_folder: Hugging Face cache folder.
         revision: Hub revision (branch, tag or commit).
         token: Hub token.

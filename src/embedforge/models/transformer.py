@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from embedforge.backend.backend_model import BackendModel
+from embedforge.backend.load import load_transformer_backend
+from embedforge.models import adapter_io
 from embedforge.models.base import Features, InputModule, LoadContext, prepend_prompt, read_json
 from embedforge.models.packing import can_pack, packed_sequence_logits, packed_token_embeddings
 from embedforge.models.transformer_tasks import transformer_task as transformer_task_of
@@ -27,6 +30,8 @@ CONFIG_FILE_NAMES: tuple[str, ...] = (
     "sentence_xlnet_config.json",
 )
 _ENCODER_ONLY_CLASSES = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
+BACKENDS = ("torch", "onnx", "openvino")
+"""The inference backends: torch (trainable) and two exported runtimes (inference only; see embedforge.backend)."""
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
 
 
@@ -49,7 +54,9 @@ class Transformer(InputModule):
         cache_dir: Hugging Face cache folder.
         do_lower_case: Lowercase inputs (added to the tokenizer's normalizer) even if the tokenizer does not.
         tokenizer_name_or_path: Load the tokenizer from here instead of ``model_name_or_path``.
-        backend: Only ``"torch"`` is implemented.
+        backend: ``"torch"`` (default), ``"onnx"`` or ``"openvino"``: the exported runtimes run inference only;
+            ``model_kwargs`` then takes sentence-transformers' backend keys (``file_name``, ``export``,
+            ``provider``, ``ov_config``…), see :func:`embedforge.backend.load.load_backend_model`.
         model_kwargs: Same as ``model_args``.
         tokenizer_kwargs: Same as ``tokenizer_args``.
         processor_kwargs: Same as ``tokenizer_args`` (the sentence-transformers 6 name).
@@ -90,11 +97,8 @@ class Transformer(InputModule):
     ) -> None:
         super().__init__()
         self.task = transformer_task_of(transformer_task)
-        if backend != "torch":
-            raise ValueError(
-                f"Transformer supports backend='torch' only, got backend={backend!r}. "
-                "ONNX and OpenVINO backends are not implemented in embedforge yet; use backend='torch'."
-            )
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
         hub = {"cache_dir": cache_dir} if cache_dir else {}
         model_kwargs = {**hub, **(model_args or {}), **(model_kwargs or {})}
         tokenizer_kwargs = {**hub, **(tokenizer_args or {}), **(tokenizer_kwargs or {}), **(processor_kwargs or {})}
@@ -104,8 +108,12 @@ class Transformer(InputModule):
         self.unpad: bool | None = None
         self.unpad_in_eval = self.task.unpad_in_eval
         self._prompt_lengths: dict[str, int | None] = {}
-        self.auto_model: PreTrainedModel = _load_model(
-            str(model_name_or_path), model_kwargs, config_kwargs, self.task.name
+        self.auto_model: PreTrainedModel | BackendModel = (
+            _load_model(str(model_name_or_path), model_kwargs, config_kwargs, self.task.name)
+            if backend == "torch"
+            else load_transformer_backend(
+                backend, str(model_name_or_path), model_kwargs, config_kwargs, self.task.name, _load_model
+            )
         )
         self._model_inputs = _accepted_inputs(self.auto_model)
         if max_seq_length is not None:
@@ -266,10 +274,9 @@ class Transformer(InputModule):
         return {**self.task.saved_config(), "max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case}
 
     def save(self, output_path: str | Path, *, safe_serialization: bool = True) -> None:
-        """Write the transformers checkpoint, the tokenizer and ``sentence_bert_config.json``."""
+        """Write the transformers checkpoint (only its PEFT adapter, if any), tokenizer and module config."""
         path = Path(output_path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.auto_model.save_pretrained(str(path), safe_serialization=safe_serialization)
+        adapter_io.save_pretrained(self.auto_model, path, safe_serialization=safe_serialization)  # creates path
         self.tokenizer.save_pretrained(str(path))
         with open(path / self.config_file_name, "w", encoding="utf-8") as handle:
             json.dump(self.get_config_dict(), handle, indent=2)
@@ -328,9 +335,10 @@ def _load_model(name: str, model_kwargs: dict[str, Any], config_kwargs: dict[str
     """
     import transformers
 
-    config_kwargs = {key: value for key, value in config_kwargs.items() if key != "trust_remote_code"} | {
-        "trust_remote_code": config_kwargs.get("trust_remote_code", model_kwargs.get("trust_remote_code", False))
-    }
+    if adapter_io.is_adapter_folder(name):  # its base model loads as above, then the adapter is attached
+        return adapter_io.load_adapter_model(name, model_kwargs, config_kwargs, lambda *base: _load_model(*base, task))
+    trust_remote_code = config_kwargs.get("trust_remote_code", model_kwargs.get("trust_remote_code", False))
+    config_kwargs = {**config_kwargs, "trust_remote_code": trust_remote_code}
     config = transformers.AutoConfig.from_pretrained(name, **config_kwargs)
     if task == "sequence-classification":
         classifier = any(name.endswith("ForSequenceClassification") for name in config.architectures or [])
@@ -342,8 +350,10 @@ def _load_model(name: str, model_kwargs: dict[str, Any], config_kwargs: dict[str
     return model_class.from_pretrained(name, config=config, **model_kwargs)
 
 
-def _accepted_inputs(model: PreTrainedModel) -> tuple[str, ...]:
+def _accepted_inputs(model: PreTrainedModel | BackendModel) -> tuple[str, ...]:
     """The tokenizer outputs that ``model.forward`` accepts (MPNet and DistilBERT take no ``token_type_ids``)."""
+    if isinstance(model, BackendModel):
+        return model.input_names
     parameters = inspect.signature(model.forward).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return _MODEL_INPUTS

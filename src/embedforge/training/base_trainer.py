@@ -318,9 +318,15 @@ class BaseTrainer(Trainer, ABC):
         torch.save(self.args, folder / TRAINING_ARGS_NAME)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
-        """Load a checkpoint saved by :meth:`_save` into the model being trained."""
+        """Load a checkpoint saved by :meth:`_save` into the model being trained.
+
+        With PEFT adapters, the checkpoint's adapter loads into the model's active adapter (whatever its name).
+        """
+        from embedforge.models.adapter_io import fit_checkpoint_state
+
+        target = model or self.model
         loaded = self.model_class(resume_from_checkpoint, device="cpu")
-        (model or self.model).load_state_dict(loaded.state_dict())
+        target.load_state_dict(fit_checkpoint_state(target, loaded.state_dict()))
 
     def _load_best_model(self) -> None:
         """Restore the whole model from the best checkpoint."""

@@ -50,7 +50,26 @@ def initial_model(model: Any, model_init: ModelInit | None, optimizers: tuple[An
             "model_init= builds a new model at each train(), which optimizers= cannot follow; drop optimizers= "
             "(or pass optimizer_cls_and_kwargs=, which builds the optimizer for each new model)."
         )
+    check_trainable_backend(model, trainer)
     return model
+
+
+def check_trainable_backend(model: nn.Module, trainer: str) -> None:
+    """Refuse a model whose Transformer runs an exported runtime (ONNX, OpenVINO): it has nothing to train.
+
+    Raises:
+        ValueError: Naming the backend and the fix, before any training step.
+    """
+    from embedforge.backend.backend_model import BackendModel
+
+    for module in model.modules():
+        if isinstance(module, BackendModel):
+            raise ValueError(
+                f"{trainer} trains torch models; this model runs its Transformer with backend="
+                f"{module.backend_name!r} ({module.source_file_name}), which is inference only. Load the model "
+                "with backend='torch' to train it, then export the trained model (e.g. backend='onnx' on the saved "
+                "folder, or embedforge export)."
+            )
 
 
 def losses_for_new_model(given: Any, built: Any, previous: nn.Module, model: nn.Module) -> Any:

@@ -18,22 +18,11 @@ class AllowedMissing:
 
 
 ST = "sentence_transformers"
-_ISSUE_13 = "backend=onnx/openvino not implemented yet (issue 13)"
 _TEXT_ONLY = "multimodal inputs not implemented: embedforge's Transformer takes text only"
 NOT_IMPLEMENTED_FAMILIES = ("sparse_encoder", "multi_vector_encoder")
 """ST families embedforge lacks: every path below them must raise the clear ImportError."""
 
 ALLOWED_MISSING: tuple[AllowedMissing, ...] = (
-    AllowedMissing(f"{ST}.backend", (), _ISSUE_13),
-    AllowedMissing(
-        ST,
-        (
-            "export_optimized_onnx_model",
-            "export_dynamic_quantized_onnx_model",
-            "export_static_quantized_openvino_model",
-        ),
-        _ISSUE_13,
-    ),
     AllowedMissing(
         ST,
         tuple(
@@ -43,8 +32,6 @@ ALLOWED_MISSING: tuple[AllowedMissing, ...] = (
         ),
         "SparseEncoder / MultiVectorEncoder families not implemented (their paths raise a clear ImportError)",
     ),
-    AllowedMissing(f"{ST}.base.peft_mixin", (), "PEFT adapters not implemented"),
-    AllowedMissing(f"{ST}.base", ("PeftAdapterMixin",), "PEFT adapters not implemented"),
     AllowedMissing(f"{ST}.base.merging", (), "model merging (mergekit) not implemented"),
     AllowedMissing(f"{ST}.base.modality", (), _TEXT_ONLY),
     AllowedMissing(f"{ST}.base.modality_types", (), _TEXT_ONLY),

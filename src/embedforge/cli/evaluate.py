@@ -12,6 +12,10 @@ Evaluator sources (any mix; several evaluators run as one ``SequentialEvaluator`
 - ``--beir FOLDER``: ``InformationRetrievalEvaluator`` on a local BEIR folder (``corpus.jsonl(.gz)``,
   ``queries.jsonl``, ``qrels/<split>.tsv``).
 
+``--truncate-dim DIM`` keeps the first DIM dimensions of every embedding (a bi-encoder's ``truncate_dim``, e.g. for
+a Matryoshka model); without it, a recipe's ``model.truncate_dim`` applies. An evaluator whose own ``truncate_dim``
+is set (a recipe's ``args.truncate_dim``) keeps it.
+
 The model's family is read from its folder (``config_sentence_transformers.json``; a plain
 ``*ForSequenceClassification`` checkpoint is a cross-encoder); ``--triplets`` and ``--beir`` need a bi-encoder
 (re-rank retrieval results with ``embedforge rank``). Files may be ``.csv``, ``.tsv`` or ``.jsonl`` (``.gz`` too).
@@ -42,6 +46,7 @@ EXAMPLES = """examples:
   embedforge evaluate ./my-model --sts ../shared/data/stsb/test.csv
   embedforge evaluate ./my-model --sts sts.csv --triplets triplets.csv --batch-size 64 --output-path results/
   embedforge evaluate ./my-model --beir ../shared/data/scifact --limit 100
+  embedforge evaluate ./matryoshka-model --sts ../shared/data/stsb/test.csv --truncate-dim 64
   embedforge evaluate ./my-model --recipe recipes/stsb.yaml
   embedforge evaluate ./my-model --recipe recipes/stsb.yaml evaluators.0.args.batch_size=64 --json
   embedforge evaluate output/ce_stsb/final --sts ../shared/data/stsb/test.csv     # a cross-encoder
@@ -62,6 +67,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL", help="model folder or Hugging Face Hub id")
     _add_source_options(parser)
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default: 32)")
+    parser.add_argument(
+        "--truncate-dim",
+        type=int,
+        metavar="DIM",
+        help="keep the first DIM dimensions of every embedding (bi-encoders; default: the recipe's "
+        "model.truncate_dim, else all)",
+    )
     parser.add_argument("--output-path", metavar="DIR", help="folder for the evaluators' CSV result files")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, mps ... (default: the best available)")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow code shipped with the model to run")
@@ -132,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         recipe = _load_recipe(args) if args.recipe else None
         model = _load_model(args, console)
+        _set_truncate_dim(model, args.truncate_dim or (recipe.model.truncate_dim if recipe else None), console)
         evaluators = flag_evaluators(args, console, cross_encoder=model.model_type == "CrossEncoder")
         if recipe is not None:
             evaluators = _recipe_evaluators(recipe, model, args, console) + evaluators
@@ -168,7 +181,7 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
             f"--recipe takes the recipe file then KEY=VALUE overrides; {bad!r} is not KEY=VALUE (e.g. "
             "evaluators.0.args.batch_size=64). Put MODEL before --recipe."
         )
-    for option in ("limit", "batch_size"):
+    for option in ("limit", "batch_size", "truncate_dim"):
         value = getattr(args, option)
         if value is not None and value < 1:
             return f"--{option.replace('_', '-')} must be a positive integer, got {value}."
@@ -188,6 +201,21 @@ def _load_model(args: argparse.Namespace, console: Console) -> BaseModel:
 
     console.info(f"Loading model {args.model} ...")
     return load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+
+
+def _set_truncate_dim(model: BaseModel, truncate_dim: int | None, console: Console) -> None:
+    """Make every embedding of ``model`` keep its first ``truncate_dim`` dimensions (None: leave it as loaded)."""
+    from embedforge.model.sentence_transformer import SentenceTransformer
+
+    if truncate_dim is None:
+        return
+    if not isinstance(model, SentenceTransformer):
+        raise ValueError(
+            f"--truncate-dim {truncate_dim} truncates embeddings, but this model is a {model.model_type}, which "
+            "outputs no embeddings to truncate. Drop --truncate-dim (and model.truncate_dim from the recipe)."
+        )
+    console.info(f"Truncating embeddings to their first {truncate_dim} dimensions")
+    model.truncate_dim = truncate_dim
 
 
 def _recipe_evaluators(

@@ -98,7 +98,7 @@ def build_model(spec: ModelSpec) -> BaseModel:
     else:
         from embedforge.model_card import SentenceTransformerModelCardData as card_class
 
-        family_kwargs = {"similarity_fn_name": spec.similarity_fn_name}
+        family_kwargs = {"similarity_fn_name": spec.similarity_fn_name, "truncate_dim": spec.truncate_dim}
     model = model_class(
         resolve_model_path(spec),
         device=spec.device,

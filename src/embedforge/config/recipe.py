@@ -100,6 +100,8 @@ class ModelSpec:
         max_seq_length: Override the model's longest input in tokens (longer texts are truncated).
         prompts: Model prompts ``{name: text}`` saved with the model (e.g. ``query: "query: "``).
         similarity_fn_name: ``cosine``, ``dot``, ``euclidean`` or ``manhattan`` (bi-encoders).
+        truncate_dim: Keep the first dimensions of every embedding (bi-encoders; e.g. a Matryoshka model): the
+            model's ``truncate_dim``, which evaluators use unless their own ``args.truncate_dim`` is set.
         num_labels: Outputs of a cross-encoder's head (1: a relevance score; default: the checkpoint's, else 1).
         device: ``cpu``, ``cuda``… (default: the best available).
         model_card: Model card fields.
@@ -113,6 +115,7 @@ class ModelSpec:
     max_seq_length: int | None = None
     prompts: dict[str, str] | None = None
     similarity_fn_name: str | None = None
+    truncate_dim: int | None = None
     num_labels: int | None = None
     device: str | None = None
     model_card: ModelCardSpec = field(default_factory=ModelCardSpec)
@@ -282,11 +285,26 @@ def parse_recipe(data: dict[str, Any]) -> tuple[Recipe, list[str]]:
 
     if recipe.model.type not in FAMILIES:
         problems.append(f"model.type must be one of {sorted(FAMILIES)}, found {recipe.model.type!r}")
+    problems += _truncate_dim_problems(recipe.model)
     for index, spec in enumerate(recipe.evaluators):
         unknown = sorted(set(spec.when) - set(EVALUATION_STAGES))
         if unknown:
             problems.append(f"evaluators.{index}.when has unknown stage(s) {unknown}; known: {list(EVALUATION_STAGES)}")
     return recipe, problems
+
+
+def _truncate_dim_problems(model: ModelSpec) -> list[str]:
+    """``model.truncate_dim`` must be positive and is for bi-encoders only."""
+    if model.truncate_dim is None:
+        return []
+    if model.truncate_dim < 1:
+        return [f"model.truncate_dim must be a positive number of dimensions, found {model.truncate_dim}"]
+    if model.type == "cross-encoder":
+        return [
+            "model.truncate_dim truncates embeddings, but a cross-encoder outputs scores; remove it (or use "
+            "model.type: sentence-transformer)"
+        ]
+    return []
 
 
 def dump_recipe(recipe: Recipe) -> str:

@@ -26,6 +26,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "CNN": ("cnn", "CNN"),
     "LSTM": ("lstm", "LSTM"),
     "BoW": ("bow", "BoW"),
+    "truncate_layers": ("layer_truncation", "truncate_layers"),
 }
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "WeightedLayerPooling",
     "WordEmbeddings",
     "WordWeights",
+    "truncate_layers",
 ]
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from embedforge.models.dense import Dense
     from embedforge.models.dropout import Dropout
     from embedforge.models.layer_norm import LayerNorm
+    from embedforge.models.layer_truncation import truncate_layers
     from embedforge.models.lstm import LSTM
     from embedforge.models.normalize import Normalize
     from embedforge.models.pooling import Pooling

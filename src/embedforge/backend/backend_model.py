@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -16,6 +16,10 @@ from torch import nn
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
+
+    from embedforge.model.base import BaseModel
+
+RuntimeT = TypeVar("RuntimeT", bound="BackendModel")
 
 TASK_OUTPUT_NAMES: dict[str, str] = {
     "feature-extraction": "last_hidden_state",
@@ -125,3 +129,15 @@ def runtime_threads(model: nn.Module) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def runtime_model_of(model: BaseModel, runtime: type[RuntimeT]) -> RuntimeT:
+    """The runtime model inside ``model``'s Transformer; ValueError naming the backend to load with otherwise."""
+    inner = model.transformers_model
+    if not isinstance(inner, runtime):
+        raise ValueError(
+            "The model must be a Transformer-based SentenceTransformer or CrossEncoder loaded with "
+            f"backend={runtime.backend_name!r}; its Transformer runs {type(inner).__name__}. Load it with "
+            f"SentenceTransformer(path, backend={runtime.backend_name!r}) first."
+        )
+    return inner

@@ -134,13 +134,7 @@ def optimize_onnx_file(source: Path, target: Path, config: OptimizationConfig, m
 
 
 def _onnx_model_of(model: BaseModel) -> ONNXModel:
+    from embedforge.backend.backend_model import runtime_model_of
     from embedforge.backend.onnx_model import ONNXModel
 
-    inner = model.transformers_model
-    if not isinstance(inner, ONNXModel):
-        raise ValueError(
-            "The model must be a Transformer-based SentenceTransformer or CrossEncoder loaded with "
-            f"backend='onnx'; its Transformer runs {type(inner).__name__}. Load it with "
-            "SentenceTransformer(path, backend='onnx') first."
-        )
-    return inner
+    return runtime_model_of(model, ONNXModel)

@@ -204,13 +204,7 @@ def _ov_config(config: OVQuantizationConfig | dict[str, Any] | None) -> OVQuanti
 
 
 def _openvino_model_of(model: BaseModel) -> OpenVINOModel:
+    from embedforge.backend.backend_model import runtime_model_of
     from embedforge.backend.openvino_model import OpenVINOModel
 
-    inner = model.transformers_model
-    if not isinstance(inner, OpenVINOModel):
-        raise ValueError(
-            "The model must be a Transformer-based SentenceTransformer or CrossEncoder loaded with "
-            f"backend='openvino'; its Transformer runs {type(inner).__name__}. Load it with "
-            "SentenceTransformer(path, backend='openvino') first."
-        )
-    return inner
+    return runtime_model_of(model, OpenVINOModel)

@@ -1,0 +1,107 @@
+"""The OpenVINO backend: export on first load, the saved layout, equality with torch, static int8 quantization.
+
+Run in a fresh interpreter by test_openvino_backend.py (see there why).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("openvino")
+
+from embedforge import CrossEncoder, SentenceTransformer
+from embedforge.backend import OpenVINOModel, export_static_quantized_openvino_model
+
+TEXTS = ["a cat sat on the mat", "dogs run", "the quick brown fox jumps over the lazy dog again and again", "x"]
+
+
+def test_openvino_exports_saves_and_reloads(bi_encoder_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    reference = SentenceTransformer(str(bi_encoder_path), device="cpu").encode(TEXTS)
+    with caplog.at_level(logging.WARNING):
+        model = SentenceTransformer(str(bi_encoder_path), backend="openvino", device="cpu")
+    assert "exporting the model to OpenVINO" in caplog.text
+    assert isinstance(model.transformers_model, OpenVINOModel)
+    np.testing.assert_allclose(model.encode(TEXTS), reference, atol=1e-5)
+    model.save(str(bi_encoder_path))
+    assert sorted(p.name for p in (bi_encoder_path / "openvino").iterdir()) == [
+        "openvino_model.bin",
+        "openvino_model.xml",
+    ]
+    st_utils = pytest.importorskip("sentence_transformers.backend.utils")
+    export, kwargs = st_utils.backend_should_export(
+        bi_encoder_path, True, {}, "openvino_model.xml", "openvino*.xml", "OpenVINO"
+    )
+    assert export is False and kwargs == {"subfolder": "openvino", "file_name": "openvino_model.xml"}
+    again = SentenceTransformer(str(bi_encoder_path), backend="openvino", device="cpu", model_kwargs={"ov_config": {}})
+    np.testing.assert_allclose(again.encode(TEXTS), reference, atol=1e-5)
+
+
+def test_ov_config_from_json_file_and_bad_path(bi_encoder_path: Path, tmp_path: Path) -> None:
+    config = tmp_path / "ov.json"
+    config.write_text('{"PERFORMANCE_HINT": "THROUGHPUT"}')
+    model = SentenceTransformer(
+        str(bi_encoder_path), backend="openvino", device="cpu", model_kwargs={"ov_config": str(config)}
+    )
+    assert model.transformers_model.ov_config["PERFORMANCE_HINT"] == "THROUGHPUT"
+    with pytest.raises(ValueError, match="ov_config must be a dict or the path of a JSON file"):
+        SentenceTransformer(
+            str(bi_encoder_path), backend="openvino", device="cpu", model_kwargs={"ov_config": "missing.json"}
+        )
+
+
+def test_static_quantization_on_a_local_calibration_file(bi_encoder_path: Path, tmp_path: Path) -> None:
+    pytest.importorskip("nncf")
+    texts = tmp_path / "calibration.csv"
+    with open(texts, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sentence"])
+        writer.writerows([[f"sentence number {i} about cats and dogs"] for i in range(20)])
+    model = SentenceTransformer(str(bi_encoder_path), backend="openvino", device="cpu")
+    export_static_quantized_openvino_model(
+        model,
+        {"num_samples": 8, "max_length": 16},
+        str(bi_encoder_path),
+        dataset_name=str(texts),
+        column_name="sentence",
+    )
+    folder = bi_encoder_path / "openvino"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "openvino_model_qint8_quantized.bin",
+        "openvino_model_qint8_quantized.xml",
+    ]
+    quantized = SentenceTransformer(
+        str(bi_encoder_path),
+        backend="openvino",
+        device="cpu",
+        model_kwargs={"file_name": "openvino_model_qint8_quantized.xml"},
+    )
+    ours = quantized.encode(TEXTS, normalize_embeddings=True)
+    reference = model.encode(TEXTS, normalize_embeddings=True)
+    assert (ours * reference).sum(axis=1).min() > 0.9
+
+
+def test_calibration_arguments_all_or_none(bi_encoder_path: Path) -> None:
+    model = SentenceTransformer(str(bi_encoder_path), backend="openvino", device="cpu")
+    with pytest.raises(ValueError, match="all of dataset_name"):
+        export_static_quantized_openvino_model(model, None, str(bi_encoder_path), dataset_name="some/dataset")
+    torch_model = SentenceTransformer(str(bi_encoder_path), device="cpu")
+    with pytest.raises(ValueError, match="backend='openvino'"):
+        export_static_quantized_openvino_model(torch_model, None, str(bi_encoder_path))
+
+
+def test_cross_encoder_on_openvino_matches_torch(cross_encoder_path: Path) -> None:
+    pairs = [("a question", "an answer"), ("cats", "dogs bark loudly at night")]
+    reference = CrossEncoder(str(cross_encoder_path), device="cpu").predict(pairs)
+    model = CrossEncoder(str(cross_encoder_path), backend="openvino", device="cpu")
+    np.testing.assert_allclose(model.predict(pairs), reference, atol=1e-5)
+
+
+def test_bi_encoder_evaluators_match_torch_on_openvino(bi_encoder_path: Path) -> None:
+    from test_evaluators_on_backends import test_bi_encoder_evaluators_match_torch
+
+    test_bi_encoder_evaluators_match_torch(bi_encoder_path, backend="openvino")

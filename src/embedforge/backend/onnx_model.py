@@ -60,9 +60,9 @@ class ONNXModel(BackendModel):
         )
         input_names: Sequence[str] = [node.name for node in self.session.get_inputs()]
         super().__init__(config, task, model_file, input_names)
+        outputs = [node.name for node in self.session.get_outputs()]
+        self._run_output = self.output_name if self.output_name in outputs else outputs[0]
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Run the session; the output named for the task, or the graph's first output."""
-        outputs = {node.name for node in self.session.get_outputs()}
-        name = self.output_name if self.output_name in outputs else self.session.get_outputs()[0].name
-        return self.session.run([name], inputs)[0]
+        return self.session.run([self._run_output], inputs)[0]

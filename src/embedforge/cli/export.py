@@ -80,25 +80,17 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace, console: Console) -> list[Path]:
+    """Export as asked; the files written (or rewritten) under ``MODEL/<backend>/``."""
     from embedforge import backend as backends
 
     folder = Path(args.model)
     console.info(f"Loading {folder} with backend={args.backend!r} ...")
     model = _load(folder, args.backend, args.cross_encoder)
-    inner = model.transformers_model
-    written = []
-    base = folder / args.backend / inner.source_file_name
-    if not base.is_file():
+    before = _files(folder / args.backend)
+    if not (folder / args.backend / model.transformers_model.source_file_name).is_file():
         model.save_pretrained(str(folder))
-        written.append(base)
     if args.optimize:
         backends.export_optimized_onnx_model(model, args.optimize, str(folder))
-        written.append(folder / "onnx" / f"model_{args.optimize}.onnx")
-    if args.quantize in ONNX_QUANTIZE:
-        config = backends.QuantizationConfig(**backends.configs.QUANTIZATION_PRESETS[args.quantize])
-        suffix = f"{config.weights_dtype.lower()}_{args.quantize}"
-        backends.export_dynamic_quantized_onnx_model(model, args.quantize, str(folder))
-        written.append(folder / "onnx" / f"model_{suffix}.onnx")
     if args.quantize == "static":
         backends.export_static_quantized_openvino_model(
             model,
@@ -107,8 +99,15 @@ def _export(args: argparse.Namespace, console: Console) -> list[Path]:
             dataset_name=args.calibration_file,
             column_name=args.column,
         )
-        written.append(folder / "openvino" / "openvino_model_qint8_quantized.xml")
-    return written
+    elif args.quantize:
+        backends.export_dynamic_quantized_onnx_model(model, args.quantize, str(folder))
+    after = _files(folder / args.backend)
+    return sorted(path for path, stamp in after.items() if before.get(path) != stamp)
+
+
+def _files(folder: Path) -> dict[Path, int]:
+    """The files in ``folder`` with their modification times (empty when it does not exist)."""
+    return {path: path.stat().st_mtime_ns for path in folder.glob("*")} if folder.is_dir() else {}
 
 
 def _load(folder: Path, backend: str, cross_encoder: bool):  # noqa: ANN202 - SentenceTransformer | CrossEncoder

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from embedforge.model.base import BaseModel
 
+__all__ = ["TASK_OUTPUT_NAMES", "BackendModel", "runtime_model_of", "runtime_threads"]
+
 RuntimeT = TypeVar("RuntimeT", bound="BackendModel")
 
 TASK_OUTPUT_NAMES: dict[str, str] = {

@@ -14,6 +14,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+__all__ = [
+    "OPTIMIZATION_LEVELS",
+    "QUANTIZATION_PRESETS",
+    "OVQuantizationConfig",
+    "OptimizationConfig",
+    "QuantizationConfig",
+    "optimization_config",
+    "quantization_config",
+]
+
 
 @dataclass
 class OptimizationConfig:

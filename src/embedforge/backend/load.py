@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 
     from embedforge.backend.backend_model import BackendModel
 
+__all__ = [
+    "BACKEND_LAYOUTS",
+    "BackendLayout",
+    "load_backend_model",
+    "load_onnx_model",
+    "load_openvino_model",
+    "load_transformer_backend",
+]
+
 logger = logging.getLogger(__name__)
 
 TorchLoader = Callable[[str, dict[str, Any]], "PreTrainedModel"]

@@ -25,6 +25,8 @@ from embedforge.backend.requirements import require_backend
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
+__all__ = ["ONNX_OPSET", "export_to_onnx", "model_input_names"]
+
 logger = logging.getLogger(__name__)
 
 ONNX_OPSET = 17

@@ -15,6 +15,8 @@ from embedforge.backend.requirements import require_backend
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
+__all__ = ["ONNXModel"]
+
 
 class ONNXModel(BackendModel):
     """An ONNX graph of a transformers model in an ``onnxruntime.InferenceSession``.

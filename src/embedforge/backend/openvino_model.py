@@ -14,6 +14,8 @@ from embedforge.backend.requirements import require_backend
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
+__all__ = ["OpenVINOModel", "convert_onnx_to_openvino"]
+
 
 class OpenVINOModel(BackendModel):
     """An OpenVINO IR model compiled for a device.

@@ -10,6 +10,8 @@ from embedforge.backend.configs import OVQuantizationConfig
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+__all__ = ["quantize_openvino_file"]
+
 
 def quantize_openvino_file(
     source: Path, target: Path, tokenizer: PreTrainedTokenizerBase, texts: list[str], config: OVQuantizationConfig

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from embedforge.backend.onnx_model import ONNXModel
     from embedforge.model.base import BaseModel
 
+__all__ = ["ORT_MODEL_TYPES", "export_optimized_onnx_model", "optimize_onnx_file"]
+
 logger = logging.getLogger(__name__)
 
 ORT_MODEL_TYPES: dict[str, str] = {

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
     from embedforge.backend.openvino_model import OpenVINOModel
     from embedforge.model.base import BaseModel
 
+__all__ = [
+    "calibration_texts",
+    "export_dynamic_quantized_onnx_model",
+    "export_static_quantized_openvino_model",
+    "quantize_onnx_file",
+]
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = ("nyu-mll/glue", "sst2", "train", "sentence")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 
+__all__ = ["BACKEND_EXTRAS", "BACKEND_PACKAGES", "require_backend"]
+
 BACKEND_PACKAGES: dict[str, tuple[str, ...]] = {
     "onnx": ("onnx", "onnxruntime"),
     "onnx-export": ("onnx", "onnxruntime", "onnxscript"),

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from embedforge.model.base import BaseModel
 
+__all__ = ["_save_pretrained_wrapper", "backend_should_export", "backend_warn_to_save", "save_or_push_to_hub_model"]
+
 logger = logging.getLogger(__name__)
 
 _PR_TEMPLATE = """Hello!

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from embedforge.model.base import BaseModel
 
-__all__ = ["TASK_OUTPUT_NAMES", "BackendModel", "runtime_model_of", "runtime_threads"]
+__all__ = ["TASK_OUTPUT_NAMES", "BackendModel", "runtime_model_of", "runtime_streams", "runtime_threads"]
 
 RuntimeT = TypeVar("RuntimeT", bound="BackendModel")
 
@@ -47,6 +47,8 @@ class BackendModel(nn.Module, ABC):
         backend_name: ``"onnx"`` or ``"openvino"``: also the subfolder the model file is saved in.
         source_file_name: The model file's name; saving keeps it (``model_O3.onnx`` stays ``model_O3.onnx``).
         scratch: The temporary folder holding a freshly exported file until the model is saved (or dropped).
+        streams: How many :meth:`run` calls the runtime is set up to serve at once (each on its own share of the
+            threads); ``encode`` and ``predict`` keep that many batches in flight. 1: one call at a time.
     """
 
     backend_name: ClassVar[str]
@@ -66,10 +68,14 @@ class BackendModel(nn.Module, ABC):
         self.source_file_name = self.model_file.name
         self.input_names: tuple[str, ...] = tuple(input_names)
         self.scratch: tempfile.TemporaryDirectory | None = None
+        self.streams = 1
 
     @abstractmethod
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """Run the graph on int64 arrays ``(batch, seq_len)`` keyed by input name; return the task's output."""
+        """Run the graph on int64 arrays ``(batch, seq_len)`` keyed by input name; return the task's output.
+
+        Safe to call from ``streams`` threads at once.
+        """
 
     def forward(self, return_dict: bool = True, **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Run the exported model on the tokenizer's tensors.
@@ -131,6 +137,11 @@ def runtime_threads(model: nn.Module) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def runtime_streams(model: nn.Module) -> int:
+    """How many batches ``model`` can run at once: the ``streams`` of its exported runtime, 1 without one."""
+    return max((module.streams for module in model.modules() if isinstance(module, BackendModel)), default=1)
 
 
 def runtime_model_of(model: BaseModel, runtime: type[RuntimeT]) -> RuntimeT:

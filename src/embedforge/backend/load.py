@@ -53,7 +53,9 @@ class BackendLayout:
 
 
 BACKEND_LAYOUTS: dict[str, BackendLayout] = {
-    "onnx": BackendLayout("ONNX", "model.onnx", "*.onnx", (), ("provider", "session_options", "provider_options")),
+    "onnx": BackendLayout(
+        "ONNX", "model.onnx", "*.onnx", (), ("provider", "session_options", "provider_options", "streams")
+    ),
     "openvino": BackendLayout("OpenVINO", "openvino_model.xml", "openvino*.xml", (".bin",), ("ov_config", "device")),
 }
 """The two backends besides torch."""

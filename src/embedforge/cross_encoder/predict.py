@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from embedforge.backend.backend_model import runtime_streams
 from embedforge.model.batching import batch_plan, in_chunks, restore_order, run_in_batches, to_device
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def _score_chunk(model: CrossEncoder, pairs: list[Any], options: PredictOptions)
         return finish_scores(scores, options, num_labels)
 
     slices = plan.slices(options.batch_size, token_budget=options.token_budget)
-    parts = run_in_batches(slices, score_batch, options.show_progress_bar)
+    parts = run_in_batches(slices, score_batch, options.show_progress_bar, runtime_streams(model))
     return restore_order(torch.cat(parts) if parts else torch.empty(0), plan.order)
 
 

@@ -117,15 +117,49 @@ def batch_plan(
 
 
 def run_in_batches(
-    slices: list[np.ndarray], run_batch: Callable[[np.ndarray], Any], show_progress_bar: bool
+    slices: list[np.ndarray], run_batch: Callable[[np.ndarray], Any], show_progress_bar: bool, streams: int = 1
 ) -> list[Any]:
-    """Call ``run_batch`` on each slice (of a plan's order) and return the results of every batch, in order."""
-    batches: Any = slices
+    """Call ``run_batch`` on each slice (of a plan's order) and return the results of every batch, in order.
+
+    Args:
+        slices: Index arrays, one per batch.
+        run_batch: Builds a batch's features, runs the model and returns the batch's outputs; thread-safe when
+            ``streams > 1``.
+        show_progress_bar: Show a tqdm bar over batches.
+        streams: Batches in flight at once, each in a worker thread (an exported runtime set up for concurrent
+            runs, see ``BackendModel.streams``). Fewer batches than streams are split so that every stream works.
+    """
+    if streams > 1:
+        slices = spread_slices(slices, streams)
+    bar = None
     if show_progress_bar:
         from tqdm.autonotebook import tqdm
 
-        batches = tqdm(slices, desc="Batches")
-    return [run_batch(indices) for indices in batches]
+        bar = tqdm(total=len(slices), desc="Batches")
+    try:
+        if streams <= 1 or len(slices) <= 1:
+            return [_counted(run_batch(indices), bar) for indices in slices]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="embedforge-stream") as executor:
+            return [_counted(result, bar) for result in executor.map(run_batch, slices)]
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def spread_slices(slices: list[np.ndarray], streams: int) -> list[np.ndarray]:
+    """``slices`` as they are when there are at least ``streams`` of them, else their indices split into that many."""
+    if len(slices) >= streams or not slices:
+        return slices
+    joined = np.concatenate(slices)
+    return [part for part in np.array_split(joined, min(streams, len(joined))) if len(part)]
+
+
+def _counted(result: Any, bar: Any) -> Any:
+    if bar is not None:
+        bar.update(1)
+    return result
 
 
 def in_chunks(

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from embedforge.backend.backend_model import runtime_streams
 from embedforge.model.batching import batch_plan, in_chunks, restore_order, run_in_batches, to_device
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def _embed_chunk(model: SentenceTransformer, texts: list[Any], options: EncodeOp
             output = model(features, **forward_kwargs)
         return _outputs(output, options)
 
-    parts = run_in_batches(plan.slices(options.batch_size), embed_batch, options.show_progress_bar)
+    slices = plan.slices(options.batch_size)
+    parts = run_in_batches(slices, embed_batch, options.show_progress_bar, runtime_streams(model))
     if options.output_value == "sentence_embedding":
         joined: Tensor | list[Any] = torch.cat(parts) if parts else torch.empty(0)
     else:

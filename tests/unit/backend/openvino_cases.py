@@ -105,3 +105,25 @@ def test_bi_encoder_evaluators_match_torch_on_openvino(bi_encoder_path: Path) ->
     from test_evaluators_on_backends import test_bi_encoder_evaluators_match_torch
 
     test_bi_encoder_evaluators_match_torch(bi_encoder_path, backend="openvino")
+
+
+def test_throughput_hint_runs_streams_concurrently_with_the_same_results(bi_encoder_path: Path) -> None:
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        default = SentenceTransformer(str(bi_encoder_path), backend="openvino", device="cpu")
+        latency = SentenceTransformer(
+            str(bi_encoder_path),
+            backend="openvino",
+            device="cpu",
+            model_kwargs={"ov_config": {"PERFORMANCE_HINT": "LATENCY"}},
+        )
+    finally:
+        torch.set_num_threads(previous)
+    assert default.transformers_model.ov_config["PERFORMANCE_HINT"] == "THROUGHPUT"
+    assert default.transformers_model.streams == 2
+    assert latency.transformers_model.streams == 1
+    texts = [f"sentence number {i} " + "word " * (i % 13) for i in range(70)]
+    np.testing.assert_allclose(default.encode(texts, batch_size=8), latency.encode(texts, batch_size=8), atol=1e-5)

@@ -171,3 +171,42 @@ def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name))
     with pytest.raises(ImportError, match=r'pip install "embedforge\[onnx\]"'):
         require_backend("onnx")
+
+
+def test_streams_default_to_torch_threads_and_give_the_same_embeddings(bi_encoder_path: Path) -> None:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        default = SentenceTransformer(str(bi_encoder_path), backend="onnx", device="cpu")
+        single = SentenceTransformer(str(bi_encoder_path), backend="onnx", device="cpu", model_kwargs={"streams": 1})
+    finally:
+        torch.set_num_threads(previous)
+    assert default.transformers_model.streams == 2
+    assert default.transformers_model.session.get_session_options().intra_op_num_threads == 1
+    assert single.transformers_model.streams == 1
+    assert single.transformers_model.session.get_session_options().intra_op_num_threads == 2
+    texts = [f"sentence number {i} " + "word " * (i % 13) for i in range(70)]
+    np.testing.assert_allclose(default.encode(texts, batch_size=8), single.encode(texts, batch_size=8), atol=1e-6)
+    # fewer batches than streams: one batch is split between the streams, results unchanged
+    np.testing.assert_allclose(default.encode(TEXTS), single.encode(TEXTS), atol=1e-6)
+
+
+def test_streams_with_own_session_options_and_bad_values(bi_encoder_path: Path) -> None:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    model = SentenceTransformer(
+        str(bi_encoder_path), backend="onnx", device="cpu", model_kwargs={"session_options": options}
+    )
+    assert model.transformers_model.streams == 1  # the caller's threading is kept as given
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="streams must be a positive int"):
+            SentenceTransformer(str(bi_encoder_path), backend="onnx", device="cpu", model_kwargs={"streams": bad})
+
+
+def test_cross_encoder_predict_with_streams_matches_one_stream(cross_encoder_path: Path) -> None:
+    pairs = [(f"query {i}", "passage " + "text " * (i % 11)) for i in range(40)]
+    many = CrossEncoder(str(cross_encoder_path), backend="onnx", device="cpu", model_kwargs={"streams": 3})
+    one = CrossEncoder(str(cross_encoder_path), backend="onnx", device="cpu", model_kwargs={"streams": 1})
+    np.testing.assert_allclose(many.predict(pairs, batch_size=4), one.predict(pairs, batch_size=4), atol=1e-6)

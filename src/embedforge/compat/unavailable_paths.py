@@ -12,8 +12,9 @@ _CE = "embedforge.cross_encoder"
 _SPARSE = "embedforge.sparse_encoder"
 _MULTI_VECTOR = "embedforge.multi_vector_encoder"
 _MULTIMODAL = (
-    "embedforge models take text only; sentence-transformers' multimodal input helpers have no counterpart "
-    "(use sentence-transformers for image, audio or video inputs)"
+    "sentence-transformers' multimodal input helpers have no counterpart: embedforge reads text, and images "
+    "with dual encoders such as CLIP (embedforge.models.CLIPModel, embedforge.models.modality); use "
+    "sentence-transformers for other multimodal models, audio or video"
 )
 
 UNAVAILABLE_PATHS: dict[str, str] = {
@@ -28,10 +29,6 @@ UNAVAILABLE_PATHS: dict[str, str] = {
     f"{_BASE}.merging": "model merging (merge_models, via mergekit) is not implemented in embedforge",
     f"{_BASE}.modality": _MULTIMODAL,
     f"{_BASE}.modality_types": _MULTIMODAL,
-    f"{_ST}.modules.clip_model": (
-        "CLIPModel (deprecated since sentence-transformers 5.4) is not implemented; load CLIP checkpoints "
-        "with sentence-transformers"
-    ),
     f"{_ST}.fit_mixin": "the legacy fit() is embedforge.training.fit (a function, no FitMixin classes)",
     f"{_CE}.fit_mixin": "the legacy CrossEncoder.fit() is embedforge.cross_encoder.fit (no FitMixin classes)",
     f"{_ST}.deprecated_model_card_templates": (

@@ -56,6 +56,8 @@ BUILTIN_TYPES: tuple[BuiltinType, ...] = (
     BuiltinType("embedforge.models.cnn", "CNN", f"{_ST_DENSE}.cnn.CNN"),
     BuiltinType("embedforge.models.lstm", "LSTM", f"{_ST_DENSE}.lstm.LSTM"),
     BuiltinType("embedforge.models.bow", "BoW", f"{_ST_DENSE}.bow.BoW"),
+    # saved as sentence-transformers 6.2 saves dual encoders: a Transformer with a multimodal modality_config
+    BuiltinType("embedforge.models.clip_model", "CLIPModel", f"{_ST_BASE}.transformer.Transformer"),
 )
 
 MODEL_FAMILIES: dict[str, BuiltinType] = {

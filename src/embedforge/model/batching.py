@@ -22,11 +22,13 @@ PRETOKENIZE_CHUNK = 16384
 """Inputs tokenized (and length-sorted) together; bounds the memory that unpadded token ids take."""
 
 
-def text_length(text: str | Sequence[str]) -> int:
-    """Characters in a text, or summed over the parts of a text pair (the sort key for batching)."""
+def text_length(text: Any) -> int:
+    """Characters in a text, or summed over the parts of a text pair (the sort key for batching); 0 for an image."""
     if isinstance(text, str):
         return len(text)
-    return sum(len(part) for part in text)
+    if isinstance(text, Sequence):
+        return sum(len(part) for part in text if isinstance(part, str))
+    return 0
 
 
 def longest_first_order(texts: Sequence[str | Sequence[str]]) -> np.ndarray:

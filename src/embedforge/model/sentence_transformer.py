@@ -112,11 +112,22 @@ class SentenceTransformer(BaseModel):
     # ------------------------------------------------------------ family hooks
     @classmethod
     def default_modules(cls, folder: Path, context: LoadContext) -> list[Module]:
-        """Transformer + mean Pooling on a plain transformers checkpoint (or another family's folder)."""
+        """Transformer + mean Pooling on a plain transformers checkpoint (or another family's folder).
+
+        A dual-encoder image–text checkpoint (CLIP, SigLIP…) becomes one :class:`CLIPModel` (its methods return the
+        embeddings; no pooling).
+        """
+        from embedforge.models.base import read_json
+        from embedforge.models.clip_model import CLIPModel
+        from embedforge.models.modality import DUAL_ENCODER_MODALITY_CONFIGS
         from embedforge.models.pooling import Pooling
         from embedforge.models.transformer import Transformer
 
         require_checkpoint(folder)
+        config_file = folder / "config.json"
+        model_type = read_json(config_file).get("model_type") if config_file.is_file() else None
+        if model_type in DUAL_ENCODER_MODALITY_CONFIGS:
+            return [CLIPModel.load_folder(folder, context)]
         logger.warning("No sentence-transformers model found in %s; creating one with mean pooling.", folder)
         transformer = Transformer.from_checkpoint(folder, context, "feature-extraction")
         return [transformer, Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")]

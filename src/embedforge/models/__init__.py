@@ -26,6 +26,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "CNN": ("cnn", "CNN"),
     "LSTM": ("lstm", "LSTM"),
     "BoW": ("bow", "BoW"),
+    "CLIPModel": ("clip_model", "CLIPModel"),
     "truncate_layers": ("layer_truncation", "truncate_layers"),
 }
 
@@ -34,6 +35,7 @@ __all__ = [
     "LSTM",
     "Asym",
     "BoW",
+    "CLIPModel",
     "Dense",
     "Dropout",
     "InputModule",
@@ -53,6 +55,7 @@ __all__ = [
 if TYPE_CHECKING:
     from embedforge.models.base import InputModule, Module
     from embedforge.models.bow import BoW
+    from embedforge.models.clip_model import CLIPModel
     from embedforge.models.cnn import CNN
     from embedforge.models.dense import Dense
     from embedforge.models.dropout import Dropout

@@ -282,9 +282,17 @@ class Transformer(InputModule):
             json.dump(self.get_config_dict(), handle, indent=2)
 
     @classmethod
-    def load_folder(cls, path: Path, context: LoadContext) -> Transformer:
-        """Load from an ST folder (any historical config file name) or a plain transformers checkpoint."""
+    def load_folder(cls, path: Path, context: LoadContext) -> InputModule:
+        """Load from an ST folder (any historical config file name) or a plain transformers checkpoint.
+
+        A folder whose ``modality_config`` embeds images (a dual encoder such as CLIP, which sentence-transformers
+        6.2 saves as a Transformer) loads as :class:`~embedforge.models.clip_model.CLIPModel`.
+        """
         config = next((read_json(path / name) for name in CONFIG_FILE_NAMES if (path / name).is_file()), {})
+        from embedforge.models.clip_model import CLIPModel, is_multimodal_config
+
+        if is_multimodal_config(config.get("modality_config")):
+            return CLIPModel.load_folder(path, context)
         shared = _shared_kwargs(context)
         return cls(
             path,

@@ -80,8 +80,6 @@ ALLOWED_MISSING: tuple[AllowedMissing, ...] = (
     AllowedMissing(f"{ST}.sentence_transformer.fit_mixin", (), "legacy fit() is embedforge.training.fit, no mixin"),
     AllowedMissing(f"{ST}.cross_encoder.fit_mixin", (), "legacy fit() is embedforge.cross_encoder.fit, no mixin"),
     AllowedMissing(f"{ST}.sentence_transformer.deprecated_model_card_templates", (), "pre-v3 card template unused"),
-    AllowedMissing(f"{ST}.sentence_transformer.modules.clip_model", (), "CLIPModel (deprecated in ST 5.4) absent"),
-    AllowedMissing(f"{ST}.sentence_transformer.modules", ("CLIPModel",), "CLIPModel (deprecated in ST 5.4) absent"),
     AllowedMissing(f"{ST}.cross_encoder.modules.logit_score", (), "LogitScore (causal-LM reranker) absent"),
     AllowedMissing(f"{ST}.cross_encoder.modules", ("LogitScore",), "LogitScore (causal-LM reranker) absent"),
     AllowedMissing(

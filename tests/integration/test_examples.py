@@ -96,3 +96,14 @@ def test_retrieve_rerank_then_distillation_examples(shared_data: Path, tmp_path:
         "ce_distillation.py", "--teacher", str(tmp_path / "reranker"), *quick, shared_data=shared_data
     )
     assert "student before: SciFact test NDCG@10" in output and "student after:  SciFact test NDCG@10" in output
+
+
+def test_image_search_example_runs_on_a_random_clip() -> None:
+    pytest.importorskip("PIL")
+    command = [sys.executable, str(ROOT / "examples" / "image_search.py"), "--top-k", "2"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "16 images" in result.stdout
+    assert result.stdout.count("query 'a photo of") == 2
+    assert "zero-shot accuracy over 4 colour labels:" in result.stdout

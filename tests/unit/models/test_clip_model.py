@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,27 +18,40 @@ from embedforge.models.modality import batch_modality, infer_modality, is_image_
 Image = pytest.importorskip("PIL.Image")
 
 TEXTS = ["a photo of a cat", "a red car on the mat", "the dog runs"]
+_SPECIAL_IDS = {"bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
+
+
+def _word_tokenizer(words: list[str]) -> Any:
+    """A CLIP tokenizer (BPE, ``</w>`` word ends) trained on ``words``, with start/end tokens around every text."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import CLIPTokenizerFast
+
+    specials = ["<|startoftext|>", "<|endoftext|>", "<unk>"]
+    backend = Tokenizer(models.BPE(unk_token="<unk>", end_of_word_suffix="</w>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(special_tokens=specials, end_of_word_suffix="</w>", show_progress=False)
+    backend.train_from_iterator([" ".join(words)] * 3, trainer)
+    backend.post_processor = processors.TemplateProcessing(
+        single="<|startoftext|> $A <|endoftext|>", special_tokens=[("<|startoftext|>", 0), ("<|endoftext|>", 1)]
+    )
+    return CLIPTokenizerFast(
+        tokenizer_object=backend,
+        bos_token=specials[0],
+        eos_token=specials[1],
+        pad_token=specials[1],
+        unk_token=specials[2],
+    )
 
 
 def _tiny_clip(folder: Path) -> Path:
     """A random CLIP (2 layers, 32 hidden, 16-d projection) with a word-level CLIP tokenizer and a 32-px processor."""
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPProcessor, CLIPTokenizerFast
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPProcessor
     from transformers import CLIPModel as HFCLIPModel
 
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for word in "a photo of cat dog red blue car the on mat sits runs".split():
-        vocab[word + "</w>"] = len(vocab)
-    for char in "abcdefghijklmnopqrstuvwxyz":
-        vocab.setdefault(char, len(vocab))
-        vocab.setdefault(char + "</w>", len(vocab))
-    source = folder / "tokenizer_source"
-    source.mkdir(parents=True)
-    (source / "vocab.json").write_text(json.dumps(vocab))
-    (source / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizerFast(vocab_file=str(source / "vocab.json"), merges_file=str(source / "merges.txt"))
+    tokenizer = _word_tokenizer("a photo of cat dog red blue car the on mat sits runs".split())
     layers = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
     config = CLIPConfig(
-        text_config={**layers, "vocab_size": len(vocab), "max_position_embeddings": 77, "eos_token_id": 1},
+        text_config={**layers, "vocab_size": len(tokenizer), "max_position_embeddings": 77, **_SPECIAL_IDS},
         vision_config={**layers, "image_size": 32, "patch_size": 8},
         projection_dim=16,
     )
@@ -48,6 +62,7 @@ def _tiny_clip(folder: Path) -> Path:
         tokenizer=tokenizer,
     )
     target = folder / "clip"
+    folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(target))
     processor.save_pretrained(str(target))
     return target
@@ -72,6 +87,8 @@ def test_plain_checkpoint_encodes_texts_and_images_like_st(clip_path: Path, imag
     np.testing.assert_allclose(ours.encode(images), reference.encode(images), atol=1e-5)
     np.testing.assert_allclose(ours.encode(TEXTS), reference.encode(TEXTS), atol=1e-5)
     assert ours.encode(images).shape == (3, 16) and ours.get_sentence_embedding_dimension() == 16
+    texts = ours.encode(TEXTS)
+    assert np.abs(texts[0] - texts[1]).max() > 1e-3  # different texts, different embeddings
     scores = ours.similarity(ours.encode(images), ours.encode(TEXTS))
     assert scores.shape == (3, 3)
 

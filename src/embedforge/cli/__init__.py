@@ -1,4 +1,4 @@
-"""The ``embedforge`` command line: train, validate, evaluate, encode, export, rank, info, env.
+"""The ``embedforge`` command line: train, tune, validate, evaluate, encode, export, rank, info, env.
 
 Each command lives in its own module of this package and exposes ``add_parser(subparsers)`` (registering its
 arguments, help text and examples) and ``run(args) -> int``. Heavy imports (torch, transformers) happen inside
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("train", "validate", "evaluate", "encode", "export", "rank", "info", "env")
+COMMANDS = ("train", "tune", "validate", "evaluate", "encode", "export", "rank", "info", "env")
 """Command names; each is the module ``embedforge.cli.<name>``."""
 ALIASES = {"rerank": "rank"}
 """Other names of commands."""

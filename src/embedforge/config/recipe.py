@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 
 from embedforge.config.overrides import RecipeLoader, apply_override, expand_variables
+from embedforge.config.search import SearchSpec
 
 __all__ = [
     "DatasetSpec",
@@ -218,6 +219,7 @@ class Recipe:
             ``batch_sampler``…); ``output_dir`` comes from the recipe.
         output_dir: Run folder: checkpoints, ``final/`` (the trained model with its card), ``report/``, ``eval/``.
         description: Free text, shown in the report.
+        search: What ``embedforge tune`` varies and optimizes (ignored by ``train``).
     """
 
     model: ModelSpec = field(default_factory=ModelSpec)
@@ -228,6 +230,7 @@ class Recipe:
     training: dict[str, Any] = field(default_factory=dict)
     output_dir: str = "output"
     description: str = ""
+    search: SearchSpec | None = None
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:

@@ -31,6 +31,9 @@ def test_optuna_search_runs_trials_with_fresh_models_and_returns_the_best(
         made.append(SentenceTransformer(str(tiny_bert_path), device="cpu"))
         return made[-1]
 
+    def hpo_loss_init(model: SentenceTransformer) -> CoSENTLoss:
+        return CoSENTLoss(model)
+
     def hpo_compute_objective(metrics: dict[str, float]) -> float:
         objectives.append(metrics["eval_sts-dev_spearman_cosine"])
         return objectives[-1]
@@ -50,7 +53,7 @@ def test_optuna_search_runs_trials_with_fresh_models_and_returns_the_best(
         model=None,
         args=args,
         train_dataset=stsb_pairs.select(range(32)),
-        loss=lambda model: CoSENTLoss(model),
+        loss=hpo_loss_init,
         model_init=hpo_model_init,
         evaluator=evaluator,
     )

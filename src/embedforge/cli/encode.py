@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from embedforge.cli.output import Console, add_output_options
+from embedforge.data.utf8 import reading_utf8
 
 if TYPE_CHECKING:
     import numpy as np
@@ -239,7 +240,7 @@ def read_texts(path: Path, column: str | None = None) -> list[str]:
     _check_file(path, "input")
     suffix = _check_extension(path, INPUT_FORMATS, "input")
     if suffix == ".txt":
-        with _open(path) as handle:
+        with reading_utf8(path), _open(path) as handle:
             texts = [line.rstrip("\r\n") for line in handle]
         texts = [text for text in texts if text.strip()]
     else:
@@ -260,10 +261,11 @@ def read_table(path: Path) -> Table:
     Raises:
         FileNotFoundError: If ``path`` is not a file.
         ValueError: For another extension or a JSONL line that is not a JSON object.
+        InvalidUtf8Error: For a file that is not valid UTF-8 (a ValueError naming the byte offset).
     """
     _check_file(path, "input")
     suffix = _check_extension(path, (".csv", ".tsv", ".jsonl"), "table")
-    with _open(path) as handle:
+    with reading_utf8(path), _open(path) as handle:
         if suffix == ".jsonl":
             rows = list(_jsonl_rows(path, handle))
             return Table(path, list(rows[0]) if rows else [], rows)

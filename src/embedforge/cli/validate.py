@@ -21,9 +21,10 @@ examples:
   embedforge validate recipes/stsb.yaml --json | jq .           # one JSON object per line
 
 Checks the schema (unknown keys, types, overrides, ${VAR}), the model (package, folder, tokenizer), training
-argument names and values, loss and evaluator names and arguments (with close matches), data files and columns,
-every dataset against its loss (text columns, empty or non-string texts, label dtype), evaluator data, and prints a
-token-length histogram per text column with the share of texts longer than the model's max_seq_length.
+argument names and values, loss and evaluator names and arguments (with close matches), data files (present,
+valid UTF-8) and columns, every dataset against its loss (text columns, empty or non-string texts, label dtype,
+missing/NaN/inf labels with their row numbers), evaluator data, and prints a token-length histogram per text
+column with the share of texts longer than the model's max_seq_length.
 Exit status: 0 when the recipe is fine, 1 when anything is wrong (every problem is listed).
 """
 

@@ -59,8 +59,8 @@ def load_data(spec: DatasetSpec, where: str = "dataset") -> Dataset:
         The dataset, with the spec's row filter, renames, column selection/order and row limit applied.
 
     Raises:
-        DataError: For a missing file or folder, an unknown format, or columns that are not there (the message
-            says which columns there are).
+        DataError: For a missing file or folder, an unknown format, a file that is not valid UTF-8 (naming the
+            byte offset), or columns that are not there (the message says which columns there are).
         FileNotFoundError: For a BEIR folder missing one of its files.
     """
     fmt = resolve_format(spec, where)
@@ -71,7 +71,7 @@ def load_data(spec: DatasetSpec, where: str = "dataset") -> Dataset:
     elif fmt == "beir_pairs":
         dataset = _beir_pairs(Path(spec.path), spec.split)
     else:
-        dataset = _load_files(_data_files(Path(spec.path), spec.split, where), fmt)
+        dataset = _load_files(_data_files(Path(spec.path), spec.split, where), fmt, where)
     return shape(dataset, spec, where)
 
 
@@ -130,12 +130,30 @@ def _data_files(path: Path, split: str, where: str) -> list[Path]:
     raise DataError(f"{where}: folder {str(path)!r} holds no data files ({sorted(_SUFFIXES)}, optionally .gz)")
 
 
-def _load_files(files: list[Path], fmt: str) -> Dataset:
+def _load_files(files: list[Path], fmt: str, where: str) -> Dataset:
+    """Load local files with ``datasets``; a file that is not valid UTF-8 is a :class:`DataError` naming it.
+
+    Raises:
+        DataError: For a file that is not valid UTF-8 (with the byte offset and line of the first bad byte).
+    """
+    import pyarrow as pa
     from datasets import load_dataset
+    from datasets.exceptions import DatasetGenerationError
+
+    from embedforge.data.utf8 import invalid_utf8_error
 
     builder = {"tsv": "csv", "json": "json", "csv": "csv", "parquet": "parquet"}[fmt]
     kwargs: dict[str, Any] = {"sep": "\t", "quoting": csv.QUOTE_NONE} if fmt == "tsv" else {}
-    return load_dataset(builder, data_files=[str(file) for file in files], split="train", **kwargs)
+    try:
+        dataset = load_dataset(builder, data_files=[str(file) for file in files], split="train", **kwargs)
+        if fmt == "json":  # pyarrow's JSON reader keeps invalid UTF-8 in strings: a full validation finds it
+            dataset.data.validate(full=True)
+        return dataset
+    except (DatasetGenerationError, UnicodeDecodeError, pa.ArrowInvalid) as error:
+        not_utf8 = invalid_utf8_error(files) if fmt != "parquet" else None
+        if not_utf8 is None:
+            raise
+        raise DataError(f"{where}: {not_utf8}") from error
 
 
 def _beir_pairs(folder: Path, split: str) -> Dataset:

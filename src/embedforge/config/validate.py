@@ -2,14 +2,16 @@
 
 Checks: the schema (unknown keys, wrong types, overrides, ``${VAR}``), the model (package installed, folder
 present, tokenizer loads), training argument names and values, loss and evaluator names (with close matches) and
-their argument names, data files and columns, each dataset against its loss (text columns, empty or non-string
-texts, label dtype — :func:`embedforge.data.validation.check_dataset`, the trainer's own check), evaluator data.
+their argument names, data files (present, valid UTF-8) and columns, each dataset against its loss (text columns,
+empty or non-string texts, label dtype, missing or non-finite labels —
+:func:`embedforge.data.validation.check_dataset`, the trainer's own check), evaluator data.
 It also measures token lengths per text column: a histogram and the share of texts longer than the model's
 ``max_seq_length`` (which training truncates). The model's weights are not loaded: only its tokenizer and config.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embedforge.config import build
-from embedforge.config.data import DataError, load_data, looks_like_hub_id
+from embedforge.config.data import DataError, load_data, looks_like_hub_id, resolve_format
 from embedforge.config.families import FAMILIES
 from embedforge.config.lengths import BIN_EDGES, LengthStats, length_stats
-from embedforge.config.recipe import LossSpec, ModelSpec, Recipe, read_recipe
+from embedforge.config.recipe import DatasetSpec, LossSpec, ModelSpec, Recipe, read_recipe
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -147,7 +149,7 @@ def _check_datasets(
                 continue
             target[name] = dataset
             if not loss_problems:
-                report.problems += _dataset_problems(recipe, name, dataset)
+                report.problems += _dataset_problems(recipe, name, dataset, _source(spec))
             if tokenizer is not None:
                 pairs = recipe.model.type == "cross-encoder"
                 report.lengths += length_stats(tokenizer, max_length, name, dataset, show_progress, pairs)
@@ -259,14 +261,29 @@ def _loss_spec_problems(recipe: Recipe, name: str) -> list[str]:
     return _loss_problems(spec, f"loss of dataset {name!r}", recipe.model.type)
 
 
-def _dataset_problems(recipe: Recipe, name: str, dataset: Dataset) -> list[str]:
+def _dataset_problems(recipe: Recipe, name: str, dataset: Dataset, source: str | None = None) -> list[str]:
     """The trainer's own data-vs-loss check, with a stand-in carrying the loss's declared inputs."""
     from embedforge.data.validation import check_dataset
 
     spec = build.loss_spec_for(recipe, name)
     if spec is None:
         return []
-    return [str(problem) for problem in check_dataset(name, dataset, _stand_in(spec, recipe.model.type))]
+    problems = check_dataset(name, dataset, _stand_in(spec, recipe.model.type))
+    return [str(dataclasses.replace(problem, source=source)) for problem in problems]
+
+
+def _source(spec: DatasetSpec) -> str:
+    """Where a dataset's rows come from, for messages: the file (or Hub id), and whether rows were filtered."""
+    kind = "Hub dataset" if _format(spec) == "hub" else "file"
+    filtered = " (row numbers count the rows kept by 'where')" if spec.where else ""
+    return f"{kind} {spec.path}{filtered}"
+
+
+def _format(spec: DatasetSpec) -> str | None:
+    try:
+        return resolve_format(spec)
+    except DataError:
+        return None
 
 
 def _stand_in(spec: LossSpec, family: str) -> Loss:

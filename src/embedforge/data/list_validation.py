@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from embedforge.data.label_values import column_values
 from embedforge.data.problem import Problem
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def list_column_problems(name: str, dataset: Dataset, loss_name: str, columns: l
                 )
             )
             continue
-        values = dataset.data.column(column)
+        values = column_values(dataset, column)
         empty_lists = values.null_count + int(pc.sum(pc.equal(pc.list_value_length(values), 0)).as_py() or 0)
         flat = pc.list_flatten(values)
         empty_texts = flat.null_count + int(pc.sum(pc.equal(pc.utf8_length(flat), 0)).as_py() or 0)
@@ -79,8 +80,8 @@ def per_document_label_problems(
                 f"store the labels as a list per row, e.g. {{{documents!r}: ['d1', 'd2'], {label!r}: [1, 0]}}",
             )
         ]
-    document_counts = pc.list_value_length(dataset.data.column(documents)).to_pylist()
-    label_counts = pc.list_value_length(dataset.data.column(label)).to_pylist()
+    document_counts = pc.list_value_length(column_values(dataset, documents)).to_pylist()
+    label_counts = pc.list_value_length(column_values(dataset, label)).to_pylist()
     rows = [
         index for index, (docs, labels) in enumerate(zip(document_counts, label_counts, strict=True)) if docs != labels
     ]
@@ -102,7 +103,7 @@ def probability_problems(name: str, dataset: Dataset, loss_name: str, label: str
     """Labels outside [0, 1] (the targets of a binary cross-entropy)."""
     import pyarrow.compute as pc
 
-    values = dataset.data.column(label)
+    values = column_values(dataset, label)
     outside = int(pc.sum(pc.or_(pc.less(values, 0), pc.greater(values, 1))).as_py() or 0)
     if not outside:
         return []

@@ -14,12 +14,15 @@ class Problem:
         loss: The loss class name.
         found: What was found.
         fix: How to fix it.
+        source: Where the dataset was read from (e.g. ``file data/stsb.csv``), when known.
     """
 
     dataset: str
     loss: str
     found: str
     fix: str
+    source: str | None = None
 
     def __str__(self) -> str:
-        return f"- dataset {self.dataset!r} with {self.loss}: {self.found}. Fix: {self.fix}"
+        source = f"{self.source}: " if self.source else ""
+        return f"- {source}dataset {self.dataset!r} with {self.loss}: {self.found}. Fix: {self.fix}"

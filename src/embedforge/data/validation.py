@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from embedforge.data.collator import LABEL_COLUMNS, label_column, text_columns
+from embedforge.data.label_values import column_values, label_value_problems
 from embedforge.data.list_validation import list_column_problems, per_document_label_problems, probability_problems
 from embedforge.data.problem import Problem
 from embedforge.losses.base import BaseLoss, LabelKind
@@ -69,11 +70,13 @@ def check_dataset(name: str, dataset: Dataset, loss: nn.Module) -> list[Problem]
     lists = [texts[index] for index in positions if index < len(texts)]
     problems = _text_problems(name, dataset, loss_name, [column for column in texts if column not in lists])
     problems += list_column_problems(name, dataset, loss_name, lists)
+    label = label_column(columns)
     if isinstance(loss, BaseLoss):
         problems += _structure_problems(name, dataset, loss, columns, texts)
-        label = label_column(columns)
         if lists and label is not None and loss.input_spec.label is LabelKind.PER_DOCUMENT:
             problems += per_document_label_problems(name, dataset, loss_name, lists[0], label)
+    if label is not None and not (isinstance(loss, BaseLoss) and loss.input_spec.label is LabelKind.NONE):
+        problems += label_value_problems(name, dataset, loss_name, label)
     return problems
 
 
@@ -136,7 +139,7 @@ def _label_problems(name: str, dataset: Dataset, loss_name: str, label: str, kin
         LabelKind.PER_DOCUMENT: _LIST_TYPES,
     }.get(kind)
     if expected is None or dtype in expected:
-        if kind is LabelKind.BINARY and set(dataset.unique(label)) - {0, 1}:
+        if kind is LabelKind.BINARY and set(dataset.unique(label)) - {0, 1, None}:
             return [
                 Problem(
                     name,
@@ -183,7 +186,7 @@ def _text_problems(name: str, dataset: Dataset, loss_name: str, texts: list[str]
                 )
             )
             continue
-        values = dataset.data.column(column)
+        values = column_values(dataset, column)
         empty = values.null_count + int(pc.sum(pc.equal(pc.utf8_length(values), 0)).as_py() or 0)
         if empty:
             problems.append(

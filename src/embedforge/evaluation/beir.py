@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from embedforge.data.utf8 import reading_utf8
+
 __all__ = [
     "RetrievalData",
     "check_ids_match",
@@ -105,7 +107,7 @@ def _find(root: Path, name: str) -> Path:
 def _read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(str(_id), row)`` per line, checking that each line is a JSON object with ``_id`` and ``text``."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
+    with reading_utf8(path), opener(path, "rt", encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -126,7 +128,7 @@ def _read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _read_qrels(path: Path) -> dict[str, set[str]]:
     """Query id to the corpus ids with a positive score (all rows when there is no ``score`` column)."""
-    with open(path, encoding="utf-8") as handle:
+    with reading_utf8(path), open(path, encoding="utf-8") as handle:
         lines = [line.rstrip("\n").split("\t") for line in handle if line.strip()]
     header = lines[0] if lines else []
     if "query-id" not in header or "corpus-id" not in header:

@@ -123,6 +123,8 @@ def test_throughput_hint_runs_streams_concurrently_with_the_same_results(bi_enco
     finally:
         torch.set_num_threads(previous)
     assert default.transformers_model.ov_config["PERFORMANCE_HINT"] == "THROUGHPUT"
+    # float32 inference, also on CPUs where OpenVINO's own default is bfloat16 (AMX, AVX512-BF16)
+    assert str(default.transformers_model.compiled.get_property("INFERENCE_PRECISION_HINT")) == "<Type: 'float32'>"
     assert default.transformers_model.streams == 2
     assert latency.transformers_model.streams == 1
     texts = [f"sentence number {i} " + "word " * (i % 13) for i in range(70)]

@@ -109,18 +109,12 @@ def test_image_search_example_runs_on_a_random_clip() -> None:
     assert "zero-shot accuracy over 4 colour labels:" in result.stdout
 
 
-def _run_example(name: str, shared_data: Path, *arguments: str) -> str:
-    env = {**os.environ, "EMBEDFORGE_DATA": str(shared_data), "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, str(ROOT / "examples" / name), *arguments]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
 @pytest.mark.usefixtures("minilm_path")
 def test_clustering_example_reports_nmi_and_purity(shared_data: Path) -> None:
     pytest.importorskip("sklearn")
-    out = _run_example("clustering.py", shared_data, "--limit", "80", "--threshold", "0.5", "--min-community-size", "3")
+    out = _run_example(
+        "clustering.py", "--limit", "80", "--threshold", "0.5", "--min-community-size", "3", shared_data=shared_data
+    )
     rows = [line.split() for line in out.splitlines() if line.startswith(("ag_news", "trec"))]
     assert len(rows) == 6
     for row in rows:
@@ -131,7 +125,7 @@ def test_clustering_example_reports_nmi_and_purity(shared_data: Path) -> None:
 
 @pytest.mark.usefixtures("minilm_path")
 def test_bitext_mining_example_scores_against_gold_pairs(shared_data: Path) -> None:
-    out = _run_example("bitext_mining.py", shared_data, "--limit", "60", "--language", "fra")
+    out = _run_example("bitext_mining.py", "--limit", "60", "--language", "fra", shared_data=shared_data)
     assert "fra-eng, 60 gold pairs" in out and "best F1 threshold" in out and "threshold 1.06" in out
 
 
@@ -139,7 +133,7 @@ def test_bitext_mining_example_scores_against_gold_pairs(shared_data: Path) -> N
 def test_quantized_search_example_reports_memory_and_recall(shared_data: Path) -> None:
     pytest.importorskip("faiss")
     pytest.importorskip("usearch")
-    out = _run_example("quantized_search.py", shared_data, "--corpus-docs", "40", "--queries", "6")
+    out = _run_example("quantized_search.py", "--corpus-docs", "40", "--queries", "6", shared_data=shared_data)
     rows = {line[:20].strip(): line[20:].split() for line in out.splitlines() if "KiB" in line}
     assert list(rows) == ["float32 (exact)", "ubinary", "ubinary + rescore", "int8", "int8 + rescore"]
     assert rows["float32 (exact)"][3] == "1.000" and rows["ubinary"][2] == "96.9%" and rows["int8"][2] == "75.0%"

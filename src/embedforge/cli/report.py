@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from embedforge.training.nonfinite import skipped_batches
+
 __all__ = ["RunSummary", "Throughput", "eval_metric_names", "write_report"]
 
 _EVAL_BOOKKEEPING = ("eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "eval_loss_runtime")
@@ -131,6 +133,7 @@ def write_report(folder: str | Path, summary: RunSummary) -> Path:
     data = {
         "status": summary.status,
         "global_step": summary.global_step,
+        "nonfinite_loss_skipped": skipped_batches(summary.log_history),
         "metrics": _metric_rows(summary.before, summary.after),
         "throughput": summary.throughput.to_dict(),
         "peak_memory_bytes": summary.peak_memory_bytes,
@@ -162,7 +165,7 @@ def _markdown(summary: RunSummary, plots: list[str], note: str | None) -> str:
     lines = [
         "# Training report",
         "",
-        f"Status: **{summary.status}** at step {summary.global_step}.",
+        f"Status: **{summary.status}** at step {summary.global_step}.{_skipped_note(summary)}",
         f"Model: `{summary.model_dir}`" if summary.model_dir else f"Last checkpoint: `{summary.checkpoint}`",
         "",
         "## Metrics before and after training",
@@ -199,6 +202,14 @@ def _markdown(summary: RunSummary, plots: list[str], note: str | None) -> str:
         lines += ["", f"Note: {note}"]
     lines += ["", "## Config", "", "```yaml", summary.recipe_yaml.rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+def _skipped_note(summary: RunSummary) -> str:
+    """A sentence on the batches skipped for a non-finite loss (``nonfinite_loss: skip``), or nothing."""
+    skipped = skipped_batches(summary.log_history)
+    if not skipped:
+        return ""
+    return f" {skipped} batch{'es' * (skipped > 1)} skipped for a non-finite (NaN/inf) loss (`nonfinite_loss: skip`)."
 
 
 def _fmt(value: Any, sign: bool = False) -> str:

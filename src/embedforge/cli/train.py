@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from embedforge.cli.launch import launch_with_torchrun, rank_console
 from embedforge.cli.output import Console, add_output_options
 from embedforge.cli.report import RunSummary, Throughput, write_report
 from embedforge.cli.validate import add_recipe_arguments, check_recipe
@@ -50,6 +51,8 @@ examples:
   embedforge train recipes/stsb.yaml --resume                        # continue after Ctrl-C
   embedforge train recipes/ce_stsb.yaml                              # a cross-encoder (model.type: cross-encoder)
   embedforge train recipes/nli_mnrl.yaml --json > run.jsonl          # one JSON object per line
+  embedforge train recipes/stsb.yaml --nproc 2                       # DDP on 2 local processes, via torchrun
+  torchrun --nproc_per_node 2 -m embedforge train recipes/stsb.yaml  # the same, started by torchrun itself
 
 Output folder (the recipe's output_dir, or --output-dir): checkpoint-<step>/, final/ (the trained model in
 sentence-transformers format with its model card), eval/ (evaluator CSVs), report/ (report.md, report.json, PNG
@@ -71,12 +74,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_recipe_arguments(parser)
     parser.add_argument("--output-dir", help="the run folder (default: the recipe's output_dir)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the output folder")
+    nproc_help = "train on N processes of this machine (DDP) started by torchrun; see docs/distributed.md"
+    parser.add_argument("--nproc", type=int, metavar="N", help=nproc_help)
     add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate, then train; see the module docstring."""
-    console = Console.from_args(args)
+    if args.nproc is not None and args.nproc > 1:
+        return launch_with_torchrun(args)
+    console = rank_console(args)
     report = check_recipe(args.recipe, args.overrides, console)
     if not report.ok or report.recipe is None:
         console.error(
@@ -95,6 +102,16 @@ def run(args: argparse.Namespace) -> int:
     return _train(recipe, report, checkpoint, console, _resume_command(args))
 
 
+def _fit(trainer: Any, checkpoint: str | None, signals: _Signals, console: Console) -> Any:
+    """``trainer.train``; None after a non-finite loss or a failed save (a full disk), whose error is printed."""
+    with _stop_on_signals(signals, console):
+        try:
+            return trainer.train(resume_from_checkpoint=checkpoint)
+        except (FloatingPointError, OSError) as error:  # the checkpoints already written are kept
+            console.error(str(error))
+            return None
+
+
 def _resume_command(args: argparse.Namespace) -> str:
     """The command that continues this run: the same recipe, overrides and output folder, with ``--resume``."""
     import shlex
@@ -105,19 +122,28 @@ def _resume_command(args: argparse.Namespace) -> str:
     return shlex.join([*words, "--resume"])
 
 
-def _checkpoint(output_dir: Path, resume: bool) -> tuple[str | None, str | None]:
-    """The checkpoint to resume from, or an error message."""
-    from transformers.trainer_utils import get_last_checkpoint
+def _checkpoint(output_dir: Path, resume: bool, training_state: bool = True) -> tuple[str | None, str | None]:
+    """The checkpoint to resume from, or an error message.
 
-    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-    if resume and last is None:
+    With ``resume``, the newest complete checkpoint: newer partial or corrupt ones (a kill during a save, a full
+    disk) are skipped with a warning naming them (see :mod:`embedforge.training.checkpoints`).
+    """
+    from embedforge.training import checkpoints
+
+    folders = checkpoints.checkpoint_folders(output_dir)
+    if resume and not folders:
         return None, f"--resume: no checkpoint-<step> folder in {str(output_dir)!r}; train without --resume first"
-    if not resume and last is not None:
+    if not resume and folders:
         return None, (
-            f"{str(output_dir)!r} already holds checkpoints ({Path(last).name}); pass --resume to continue "
+            f"{str(output_dir)!r} already holds checkpoints ({folders[0].name}); pass --resume to continue "
             "that run, or choose another --output-dir"
         )
-    return last, None
+    if not resume:
+        return None, None
+    try:
+        return checkpoints.newest_complete_checkpoint(output_dir, training_state), None
+    except ValueError as error:
+        return None, f"--resume: {error}"
 
 
 @dataclass
@@ -155,9 +181,13 @@ def _callbacks(signals: _Signals, console: Console) -> list[Any]:
     """A callback stopping at the end of the step after a signal, and (JSON mode) one printing the logs."""
     from transformers import TrainerCallback
 
+    from embedforge.training.launch import agreed_signal
+
     class StopOnSignal(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-            if signals.received is not None:
+            agreed = agreed_signal(signals.received, args.device)  # under DDP every rank stops after this step
+            if agreed is not None:
+                signals.received = agreed
                 control.should_training_stop = True
                 control.should_save = True
             return control
@@ -240,6 +270,7 @@ def _train(
 
     from embedforge.config import build
     from embedforge.config.recipe import dump_recipe
+    from embedforge.training.launch import launched_rank, sum_over_ranks
 
     output_dir = Path(recipe.output_dir)
     console.info(f"loading the model ({recipe.model.path or recipe.model.from_package})")
@@ -250,7 +281,9 @@ def _train(
     training = {"disable_tqdm": not console.show_progress, **recipe.training}
     args = build.build_training_args(dataclasses.replace(recipe, training=training), output_dir)
     summary = RunSummary(recipe_yaml=dump_recipe(recipe))
-    summary.before = _evaluate(_stage(report, recipe, "before"), model, output_dir / "eval", "before", console)
+    main = launched_rank() == 0  # under torchrun, rank 0 evaluates before/after, saves final/ and reports
+    before = _stage(report, recipe, "before") if main else []
+    summary.before = _evaluate(before, model, output_dir / "eval", "before", console)
     signals = _Signals()
     trainer = _trainer_class(recipe.model.type)(
         model=model,
@@ -271,12 +304,19 @@ def _train(
         f"training: {sum(len(data) for data in report.train_datasets.values())} rows, output {output_dir}"
         + (f", resuming from {checkpoint}" if checkpoint else "")
     )
-    with _stop_on_signals(signals, console):
-        result = trainer.train(resume_from_checkpoint=checkpoint)
+    result = _fit(trainer, checkpoint, signals, console)
+    if result is None:
+        return 1
     summary.throughput.train_seconds = float(result.metrics.get("train_runtime", 0.0))
     summary.throughput.steps = trainer.state.global_step - start_step
     summary.global_step = trainer.state.global_step
     summary.log_history = list(trainer.state.log_history)
+    meter = summary.throughput  # each rank counted its own batches: the run's totals are their sums
+    meter.samples, meter.tokens, meter.padded_tokens = sum_over_ranks(
+        [meter.samples, meter.tokens, meter.padded_tokens], args.device
+    )
+    if not main:
+        return 0 if signals.received is None else 128 + signals.received
     if signals.received is not None:
         return _interrupted(summary, output_dir, signals.received, console, resume_command)
     summary.after = _evaluate(_stage(report, recipe, "after"), model, output_dir / "eval", "after", console)

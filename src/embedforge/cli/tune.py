@@ -123,7 +123,7 @@ def _run_trial(
     overrides = [*args.overrides, *(f"{key}={json.dumps(value)}" for key, value in values.items())]
     console.info(f"trial {number}: {values} -> {folder}")
     trial_args = argparse.Namespace(
-        **{**vars(args), "overrides": overrides, "output_dir": str(folder), "resume": False}
+        **{**vars(args), "overrides": overrides, "output_dir": str(folder), "resume": False, "nproc": None}
     )
     start = time.perf_counter()
     status = train.run(trial_args)

@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 
 from transformers import TrainingArguments
 
+from embedforge.training.nonfinite import check_nonfinite_policy
+
 logger = logging.getLogger(__name__)
 
 
@@ -83,6 +85,10 @@ class BaseTrainingArguments(TrainingArguments):
         router_mapping: ``{column: route}`` or ``{dataset: {column: route}}`` for models with a Router.
         learning_rate_mapping: ``{regex over parameter names: learning rate}``.
         warmup_ratio: Deprecated in transformers 5; converted to ``warmup_steps`` (a float below 1 is a ratio).
+        nonfinite_loss: What a NaN or infinite training loss does: ``"error"`` (default) stops training with an
+            error naming the step, the batch's dataset and the value, before that batch changes the weights;
+            ``"skip"`` skips the batch (no gradients from it) and logs the running count as
+            ``nonfinite_loss_skipped`` (see :mod:`embedforge.training.nonfinite`).
     """
 
     # transformers' own __post_init__ turns JSON strings of these fields into dicts (command line values).
@@ -114,8 +120,12 @@ class BaseTrainingArguments(TrainingArguments):
     warmup_ratio: float | None = field(
         default=None, metadata={"help": "Deprecated: use warmup_steps (a float below 1 is a ratio)."}
     )
+    nonfinite_loss: str = field(
+        default="error", metadata={"help": "On a NaN/inf training loss: 'error' (stop) or 'skip' (skip the batch)."}
+    )
 
     def __post_init__(self) -> None:
+        check_nonfinite_policy(self.nonfinite_loss)
         if self.warmup_ratio is not None:
             if self.warmup_steps:
                 raise ValueError(

@@ -12,7 +12,6 @@ and which class reloads a checkpoint (``model_class``); and may add its own data
 from __future__ import annotations
 
 import logging
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -24,15 +23,15 @@ from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
 
 from embedforge.data.validation import as_dataset_dict, validate_datasets
-from embedforge.losses.base import BaseLoss
-from embedforge.training import dataloaders
+from embedforge.training import checkpoints, dataloaders, distributed, fsdp
 from embedforge.training.arguments import BaseTrainingArguments
 from embedforge.training.model_init import ModelInit, fresh_model, initial_model, losses_for_new_model
+from embedforge.training.nonfinite import check_loss
 from embedforge.training.optimizer import parameter_groups
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
-    from transformers.trainer_utils import EvalLoopOutput
+    from transformers.trainer_utils import EvalLoopOutput, TrainOutput
 
     from embedforge.data.collator import BaseDataCollator
     from embedforge.model.base import BaseModel
@@ -96,6 +95,7 @@ class BaseTrainer(Trainer, ABC):
         preprocess_logits_for_metrics: Callable[..., Any] | None = None,
     ) -> None:
         args = self._check_args(args)
+        fsdp.check_fsdp_arguments(args)
         model = initial_model(model, model_init, optimizers, type(self).__name__)
         if compute_metrics is not None or preprocess_logits_for_metrics is not None:
             logger.warning("compute_metrics/preprocess_logits_for_metrics are not used; pass evaluator= instead.")
@@ -106,6 +106,7 @@ class BaseTrainer(Trainer, ABC):
         self._loss_argument = loss
         self.check_losses(args)
         self._validate(train, evaluation)
+        self._train_names = list(train or {})
         if args.eval_strategy != "no" and evaluation is None and evaluator is None:
             raise ValueError(
                 f"eval_strategy={args.eval_strategy.value!r} needs eval_dataset= or evaluator=; got neither. "
@@ -127,6 +128,7 @@ class BaseTrainer(Trainer, ABC):
             optimizer_cls_and_kwargs=optimizer_cls_and_kwargs,
         )
         self.model_init = model_init  # set after Trainer.__init__, which would build a second model from it
+        fsdp.check_trainer_fsdp(self.args, self.accelerator)
         self.model_accepts_loss_kwargs = False  # losses average over their batch themselves
         for module in _loss_modules(self.loss):
             module.to(self.model.device)
@@ -134,6 +136,7 @@ class BaseTrainer(Trainer, ABC):
             self.eval_dataset = None
         self.evaluator = _as_evaluator(evaluator)
         self._attach_model_card(train, evaluation)
+        self.add_callback(distributed.ClearLossGradients())
 
     def call_model_init(self, trial: Any = None) -> BaseModel:
         """A fresh model from ``model_init`` (at each ``train()``), with the losses moved onto it."""
@@ -230,15 +233,23 @@ class BaseTrainer(Trainer, ABC):
     ) -> torch.Tensor | tuple[torch.Tensor, dict[str, Any]]:
         """Apply the batch's loss (:meth:`call_loss`); the parts of a dict-valued loss are logged and summed."""
         loss_fn = self.loss_for(inputs.get("dataset_name"))
-        if model is not self.model:  # a DDP/compiled wrapper: route every (nested) loss's forward through it
-            for module in list(loss_fn.modules()):
-                if isinstance(module, BaseLoss):
-                    module.model = model
-        value = self.call_loss(loss_fn, inputs)
+        with distributed.route_forward(self.model, model):  # a DDP wrapper: the losses' forward passes go through it
+            value = self.call_loss(loss_fn, inputs)
         if isinstance(value, dict):
             self.log({key: float(part.detach()) for key, part in value.items()})
             value = torch.stack(list(value.values())).sum()
+        if model.training:  # a NaN/inf loss stops training or skips the batch (args.nonfinite_loss)
+            value = check_loss(self, value, inputs, inputs.get("dataset_name") or "/".join(self._train_names))
         return (value, {}) if return_outputs else value
+
+    def training_step(
+        self, model: nn.Module, inputs: dict[str, Any], num_items_in_batch: torch.Tensor | int | None = None
+    ) -> torch.Tensor:
+        """One forward/backward pass; at an optimizer step the losses' own gradients are averaged across ranks."""
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if self.accelerator.sync_gradients:
+            distributed.average_loss_gradients(self.loss, self.model)
+        return loss
 
     # ----------------------------------------------------------- dataloaders
     def get_train_dataloader(self) -> DataLoader:
@@ -277,15 +288,8 @@ class BaseTrainer(Trainer, ABC):
             if metric_key_prefix[5:] != next(iter(self.eval_dataset)):
                 return output  # run the evaluator once per evaluation, with the first dataset
             metric_key_prefix = "eval"
-        output_path = None
-        if self.is_world_process_zero():
-            output_path = os.path.join(self.args.output_dir, "eval")
-            os.makedirs(output_path, exist_ok=True)
-        metrics = self.evaluator(
-            self.model, output_path=output_path, epoch=self.state.epoch, steps=self.state.global_step
-        )
-        if not isinstance(metrics, dict):
-            metrics = {"evaluator": metrics}
+        sharded = self.is_fsdp_enabled or self.is_deepspeed_enabled  # then every rank must run the evaluator
+        metrics = distributed.evaluate_once(self.evaluator, self.model, self.args.output_dir, self.state, not sharded)
         for key, value in metrics.items():
             name = key if key.startswith(f"{metric_key_prefix}_") else f"{metric_key_prefix}_{key}"
             output.metrics[name] = value
@@ -313,9 +317,34 @@ class BaseTrainer(Trainer, ABC):
     # ------------------------------------------------------ saving, loading
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         """Save checkpoints in the sentence-transformers format (every save path of Trainer ends here)."""
+        if not self.args.should_save:  # transformers calls this on every rank; one writes
+            return
         folder = Path(output_dir or self.args.output_dir)
-        self.model.save(folder)
+        with fsdp.full_weights(self.model, state_dict):  # under FSDP: the gathered full weights
+            self.model.save(folder)
         torch.save(self.args, folder / TRAINING_ARGS_NAME)
+
+    _checkpoint_staging: str | None = None
+
+    def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
+        """Write the checkpoint into a staging folder, renamed into place once complete (see ``checkpoints``)."""
+        with checkpoints.atomic_save(self, trial) as staging:
+            self._checkpoint_staging = str(staging)
+            try:
+                super()._save_checkpoint(model, trial)
+            finally:
+                self._checkpoint_staging = None
+
+    def _get_output_dir(self, trial: Any) -> str:
+        """The run folder; while a checkpoint is written, its staging folder."""
+        return self._checkpoint_staging or super()._get_output_dir(trial)
+
+    def train(
+        self, resume_from_checkpoint: str | bool | None = None, trial: Any = None, ignore_keys_for_eval: Any = None
+    ) -> TrainOutput:
+        """As ``Trainer.train``; a partial or corrupt checkpoint is found before loading (see ``checkpoints``)."""
+        checkpoint = checkpoints.resume_checkpoint(resume_from_checkpoint, self.args)
+        return super().train(checkpoint, trial, ignore_keys_for_eval)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
         """Load a checkpoint saved by :meth:`_save` into the model being trained.

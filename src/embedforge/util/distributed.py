@@ -8,6 +8,7 @@ differs between ranks, use :func:`all_gather_padded`.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -111,32 +112,55 @@ def all_gather_padded(
 
 @contextmanager
 def distributed_evaluation(model: Any, enabled: bool = True) -> Iterator[bool]:
-    """Run an evaluator on the main process only, and say whether this rank should run it.
+    """Run an evaluator on the main process only, the other ranks sharing its encoding; say whether to run it.
 
     Without a process group, with one process, or with ``enabled=False``, every rank yields True. Otherwise rank 0
-    yields True and the other ranks yield False, after waiting at a barrier until rank 0 has finished its block.
-    Ranks other than 0 log only warnings and above inside the block.
-
-    Unlike sentence-transformers, the other ranks do not take part in rank 0's encoding: the ``model`` argument
-    is accepted for signature compatibility and is not used.
+    yields True and the other ranks yield False once rank 0 has finished its block. Meanwhile they serve rank 0's
+    work: inside the block, ``model``'s work (``encode`` / ``predict`` chunks) is routed to a
+    :class:`~embedforge.model.multi_process.DistributedPool` (:func:`~embedforge.model.multi_process.active_pool`
+    returns it), which gives each rank one contiguous share to process with its own replica, as
+    sentence-transformers' ``_DistributedInference`` does. ``model=None`` shares nothing: the other ranks just
+    wait. Ranks other than 0 log only warnings and above inside the block.
 
     Args:
-        model: The model being evaluated.
-        enabled: False makes every rank run the evaluator.
+        model: The model being evaluated (the same weights on every rank), or None.
+        enabled: False makes every rank run the evaluator (e.g. a sharded model that every rank must run).
 
     Yields:
         Whether this rank should run the evaluator.
+
+    Raises:
+        RuntimeError: On the other ranks, if rank 0's block failed (with its traceback); on rank 0, if a rank
+            failed while processing its share.
     """
     is_main = get_rank() == 0
     with nullcontext() if is_main else disable_logging(logging.INFO):
         if not enabled or get_world_size() == 1:
             yield True
             return
+        if model is None:
+            if not is_main:
+                dist.barrier()
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                dist.barrier()
+            return
+        from embedforge.model.multi_process import DistributedPool, using_pool
+
+        pool = DistributedPool(model)
         if not is_main:
-            dist.barrier()
+            pool.serve()
             yield False
             return
+        error = None
         try:
-            yield True
+            with using_pool(model, pool):
+                yield True
+        except BaseException:
+            error = traceback.format_exc()
+            raise
         finally:
-            dist.barrier()
+            pool.stop(error)

@@ -6,6 +6,9 @@ it is ``"no_duplicates_hashed"``) and :class:`GroupByLabelBatchSampler` (``"grou
 :class:`BatchSampler`. Multi-dataset samplers (``MultiDatasetBatchSamplers``): :class:`RoundRobinBatchSampler`
 (``"round_robin"``) and :class:`ProportionalBatchSampler` (``"proportional"``), subclasses of
 :class:`MultiDatasetDefaultBatchSampler`.
+
+Under DDP / FSDP every sampler yields whole steps (the per-device batches of one step, sharded by accelerate, form
+the global batch): :mod:`embedforge.data.samplers.sharding` states what happens to the rows left over.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ A batch sampler yields lists of dataset row indices, one list per batch. The tra
 :meth:`BatchSampler.set_epoch` at the start of every epoch; the sampler then reseeds its generator with
 ``seed + epoch`` when iteration starts, so an epoch's batches depend only on the seed and the epoch number
 (the same epoch always gives the same batches, different epochs give different ones).
+
+Under torch.distributed (DDP / FSDP) the batches are laid out in whole steps for accelerate's sharding: see
+:mod:`embedforge.data.samplers.sharding`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Iterator, Sized
 
 import torch
 from torch.utils.data import BatchSampler as TorchBatchSampler
+
+from embedforge.data.samplers import sharding
 
 
 class BatchSampler(TorchBatchSampler, ABC):
@@ -36,7 +41,15 @@ class BatchSampler(TorchBatchSampler, ABC):
     Attributes:
         dataset: The dataset the indices refer to.
         epoch: The epoch set by :meth:`set_epoch` (0 until then).
+        num_processes: Processes the batches are laid out for (see :mod:`~embedforge.data.samplers.sharding`);
+            None (the default) reads the torch.distributed world size when iteration starts, 1 without a process
+            group. With more than 1, the batches come in whole steps of ``num_processes`` equal batches.
     """
+
+    tail_multiple: int = 1
+    """The leftover step's batch size is rounded down to a multiple of this."""
+    tail_min_size: int = 1
+    """The leftover step is dropped when its per-device batches would hold fewer rows."""
 
     def __init__(
         self,
@@ -54,6 +67,7 @@ class BatchSampler(TorchBatchSampler, ABC):
         self.generator = generator if generator is not None else torch.Generator()
         self.seed = seed
         self.epoch = 0
+        self.num_processes: int | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose batches the next iteration yields.
@@ -78,7 +92,46 @@ class BatchSampler(TorchBatchSampler, ABC):
             One list of dataset row indices per batch.
         """
         self.reseed()
-        yield from self.iter_batches()
+        processes = sharding.resolve_num_processes(self.num_processes)
+        if processes == 1:
+            yield from self.iter_batches()
+            return
+        yield from sharding.whole_steps(
+            self.iter_steps(processes),
+            processes,
+            self.batch_size,
+            keep_tail=not self.drop_last,
+            multiple=self.tail_multiple,
+            min_size=self.tail_min_size,
+            accept=self.accepts_leftover_batch,
+        )
+
+    def accepts_leftover_batch(self, batch: list[int]) -> bool:
+        """Whether a batch cut from the leftover rows keeps the sampler's promise (the leftover step is dropped if not).
+
+        Args:
+            batch: Row indices of one per-device batch of the last step.
+
+        Returns:
+            True here; samplers with a promise about a batch's content override it.
+        """
+        del batch
+        return True
+
+    def iter_steps(self, num_processes: int) -> Iterator[list[list[int]]]:
+        """Yield this epoch's batches grouped in steps of ``num_processes`` (called with more than 1 process).
+
+        The default groups consecutive batches of :meth:`iter_batches`; samplers whose promise covers the whole
+        global batch (no duplicates) override it. Steps that are not full end the epoch (see
+        :func:`~embedforge.data.samplers.sharding.whole_steps`).
+
+        Args:
+            num_processes: Batches per step.
+
+        Yields:
+            Lists of per-device batches.
+        """
+        yield from sharding.steps_of(self.iter_batches(), num_processes)
 
     @abstractmethod
     def iter_batches(self) -> Iterator[list[int]]:
@@ -88,8 +141,30 @@ class BatchSampler(TorchBatchSampler, ABC):
             One list of dataset row indices per batch.
         """
 
+    def stream_rows(self) -> int:
+        """The number of rows the sampler places in batches over one epoch (all rows unless overridden)."""
+        return len(self.dataset)
+
     def __len__(self) -> int:
-        """The number of batches in an epoch: ``ceil(len(dataset) / batch_size)``, or the floor with ``drop_last``."""
+        """The number of batches in an epoch, on one process or (with several) summed over the processes.
+
+        On one process: :meth:`single_process_length`. With several: whole steps of equal batches, a multiple of
+        the number of processes (see :func:`~embedforge.data.samplers.sharding.sharded_length`).
+        """
+        processes = sharding.resolve_num_processes(self.num_processes)
+        if processes == 1:
+            return self.single_process_length()
+        return sharding.sharded_length(
+            self.stream_rows(),
+            processes,
+            self.batch_size,
+            keep_tail=not self.drop_last,
+            multiple=self.tail_multiple,
+            min_size=self.tail_min_size,
+        )
+
+    def single_process_length(self) -> int:
+        """``ceil(len(dataset) / batch_size)``, or the floor with ``drop_last``."""
         if self.drop_last:
             return len(self.dataset) // self.batch_size
         return (len(self.dataset) + self.batch_size - 1) // self.batch_size

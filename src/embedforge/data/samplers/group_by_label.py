@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from embedforge.data.samplers import sharding
 from embedforge.data.samplers.default import DefaultBatchSampler
 
 if TYPE_CHECKING:
@@ -31,6 +32,10 @@ class GroupByLabelBatchSampler(DefaultBatchSampler):
        only if it holds at least 4 samples.
 
     So a sample is used at most once per epoch, and every batch's samples come in consecutive same-label pairs.
+
+    With several processes (see :mod:`~embedforge.data.samplers.sharding`) full steps are the same batches; the
+    leftover stream rows are shared equally in whole pairs (at least 4 rows per device, and at least 2 labels in
+    each device's batch; otherwise the leftover step is dropped).
 
     Args:
         dataset: A :class:`datasets.Dataset` (anything with ``column_names`` and ``dataset[column]``).
@@ -65,6 +70,7 @@ class GroupByLabelBatchSampler(DefaultBatchSampler):
         for index, label in enumerate(_label_values(dataset, valid_label_columns)):
             groups[label].append(index)
         self.groups = {label: indices for label, indices in groups.items() if len(indices) >= 2}
+        self._label_of = {index: label for label, indices in self.groups.items() for index in indices}
         if len(self.groups) < 2:
             raise ValueError(
                 "GroupByLabelBatchSampler needs at least 2 distinct labels with at least 2 samples each, but only "
@@ -74,19 +80,53 @@ class GroupByLabelBatchSampler(DefaultBatchSampler):
         # The rounds stop once the second-largest label is exhausted.
         self._stream_length = 2 * sum(min(count, pair_counts[1]) for count in pair_counts)
 
+    tail_multiple = 2
+    tail_min_size = 4
+
     def iter_batches(self) -> Iterator[list[int]]:
         """Yield this epoch's batches, cut from the round-robin stream of same-label pairs.
 
         Yields:
             Lists of row indices, ``batch_size`` long except possibly the last (at least 4 long).
         """
+        for batch in self._cut_stream():
+            if len(batch) == self.batch_size or (not self.drop_last and len(batch) >= 4):
+                yield batch
+
+    def iter_steps(self, num_processes: int) -> Iterator[list[list[int]]]:
+        """Yield the stream's batches in steps of ``num_processes``, the short last batch always included.
+
+        The leftover rows (whole pairs) are shared equally by the processes (see
+        :mod:`~embedforge.data.samplers.sharding`), so a short last batch counts even below 4 rows.
+
+        Args:
+            num_processes: Batches per step.
+
+        Yields:
+            Lists of per-device batches.
+        """
+        yield from sharding.steps_of(self._cut_stream(), num_processes)
+
+    def accepts_leftover_batch(self, batch: list[int]) -> bool:
+        """A leftover batch must hold at least 2 labels, as every batch does.
+
+        Args:
+            batch: Row indices of one per-device batch of the last step.
+
+        Returns:
+            Whether its rows carry at least 2 distinct labels.
+        """
+        return len({self._label_of[index] for index in batch}) >= 2
+
+    def _cut_stream(self) -> Iterator[list[int]]:
+        """Cut the pair stream into batches of ``batch_size`` rows, the last one possibly shorter (never empty)."""
         batch: list[int] = []
         for pair in self._pair_stream():
             batch.extend(pair)
             if len(batch) == self.batch_size:
                 yield batch
                 batch = []
-        if not self.drop_last and len(batch) >= 4:
+        if batch:
             yield batch
 
     def _pair_stream(self) -> Iterator[tuple[int, int]]:
@@ -116,7 +156,11 @@ class GroupByLabelBatchSampler(DefaultBatchSampler):
             last_label = labels[-1]
             labels = [label for label in labels if queues[label]]
 
-    def __len__(self) -> int:
+    def stream_rows(self) -> int:
+        """The number of rows in the epoch's pair stream (every label's pairs until fewer than 2 labels remain)."""
+        return self._stream_length
+
+    def single_process_length(self) -> int:
         """The number of batches per epoch (a final batch counts only if it holds at least 4 samples)."""
         num_batches, rest = divmod(self._stream_length, self.batch_size)
         if not self.drop_last and rest >= 4:

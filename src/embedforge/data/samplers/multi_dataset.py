@@ -10,6 +10,9 @@ import torch
 from torch.utils.data import BatchSampler as TorchBatchSampler
 from torch.utils.data import ConcatDataset
 
+from embedforge.data.samplers import sharding
+from embedforge.data.samplers.base import BatchSampler
+
 
 @runtime_checkable
 class _SupportsSetEpoch(Protocol):
@@ -37,8 +40,17 @@ class MultiDatasetDefaultBatchSampler(TorchBatchSampler, ABC):
         generator: Random number generator for the dataset order (a private one when ``None``).
         seed: Reseed the generator with ``seed + epoch`` each epoch; ``None`` continues its stream instead.
 
+    Under torch.distributed (see :mod:`~embedforge.data.samplers.sharding`) the batches come in whole steps:
+    the ``num_processes`` per-device batches of a step are consecutive full batches of one dataset, so every rank
+    computes the same dataset's loss at the same step (the columns of a gathered loss match). Each dataset's
+    leftover rows (fewer than ``num_processes * batch_size``, after its last full step) are not used that epoch.
+
     Raises:
         ValueError: If the number of batch samplers differs from the number of datasets, or there are none.
+
+    Attributes:
+        num_processes: Processes the batches are laid out for; None (the default) reads the torch.distributed
+            world size. Set it with :meth:`set_num_processes`, which sets the children's too.
     """
 
     def __init__(
@@ -60,11 +72,46 @@ class MultiDatasetDefaultBatchSampler(TorchBatchSampler, ABC):
         self.generator = generator if generator is not None else torch.Generator()
         self.seed = seed
         self.epoch = 0
+        self.num_processes: int | None = None
 
     @property
     def offsets(self) -> list[int]:
         """The index in the ``ConcatDataset`` of each dataset's first row."""
         return [0, *self.dataset.cumulative_sizes[:-1]]
+
+    def set_num_processes(self, num_processes: int | None) -> None:
+        """Lay the batches out for ``num_processes`` processes (None: the torch.distributed world size).
+
+        The child samplers that are :class:`~embedforge.data.samplers.BatchSampler` get the same setting.
+
+        Args:
+            num_processes: The number of processes, or None.
+        """
+        self.num_processes = num_processes
+        for sampler in self.batch_samplers:
+            if isinstance(sampler, BatchSampler):
+                sampler.num_processes = num_processes
+
+    def child_steps(self, sampler: TorchBatchSampler) -> tuple[int, Iterator[list[list[int]]]]:
+        """A child sampler's steps this epoch: how many to schedule, and an iterator over them (started lazily).
+
+        On one process a step is one batch. With several, a step is ``num_processes`` full consecutive batches of
+        the child, up to its first incomplete step.
+
+        Args:
+            sampler: One of ``batch_samplers``.
+
+        Returns:
+            ``(count, steps)``; ``steps`` may run out before ``count`` when a child yields fewer batches.
+        """
+        processes = sharding.resolve_num_processes(self.num_processes)
+        if processes == 1:
+            return len(sampler), ([batch] for batch in sampler)
+        if isinstance(sampler, BatchSampler):
+            count = sampler.stream_rows() // (processes * sampler.batch_size)
+        else:
+            count = len(sampler) // processes
+        return count, sharding.full_steps(_lazy_iter(sampler), processes, sampler.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch, for this sampler and for every child sampler that has ``set_epoch``.
@@ -98,3 +145,8 @@ class MultiDatasetDefaultBatchSampler(TorchBatchSampler, ABC):
     @abstractmethod
     def __len__(self) -> int:
         """The number of batches per epoch."""
+
+
+def _lazy_iter(sampler: TorchBatchSampler) -> Iterator[list[int]]:
+    """Iterate ``sampler`` only when the first batch is requested (a shared generator is consumed in order)."""
+    yield from sampler

@@ -49,6 +49,12 @@ class NoDuplicatesBatchSampler(DefaultBatchSampler):
     sentence-transformers' ``NoDuplicatesBatchSampler``'s, index for index. Each row is read once per pass: the
     values of deferred rows are kept until they are placed.
 
+    With several processes (DDP / FSDP, see :mod:`~embedforge.data.samplers.sharding`) the promise covers the
+    global batch: each step's ``num_processes`` per-device batches are cut from one duplicate-free batch of
+    ``num_processes * batch_size`` rows. The first global batch that cannot be filled ends the epoch: its rows are
+    shared equally by the processes, and the rows still deferred after it (they clash with it) wait for the next
+    epoch's shuffle.
+
     Args:
         dataset: A :class:`datasets.Dataset` (anything with ``column_names``, ``remove_columns``, ``map`` and
             row access ``dataset[i] -> dict``).
@@ -94,12 +100,41 @@ class NoDuplicatesBatchSampler(DefaultBatchSampler):
         Yields:
             Lists of row indices whose rows share no value.
         """
+        yield from self._iter_sized(self.batch_size, len(self))
+
+    def iter_steps(self, num_processes: int) -> Iterator[list[list[int]]]:
+        """Yield steps whose global batch (all ``num_processes`` batches together) holds no value twice.
+
+        Global batches of ``num_processes * batch_size`` rows are built by the same greedy rule as on one
+        process, then cut into consecutive per-device batches, so losses that gather embeddings across devices
+        see no duplicate either.
+
+        Args:
+            num_processes: Batches per step.
+
+        Yields:
+            Lists of ``num_processes`` per-device batches (possibly short or empty at the end of the epoch).
+        """
+        size = num_processes * self.batch_size
+        steps = len(self.dataset) // size if self.drop_last else -(-len(self.dataset) // size)
+        for batch in self._iter_sized(size, steps):
+            yield [batch[part * self.batch_size : (part + 1) * self.batch_size] for part in range(num_processes)]
+
+    def _iter_sized(self, size: int, expected: int) -> Iterator[list[int]]:
+        """Yield duplicate-free batches of ``size`` rows, reshuffling (with ``drop_last``) to reach ``expected``.
+
+        Args:
+            size: Rows per batch.
+            expected: The number of batches the epoch should hold.
+
+        Yields:
+            Lists of row indices whose rows share no value.
+        """
         if len(self.dataset) == 0:
             return
         keys_of = self._row_keys_function()
-        expected = len(self)
         yielded = 0
-        for batch in self._one_pass(keys_of):
+        for batch in self._one_pass(keys_of, size):
             yield batch
             yielded += 1
         if yielded >= expected:
@@ -111,7 +146,7 @@ class NoDuplicatesBatchSampler(DefaultBatchSampler):
                 "passes, so some samples repeat within this epoch."
             )
             for _ in range(_MAX_RESAMPLE_PASSES):
-                for batch in self._one_pass(keys_of):
+                for batch in self._one_pass(keys_of, size):
                     yield batch
                     yielded += 1
                     if yielded >= expected:
@@ -121,11 +156,12 @@ class NoDuplicatesBatchSampler(DefaultBatchSampler):
             f"too few distinct values for batch_size={self.batch_size}. Lower the batch size."
         )
 
-    def _one_pass(self, keys_of: Callable[[int], set[Hashable]]) -> Iterator[list[int]]:
+    def _one_pass(self, keys_of: Callable[[int], set[Hashable]], size: int) -> Iterator[list[int]]:
         """Yield the batches of one shuffled pass, using every row once (incomplete batches only without drop_last).
 
         Args:
             keys_of: Maps a row index to the set of its comparable values (strings or hashes).
+            size: Rows per batch.
 
         Yields:
             Lists of row indices whose rows share no value.
@@ -133,12 +169,15 @@ class NoDuplicatesBatchSampler(DefaultBatchSampler):
         order = torch.randperm(len(self.dataset), generator=self.generator).tolist()
         remaining: deque[tuple[int, set[Hashable] | None]] = deque((index, None) for index in order)
         while remaining:
-            batch = self._fill_batch(remaining, keys_of)
-            if len(batch) == self.batch_size or not self.drop_last:
+            batch = self._fill_batch(remaining, keys_of, size)
+            if len(batch) == size or not self.drop_last:
                 yield batch
 
     def _fill_batch(
-        self, remaining: deque[tuple[int, set[Hashable] | None]], keys_of: Callable[[int], set[Hashable]]
+        self,
+        remaining: deque[tuple[int, set[Hashable] | None]],
+        keys_of: Callable[[int], set[Hashable]],
+        size: int,
     ) -> list[int]:
         """Take rows from the front of ``remaining`` into a batch, leaving conflicting rows in place, in order.
 
@@ -146,14 +185,15 @@ class NoDuplicatesBatchSampler(DefaultBatchSampler):
             remaining: The rows not used yet in this pass, in shuffled order, each with its values once they
                 have been read (deferred rows keep them, so they are not read again); taken rows are removed.
             keys_of: Maps a row index to the set of its comparable values.
+            size: Rows per batch.
 
         Returns:
-            The batch: ``batch_size`` rows, or fewer when ``remaining`` ran out of compatible rows.
+            The batch: ``size`` rows, or fewer when ``remaining`` ran out of compatible rows.
         """
         batch: list[int] = []
         seen: set[Hashable] = set()
         skipped: list[tuple[int, set[Hashable]]] = []
-        while remaining and len(batch) < self.batch_size:
+        while remaining and len(batch) < size:
             index, keys = remaining.popleft()
             if keys is None:
                 keys = keys_of(index)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import torch
 
+from embedforge.data.samplers import sharding
 from embedforge.data.samplers.multi_dataset import MultiDatasetDefaultBatchSampler
 
 
@@ -36,15 +37,16 @@ class ProportionalBatchSampler(MultiDatasetDefaultBatchSampler):
             Lists of ``ConcatDataset`` indices, each from a single dataset.
         """
         offsets = self.offsets
-        schedule = [dataset for dataset, sampler in enumerate(self.batch_samplers) for _ in range(len(sampler))]
+        counts, iterators = zip(*(self.child_steps(sampler) for sampler in self.batch_samplers), strict=True)
+        schedule = [dataset for dataset, count in enumerate(counts) for _ in range(count)]
         order = torch.randperm(len(schedule), generator=self.generator).tolist()
-        iterators = [iter(sampler) for sampler in self.batch_samplers]
         for position in order:
             dataset = schedule[position]
-            batch = next(iterators[dataset], None)
-            if batch is not None:
+            step = next(iterators[dataset], None)
+            for batch in step or ():
                 yield [offsets[dataset] + index for index in batch]
 
     def __len__(self) -> int:
-        """The number of batches: the sum of the child samplers' lengths."""
-        return sum(len(sampler) for sampler in self.batch_samplers)
+        """The number of batches: the sum of the child samplers' lengths (of their full steps, on several processes)."""
+        processes = sharding.resolve_num_processes(self.num_processes)
+        return sum(self.child_steps(sampler)[0] for sampler in self.batch_samplers) * processes

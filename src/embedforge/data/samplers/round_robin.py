@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from embedforge.data.samplers import sharding
 from embedforge.data.samplers.multi_dataset import MultiDatasetDefaultBatchSampler
 
 
@@ -30,10 +31,15 @@ class RoundRobinBatchSampler(MultiDatasetDefaultBatchSampler):
         offsets = self.offsets
         # zip stops at the first exhausted sampler, and draws one batch from every sampler before the round's
         # first batch is yielded (the order in which a shared generator is consumed, as in sentence-transformers).
-        for batches in zip(*(iter(sampler) for sampler in self.batch_samplers), strict=False):
-            for offset, batch in zip(offsets, batches, strict=True):
-                yield [offset + index for index in batch]
+        # On several processes a "batch" here is a whole step of the dataset (see MultiDatasetDefaultBatchSampler).
+        iterators = [self.child_steps(sampler)[1] for sampler in self.batch_samplers]
+        for steps in zip(*iterators, strict=False):
+            for offset, step in zip(offsets, steps, strict=True):
+                for batch in step:
+                    yield [offset + index for index in batch]
 
     def __len__(self) -> int:
-        """The number of batches: the number of datasets times the smallest child sampler's length."""
-        return min(len(sampler) for sampler in self.batch_samplers) * len(self.batch_samplers)
+        """The number of batches: the number of datasets times the smallest child's length (in full steps)."""
+        processes = sharding.resolve_num_processes(self.num_processes)
+        fewest = min(self.child_steps(sampler)[0] for sampler in self.batch_samplers)
+        return fewest * len(self.batch_samplers) * processes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ContrastiveTensionLossInBatchNegatives"]
 
+logger = logging.getLogger(__name__)
+
 
 class ContrastiveTensionLossInBatchNegatives(Loss):
     r"""Contrastive Tension with in-batch negatives: each text must find itself across two copies of the encoder.
@@ -33,11 +36,16 @@ class ContrastiveTensionLossInBatchNegatives(Loss):
 
         loss = ( mean_i [logsumexp_j S_ij - S_ii] + mean_j [logsumexp_i S_ij - S_jj] ) / 2
 
-    ============  ======
-    Inputs        Labels
-    ============  ======
-    single texts  none
-    ============  ======
+    ==========================  ======
+    Inputs                      Labels
+    ==========================  ======
+    single texts                none
+    (text, same text) pairs     none
+    ==========================  ======
+
+    Only the first column is read. The documentation's CT scripts pass every sentence twice
+    (``{"sentence1": s, "sentence2": s}``); sentence-transformers reads the first column of those pairs, and so does
+    this loss (with a warning, once, if a second column holds other texts: it is ignored).
 
     When to use: unsupervised domain adaptation from plain sentences; larger batches give more negatives.
 
@@ -65,7 +73,9 @@ class ContrastiveTensionLossInBatchNegatives(Loss):
         >>> loss([texts], None).backward()  # doctest: +SKIP
     """
 
-    input_spec = InputSpec(min_texts=1, max_texts=1, label=LabelKind.NONE, description="single texts")
+    input_spec = InputSpec(
+        min_texts=1, max_texts=2, label=LabelKind.NONE, description="single texts, or (text, same text) pairs"
+    )
     config_keys = ("scale", "similarity_fct")
     citation = CONTRASTIVE_TENSION_CITATION
 
@@ -79,6 +89,7 @@ class ContrastiveTensionLossInBatchNegatives(Loss):
         self.model1: nn.Module = copy.deepcopy(model)
         self.similarity_fct = similarity_fct
         self.logit_scale = nn.Parameter(torch.full((), math.log(scale)))
+        self._warned_second_column = False
 
     @property
     def model2(self) -> nn.Module:
@@ -91,27 +102,44 @@ class ContrastiveTensionLossInBatchNegatives(Loss):
         return self.logit_scale.exp().item()
 
     def forward(self, sentence_features: list[Features], labels: Tensor | None = None) -> Tensor:
-        """Embed the column with both encoders and compute the loss.
+        """Embed the first column with both encoders and compute the loss.
 
         Args:
-            sentence_features: One tokenized column, ``input_ids`` ``(batch, seq)``….
+            sentence_features: One tokenized column, or two (the second, the same texts again, is not read),
+                ``input_ids`` ``(batch, seq)``….
             labels: Ignored (each text's positive is itself).
 
         Returns:
             Scalar loss.
 
         Raises:
-            ValueError: Unless there is exactly one text column.
+            ValueError: Unless there are one or two text columns.
         """
-        if len(sentence_features) != 1:
+        if len(sentence_features) not in (1, 2):
             raise ValueError(
-                f"ContrastiveTensionLossInBatchNegatives expects 1 text column, got {len(sentence_features)}; "
-                "each text is paired with itself."
+                f"ContrastiveTensionLossInBatchNegatives expects 1 text column (or the same texts twice), got "
+                f"{len(sentence_features)}; each text is paired with itself."
             )
         features = sentence_features[0]
+        if len(sentence_features) == 2:
+            self._warn_if_second_column_differs(features, sentence_features[1])
         embeddings_1 = self.model1(dict(features))["sentence_embedding"]
         embeddings_2 = self.model2(dict(features))["sentence_embedding"]
         return self.compute_loss_from_embeddings([embeddings_1, embeddings_2])
+
+    def _warn_if_second_column_differs(self, first: Features, second: Features) -> None:
+        """Warn once when a second column is not the first one again (it is ignored either way)."""
+        if self._warned_second_column:
+            return
+        same = first["input_ids"].shape == second["input_ids"].shape and torch.equal(
+            first["input_ids"], second["input_ids"]
+        )
+        if not same:
+            self._warned_second_column = True
+            logger.warning(
+                "ContrastiveTensionLossInBatchNegatives reads only the first text column; the second holds other "
+                "texts and is ignored (each text's positive is itself). Pass a single column, or the same texts twice."
+            )
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None = None) -> Tensor:
         """The loss of already computed embeddings of the same texts by both encoders.

@@ -1,5 +1,6 @@
 """ContrastiveTensionLossInBatchNegatives: equal to sentence-transformers 6.2 (both encoders and the learned scale),
-to the direct symmetric cross-entropy; trains on single sentences; rejects wrong data."""
+to the direct symmetric cross-entropy; trains on single sentences and on the documentation's (s, s) pairs (first
+column read, as in sentence-transformers); rejects wrong data."""
 
 from __future__ import annotations
 
@@ -59,10 +60,38 @@ def test_trains_on_single_sentences(tiny_bert_path: Path, shared_data: Path, tmp
     assert any(not torch.equal(b, a) for b, a in zip(copy_before, loss.model1.parameters(), strict=True))
 
 
+@pytest.mark.parametrize("second", ["same", "other"])
+def test_pairs_read_the_first_column_as_sentence_transformers_does(
+    model_pair: tuple, columns: list[list[str]], second: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The documentation's CT scripts pass (s, s) pairs; ST reads column 0 only, and so does this loss."""
+    ours, theirs = model_pair
+    pair = [columns[0], columns[0] if second == "same" else columns[1]]
+    our_loss = ContrastiveTensionLossInBatchNegatives(ours)
+    their_loss = st_losses.ContrastiveTensionLossInBatchNegatives(theirs)
+    with caplog.at_level("WARNING", logger="embedforge.losses.contrastive_tension_in_batch_negatives"):
+        value = check_two_encoder_parity(our_loss, their_loss, model_pair, pair)
+        single = ContrastiveTensionLossInBatchNegatives(ours)([ours.tokenize(columns[0])]).item()
+        our_loss([ours.tokenize(c) for c in pair])  # warns at most once per loss
+    assert value == pytest.approx(single, abs=1e-6)  # the copy in both losses equals the model: same value
+    warnings = [record for record in caplog.records if "reads only the first text column" in record.message]
+    assert len(warnings) == (0 if second == "same" else 1)
+
+
+def test_trains_on_the_documented_sentence_pairs(tiny_bert_path: Path, shared_data: Path, tmp_path: Path) -> None:
+    """``train_askubuntu_ct-improved.py``'s data: ``{"sentence1": s, "sentence2": s}`` rows through the trainer."""
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu")
+    loss = ContrastiveTensionLossInBatchNegatives(model)
+    sentences = stsb_sentences(shared_data, 16)
+    losses = train_two_steps(model, Dataset.from_dict({"sentence1": sentences, "sentence2": sentences}), loss, tmp_path)
+    assert losses and all(value > 0 for value in losses)
+    assert loss.scale != pytest.approx(20.0, abs=1e-6)
+
+
 @pytest.mark.parametrize(
     ("columns", "expected"),
     [
-        pytest.param({"a": ["x", "y"], "b": ["x", "y"]}, "2 input column", id="two-texts"),
+        pytest.param({"a": ["x", "y"], "b": ["x", "y"], "c": ["x", "y"]}, "3 input column", id="three-texts"),
         pytest.param({"a": ["x", "y"], "label": [0, 1]}, "takes no labels", id="label"),
     ],
 )
@@ -78,6 +107,6 @@ def test_declarations_and_config(model_pair: tuple) -> None:
     assert loss.get_config_dict() == their_loss.get_config_dict()
     assert loss.citation == their_loss.citation
     assert isinstance(loss, Loss)
-    assert loss.input_spec == InputSpec(1, 1, LabelKind.NONE, loss.input_spec.description)
+    assert loss.input_spec == InputSpec(1, 2, LabelKind.NONE, loss.input_spec.description)
     with pytest.raises(ValueError, match="expects 1 text column"):
-        loss([ours.tokenize(["a"]), ours.tokenize(["b"])])
+        loss([ours.tokenize(["a"]), ours.tokenize(["b"]), ours.tokenize(["c"])])

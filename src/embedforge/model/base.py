@@ -347,7 +347,15 @@ class BaseModel(nn.Sequential, PeftAdapterMixin, ABC):
     def run_distributed(
         self, inputs: list[Any], options: Any, pool: MultiProcessPool | None, device: Any, chunk_size: int | None
     ) -> Any:
-        """Run :meth:`run_chunk` here, in ``pool``, or in a temporary pool when ``device`` is a list of devices."""
+        """Run :meth:`run_chunk` here, in ``pool``, or in a temporary pool when ``device`` is a list of devices.
+
+        Without ``pool`` or a device list, a pool made active for this model (``multi_process.using_pool``, e.g. the
+        DDP ranks sharing rank 0's evaluation in ``util.distributed.distributed_evaluation``) takes the work.
+        """
+        if pool is None and not isinstance(device, list):
+            from embedforge.model.multi_process import active_pool
+
+            pool = active_pool(self)
         if isinstance(device, list) and pool is None:
             from embedforge.model.multi_process import start_pool
 

@@ -39,6 +39,16 @@ def _evaluator() -> EmbeddingSimilarityEvaluator:
     return EmbeddingSimilarityEvaluator(TEXTS[:8], TEXTS[1:], scores, name="toy", show_progress_bar=False)
 
 
+def _mine(model: SentenceTransformer) -> list[dict[str, Any]]:
+    """Hard negatives for (text i, text i + 1) pairs among TEXTS."""
+    from datasets import Dataset
+
+    from embedforge.util import mine_hard_negatives
+
+    pairs = Dataset.from_dict({"anchor": TEXTS[:-1], "positive": TEXTS[1:]})
+    return mine_hard_negatives(pairs, model, num_negatives=2, sampling_strategy="top", verbose=False).to_list()
+
+
 def _rank_worker(rank: int, init_file: str, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD_SIZE)
@@ -56,6 +66,11 @@ def _rank_worker(rank: int, init_file: str, out_dir: str) -> None:
             if runs:
                 result["metrics"] = _evaluator()(model)
         result["forwards_evaluator"] = len(forwards)
+        forwards.clear()
+        with distributed_evaluation(model) as runs:
+            if runs:
+                result["mined"] = _mine(model)
+        result["forwards_mining"] = len(forwards)
         try:
             with distributed_evaluation(model) as runs:
                 if runs:
@@ -88,10 +103,6 @@ def test_evaluator_metrics_equal_single_process(ranks: list[dict[str, Any]]) -> 
     assert ranks[0]["metrics"] == pytest.approx(expected, abs=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BaseModel.run_distributed does not consult multi_process.active_pool yet (src/embedforge/model/base.py)",
-)
 def test_evaluator_encoding_is_shared(ranks: list[dict[str, Any]]) -> None:
     assert ranks[1]["forwards_evaluator"] > 0
 
@@ -100,3 +111,8 @@ def test_failure_on_rank_zero_reaches_every_rank(ranks: list[dict[str, Any]]) ->
     assert ranks[0]["error"] == "ValueError: evaluator broke"
     assert ranks[1]["error"].startswith("RuntimeError: Rank 0 failed")
     assert "ValueError: evaluator broke" in ranks[1]["error"]
+
+
+def test_hard_negative_mining_shares_its_encoding_and_equals_single_process(ranks: list[dict[str, Any]]) -> None:
+    assert ranks[1]["forwards_mining"] > 0, "rank 1 did not embed its share of the mining"
+    assert ranks[0]["mined"] and ranks[0]["mined"] == _mine(_model())

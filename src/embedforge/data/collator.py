@@ -14,6 +14,8 @@ from typing import Any, cast
 
 import torch
 
+from embedforge.engine.varlen import add_varlen_layout
+
 LABEL_COLUMNS: tuple[str, ...] = ("label", "labels", "score", "scores")
 """Column names read as the label, in priority order (the first one present wins)."""
 RESERVED_COLUMNS: tuple[str, ...] = ("dataset_name", "return_loss")
@@ -107,6 +109,10 @@ class SentenceTransformerDataCollator(BaseDataCollator):
         router_mapping: Routes, as ``SentenceTransformerTrainingArguments.router_mapping``.
         max_length: Token limit override, passed as ``max_length=`` to the function when set (see
             :class:`BaseDataCollator`).
+        varlen_layout: Also compute each right-padded column's packed layout here, on the CPU side
+            (:class:`~embedforge.engine.varlen.VarlenLayout` under ``"varlen_layout"``), so that the unpadded
+            forward reads it instead of deriving it on the device (a host sync per column on GPUs). The trainer's
+            default collator turns it on; off by default, as in sentence-transformers, whose collator this mirrors.
 
     Raises:
         TypeError: If neither ``preprocess_fn`` nor ``tokenize_fn`` is given.
@@ -115,6 +121,7 @@ class SentenceTransformerDataCollator(BaseDataCollator):
 
     preprocess_fn: Callable[..., dict[str, Any]] | None = None
     tokenize_fn: Callable[..., dict[str, Any]] | None = field(default=None, kw_only=True)
+    varlen_layout: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.preprocess_fn is None and self.tokenize_fn is None:
@@ -151,4 +158,5 @@ class SentenceTransformerDataCollator(BaseDataCollator):
         if max_length is not None:  # only when set, so functions without a max_length argument keep working
             kwargs["max_length"] = max_length
         preprocess = cast("Callable[..., dict[str, Any]]", self.preprocess_fn)  # set in __post_init__
-        return preprocess([row[column] for row in rows], **kwargs)
+        features = preprocess([row[column] for row in rows], **kwargs)
+        return add_varlen_layout(features) if self.varlen_layout else features

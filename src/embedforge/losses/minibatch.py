@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from embedforge.engine.varlen import VARLEN_KEY, VarlenLayout
+
 if TYPE_CHECKING:
     from embedforge.models.base import Features
 
@@ -100,10 +102,10 @@ def minibatch_ranges(
 def slice_features(features: Features, begin: int, end: int) -> Features:
     """Examples ``begin .. end - 1`` of a column, without the padding columns that none of them uses.
 
-    Tensors whose first dimension is the batch are sliced; everything else (``prompt_length``, a ``task`` name,
-    0-d tensors) is shared unchanged. Trailing padding columns (right padding) are cut so that a mini-batch of
-    short texts is not run at the width of the longest text of the whole batch; leading (left) padding is kept
-    because positions may be derived from it.
+    Tensors whose first dimension is the batch are sliced and a packed layout is rebuilt for the mini-batch;
+    everything else (``prompt_length``, a ``task`` name, 0-d tensors) is shared unchanged. Trailing padding
+    columns (right padding) are cut so that a mini-batch of short texts is not run at the width of the longest text
+    of the whole batch; leading (left) padding is kept because positions may be derived from it.
 
     Args:
         features: One tokenized column, ``(batch, seq_len)`` tensors.
@@ -117,7 +119,9 @@ def slice_features(features: Features, begin: int, end: int) -> Features:
     width, keep = _kept_width(features, begin, end)
     sliced: dict[str, Any] = {}
     for key, value in features.items():
-        if not isinstance(value, Tensor) or value.ndim == 0 or value.shape[0] != batch_size:
+        if isinstance(value, VarlenLayout):  # the mini-batch's own layout, from the host-side lengths
+            sliced[key] = value.slice(begin, end, keep)
+        elif not isinstance(value, Tensor) or value.ndim == 0 or value.shape[0] != batch_size:
             sliced[key] = value
         elif keep is not None and value.ndim >= 2 and value.shape[1] == width:
             sliced[key] = value[begin:end, :keep]
@@ -131,6 +135,10 @@ def _kept_width(features: Features, begin: int, end: int) -> tuple[int | None, i
     mask = features.get("attention_mask")
     if not isinstance(mask, Tensor) or mask.ndim != 2:
         return None, None
+    layout = features.get(VARLEN_KEY)
+    if isinstance(layout, VarlenLayout):  # known on the host: no device sync
+        longest = max(layout.lengths[begin:end])
+        return mask.shape[1], (longest if longest < mask.shape[1] else None)
     used = mask[begin:end].bool().any(dim=0)
     if not bool(used.any()):
         return mask.shape[1], None

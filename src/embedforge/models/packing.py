@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from embedforge.engine.varlen import VARLEN_KEY, VarlenLayout
+
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
@@ -36,6 +38,11 @@ SHORT_GRID_MAX_LEN = 64
 """Longest padded grid whose dropout-free attention on CPU runs as explicit matmuls: for short texts they beat
 torch's fused SDPA kernel (whose blocking targets long sequences); beyond, the fused kernel wins and the explicit
 ``(batch, heads, seq_len, seq_len)`` scores would grow quadratically."""
+VARLEN_ATTENTION = "auto"
+"""How attention runs for batches whose collator made a layout: ``"nested"`` (nested jagged tensors through
+``scaled_dot_product_attention``: variable-length kernels on GPUs), ``"grid"`` (scatter into the padded grid, masked
+SDPA, gather) or ``"auto"``: nested on CUDA, grid elsewhere (on CPU the grid is faster: the nested math kernel loops
+over texts)."""
 _PACKING_KWARG = "embedforge_packing"
 _registered = False
 
@@ -47,16 +54,33 @@ class Packing:
     Attributes:
         mask: ``(batch, seq_len)`` bool, True at real tokens.
         index: ``(tokens,)`` flat positions of the real tokens in the ``batch * seq_len`` grid.
+        layout: The collator's :class:`~embedforge.engine.varlen.VarlenLayout` of the batch, when it made one:
+            its cumulative lengths let attention run over the variable-length texts directly.
     """
 
     mask: Tensor
     index: Tensor
+    layout: VarlenLayout | None = None
 
     @classmethod
     def from_attention_mask(cls, attention_mask: Tensor) -> Packing:
-        """The packing of ``attention_mask`` ``(batch, seq_len)``."""
+        """The packing of ``attention_mask`` ``(batch, seq_len)`` (``nonzero``: a host sync on GPUs)."""
         mask = attention_mask.bool()
         return cls(mask, mask.flatten().nonzero().squeeze(1))
+
+    @classmethod
+    def from_features(cls, features: Features) -> Packing:
+        """The packing of a column: from its precomputed layout (no host sync) if it has one, else its mask."""
+        layout = features.get(VARLEN_KEY)
+        if isinstance(layout, VarlenLayout):
+            return cls(features["attention_mask"].bool(), layout.index, layout)
+        return cls.from_attention_mask(features["attention_mask"])
+
+    def position_ids(self) -> Tensor:
+        """``(1, tokens)``: each real token's position within its text."""
+        if self.layout is not None:
+            return self.layout.position_ids
+        return self.pack((self.mask.cumsum(1) - 1).unsqueeze(-1)).T
 
     def pack(self, tensor: Tensor) -> Tensor:
         """``(batch, seq_len, ...)`` -> ``(tokens, ...)``."""
@@ -101,6 +125,8 @@ def packed_sdpa_attention(
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
         )
+    if packing.layout is not None and nested_attention(query.device):
+        return _nested_attention_forward(query, key, value, packing.layout, scaling, dropout), None
     grid = [packing.unpack(tensor[0].transpose(0, 1)).transpose(1, 2) for tensor in (query, key, value)]
     mask = packing.mask[:, None, None, :]
     if dropout == 0.0 and query.device.type == "cpu" and packing.mask.shape[1] <= SHORT_GRID_MAX_LEN:
@@ -108,6 +134,45 @@ def packed_sdpa_attention(
     else:
         output = F.scaled_dot_product_attention(*grid, attn_mask=mask, dropout_p=dropout, scale=scaling)
     return packing.pack(output.transpose(1, 2)).unsqueeze(0), None  # output: (batch, heads, seq_len, head_dim)
+
+
+def nested_attention(device: torch.device) -> bool:
+    """Whether attention over a layout runs on nested jagged tensors (VARLEN_ATTENTION's rule)."""
+    if VARLEN_ATTENTION == "auto":
+        return device.type == "cuda"
+    return VARLEN_ATTENTION == "nested"
+
+
+def _nested_attention_forward(
+    query: Tensor, key: Tensor, value: Tensor, layout: VarlenLayout, scaling: float | None, dropout: float
+) -> Tensor:
+    """Attention per text over the packed tokens as nested jagged tensors: no padded grid at all.
+
+    ``scaled_dot_product_attention`` on jagged tensors dispatches to the variable-length flash / memory-efficient
+    kernels on GPUs (dropout included); on CPU it runs each text through the math kernel (tests).
+
+    Args:
+        query: ``(1, heads, tokens, head_dim)``; keys and values alike.
+        key: See ``query``.
+        value: See ``query``.
+        layout: The batch's layout (offsets and the shortest/longest text, known on the host: no sync).
+        scaling: Score scale, default ``head_dim ** -0.5``.
+        dropout: Attention-probability dropout.
+
+    Returns:
+        ``(1, tokens, heads, head_dim)``.
+    """
+
+    def jagged(tensor: Tensor) -> Tensor:  # (1, heads, tokens, dim) -> (batch, heads, j, dim)
+        return torch.nested.nested_tensor_from_jagged(
+            tensor[0].transpose(0, 1),
+            offsets=layout.cu_seqlens,
+            min_seqlen=layout.min_seqlen,
+            max_seqlen=layout.max_seqlen,
+        ).transpose(1, 2)
+
+    output = F.scaled_dot_product_attention(jagged(query), jagged(key), jagged(value), dropout_p=dropout, scale=scaling)
+    return output.transpose(1, 2).values().unsqueeze(0)
 
 
 def _short_grid_attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor, scaling: float | None) -> Tensor:
@@ -129,21 +194,30 @@ def _short_grid_attention(query: Tensor, key: Tensor, value: Tensor, mask: Tenso
     return torch.matmul(scores.softmax(-1), value)
 
 
+def is_packable(model: PreTrainedModel) -> bool:
+    """Whether ``model``'s type and class have the packed forward (:data:`PACKABLE_MODEL_CLASSES`)."""
+    return model.config.model_type in PACKABLE_MODEL_TYPES and type(model).__name__ in PACKABLE_MODEL_CLASSES
+
+
 def can_pack(model: PreTrainedModel, features: Features, padding_side: str, in_eval: bool = False) -> bool:
     """Whether to run ``model`` on ``features`` with :func:`packed_token_embeddings`.
 
     In training mode (``model.training``); in eval mode only when ``in_eval`` (cross-encoder scoring: its pairs'
-    lengths vary more within a batch). ``encode`` and evaluation keep transformers' padded forward (their batches
-    are already formed by token count). Training mode, not ``torch.is_grad_enabled()``, decides, so that
-    GradCache's gradient-free first pass and its replayed second pass draw the same dropout masks over the same
-    shapes. Modules after the encoder that read padded positions (``CNN``) see zeros there in training.
+    lengths vary more within a batch) or when the features carry a :class:`VarlenLayout` (whoever built the batch
+    asked for the unpadded forward: the training collator, GPU ``encode``). Otherwise ``encode`` and evaluation
+    keep transformers' padded forward (their batches are already formed by token count). With a layout, whether
+    the batch has padding is known on the host (no device sync). Training mode, not ``torch.is_grad_enabled()``,
+    decides, so that GradCache's gradient-free first pass and its replayed second pass draw the same dropout masks
+    over the same shapes. Modules after the encoder that read padded positions (``CNN``) see zeros there in
+    training.
     """
     config = model.config
     mask = features.get("attention_mask")
+    layout = features.get(VARLEN_KEY)
+    layout = layout if isinstance(layout, VarlenLayout) else None
     return (
-        (model.training or in_eval)
-        and config.model_type in PACKABLE_MODEL_TYPES
-        and type(model).__name__ in PACKABLE_MODEL_CLASSES
+        (model.training or in_eval or layout is not None)
+        and is_packable(model)
         and config._attn_implementation == "sdpa"
         and not config.output_hidden_states
         and not config.output_attentions
@@ -153,7 +227,7 @@ def can_pack(model: PreTrainedModel, features: Features, padding_side: str, in_e
         and mask.dim() == 2
         and "inputs_embeds" not in features
         and "position_ids" not in features
-        and not bool(mask.all())
+        and (layout.has_padding if layout is not None else not bool(mask.all()))
     )
 
 
@@ -176,8 +250,8 @@ def packed_token_embeddings(model: PreTrainedModel, features: Features) -> Tenso
     Returns:
         ``(batch, seq_len, hidden)``, zeros at padded positions.
     """
-    packing = Packing.from_attention_mask(features["attention_mask"])
-    inputs = {"position_ids": packing.pack((packing.mask.cumsum(1) - 1).unsqueeze(-1)).T}
+    packing = Packing.from_features(features)
+    inputs = {"position_ids": packing.position_ids()}
     for name in ("input_ids", "token_type_ids"):
         if name in features:
             inputs[name] = packing.pack(features[name].unsqueeze(-1)).T  # (1, tokens)

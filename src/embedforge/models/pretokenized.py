@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from embedforge.engine.varlen import VARLEN_KEY, VarlenLayout
 from embedforge.models.base import Features
 
 
@@ -23,12 +24,15 @@ class PreTokenized:
         pad_values: Value used to pad each column (``pad_token_id`` for ids, 0 for masks).
         left_padding: Pad on the left (decoder-style tokenizers) instead of the right.
         extra: Values copied into every batch unchanged, e.g. ``prompt_length``.
+        varlen: Add each batch's packed layout (:class:`~embedforge.engine.varlen.VarlenLayout`, from the known
+            lengths) so that the model runs it unpadded (GPU ``encode``); right padding only.
     """
 
     columns: dict[str, list[list[int]]]
     pad_values: dict[str, int]
     left_padding: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    varlen: bool = False
 
     @property
     def lengths(self) -> list[int]:
@@ -48,4 +52,7 @@ class PreTokenized:
                 padded = [row + [pad] * (longest - len(row)) for row in selected]
             batch[name] = torch.tensor(padded, dtype=torch.long)
         batch.update(self.extra)
+        if self.varlen and not self.left_padding and len(indices):
+            lengths = [len(self.columns["input_ids"][index]) for index in indices]
+            batch[VARLEN_KEY] = VarlenLayout.from_lengths(lengths, max(lengths))
         return batch

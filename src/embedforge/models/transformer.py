@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from embedforge.backend.backend_model import BackendModel
 from embedforge.backend.load import load_transformer_backend
+from embedforge.engine.varlen import VARLEN_KEY
 from embedforge.models import adapter_io
 from embedforge.models.base import Features, InputModule, LoadContext, prepend_prompt, read_json
-from embedforge.models.packing import can_pack, packed_sequence_logits, packed_token_embeddings
+from embedforge.models.packing import can_pack, is_packable, packed_sequence_logits, packed_token_embeddings
 from embedforge.models.transformer_tasks import transformer_task as transformer_task_of
 
 if TYPE_CHECKING:
@@ -67,8 +68,10 @@ class Transformer(InputModule):
     Attributes:
         unpad: Whether training-mode forwards of BERT-family models run on the real tokens only (see
             :mod:`embedforge.models.packing`). None (default) does so on CPU, where it saves 30-60 % of a training
-            step, and not on GPUs, where the gathers cost more than the padded positions did (BENCHMARKS.md);
-            True or False forces the choice. Not saved with the model.
+            step, and on GPUs for batches whose collator computed their packed layout on the host
+            (:class:`~embedforge.engine.varlen.VarlenLayout`: no device sync, variable-length attention); GPU
+            batches without one stay padded (deriving the layout there costs a sync, BENCHMARKS.md). True or False
+            forces the choice. Not saved with the model.
         unpad_in_eval: Whether eval-mode forwards (``predict``) run unpadded too, under the same ``unpad`` rule;
             the task's default (True for sequence classification: a cross-encoder's pairs keep some padding even in
             length-sorted batches). Not saved with the model.
@@ -223,7 +226,10 @@ class Transformer(InputModule):
         pad_id = self.tokenizer.pad_token_id
         pad_values = {"input_ids": pad_id or 0, "token_type_ids": self.tokenizer.pad_token_type_id}
         extra = {"prompt_length": self.prompt_length(prompt)} if prompt else {}
-        return PreTokenized(columns, pad_values, left_padding=self.tokenizer.padding_side == "left", extra=extra)
+        # GPU encode runs packable encoders unpadded (on CPU, length-sorted batches have too little padding)
+        varlen = self.unpad is not False and is_packable(self.auto_model) and self.auto_model.device.type == "cuda"
+        left = self.tokenizer.padding_side == "left"
+        return PreTokenized(columns, pad_values, left_padding=left, extra=extra, varlen=varlen)
 
     def prompt_length(self, prompt: str, **kwargs: Any) -> int | None:
         """Tokens the prompt occupies at the start of an input: leading special tokens counted, trailing ones not."""
@@ -242,7 +248,7 @@ class Transformer(InputModule):
             return False
         mask = features.get("attention_mask")
         on_cpu = mask is not None and mask.device.type == "cpu"
-        return (self.unpad or on_cpu) and can_pack(
+        return (self.unpad or on_cpu or VARLEN_KEY in features) and can_pack(
             self.auto_model, features, self.tokenizer.padding_side, in_eval=self.unpad_in_eval
         )
 

@@ -89,6 +89,9 @@ class BaseTrainingArguments(TrainingArguments):
             error naming the step, the batch's dataset and the value, before that batch changes the weights;
             ``"skip"`` skips the batch (no gradients from it) and logs the running count as
             ``nonfinite_loss_skipped`` (see :mod:`embedforge.training.nonfinite`).
+        gpu_defaults: When training runs on CUDA, turn on bf16 autocast, non-blocking copies and DataLoader workers
+            for the settings left at their defaults (see :mod:`embedforge.engine.gpu_defaults`); False keeps
+            transformers' defaults. Not in sentence-transformers.
     """
 
     # transformers' own __post_init__ turns JSON strings of these fields into dicts (command line values).
@@ -122,6 +125,9 @@ class BaseTrainingArguments(TrainingArguments):
     )
     nonfinite_loss: str = field(
         default="error", metadata={"help": "On a NaN/inf training loss: 'error' (stop) or 'skip' (skip the batch)."}
+    )
+    gpu_defaults: bool = field(
+        default=True, metadata={"help": "On CUDA, turn on bf16, non-blocking copies and workers left at defaults."}
     )
 
     def __post_init__(self) -> None:

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
 
 from embedforge.data.validation import as_dataset_dict, validate_datasets
+from embedforge.engine.gpu_defaults import apply_gpu_defaults
 from embedforge.training import checkpoints, dataloaders, distributed, fsdp
 from embedforge.training.arguments import BaseTrainingArguments
 from embedforge.training.model_init import ModelInit, fresh_model, initial_model, losses_for_new_model
@@ -113,6 +114,10 @@ class BaseTrainer(Trainer, ABC):
                 "Pass one, or set eval_strategy='no'."
             )
         multi = _needs_dataset_names(train, evaluation, self.loss, args)
+        datasets = [*(train or {}).values(), *(evaluation or {}).values()]
+        changes = apply_gpu_defaults(args, model, datasets=datasets, data_collator=data_collator)
+        if changes:
+            logger.info("embedforge GPU defaults: %s.", "; ".join(changes))
         if data_collator is None:
             data_collator = self.default_collator(model, args)
         super().__init__(

@@ -44,11 +44,20 @@ class SentenceTransformerTrainer(BaseTrainer):
         return CoSENTLoss(model)
 
     def default_collator(self, model: Any, args: BaseTrainingArguments) -> SentenceTransformerDataCollator:
-        """Tokenize each text column once per batch, with its prompt and route."""
+        """Tokenize each text column once per batch, with its prompt and route; each text once per dataset.
+
+        The model's ``tokenize`` runs behind a :class:`~embedforge.engine.token_cache.TokenCache`: the features are
+        the same, and a text seen in an earlier batch or epoch is padded from its cached token ids. Each column's
+        packed layout is computed here too (``varlen_layout``), on the host, for the unpadded forward.
+        """
         from embedforge.data.collator import SentenceTransformerDataCollator
+        from embedforge.engine.token_cache import TokenCache
 
         return SentenceTransformerDataCollator(
-            tokenize_fn=model.tokenize, prompts=args.prompts, router_mapping=args.router_mapping
+            tokenize_fn=TokenCache(model),
+            prompts=args.prompts,
+            router_mapping=args.router_mapping,
+            varlen_layout=True,
         )
 
     def call_loss(self, loss_fn: nn.Module, inputs: dict[str, Any]) -> torch.Tensor | dict[str, torch.Tensor]:

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from embedforge.engine.varlen import VarlenLayout
+
 if TYPE_CHECKING:
     from embedforge.models.base import Features, InputModule
+
+MovableT = TypeVar("MovableT", Tensor, VarlenLayout)
+"""What ``to_device`` moves: tensors and the packed layouts that GPU batches carry (see ``engine.varlen``)."""
 
 PRETOKENIZE_CHUNK = 16384
 """Inputs tokenized (and length-sorted) together; bounds the memory that unpadded token ids take."""
@@ -37,16 +42,44 @@ def longest_first_order(texts: Sequence[str | Sequence[str]]) -> np.ndarray:
 
 
 def restore_order(items: list[Any] | Tensor, order: np.ndarray) -> list[Any] | Tensor:
-    """Undo a reordering by ``order`` on a tensor (rows) or a list."""
+    """Undo a reordering by ``order`` on a tensor (rows) or a list.
+
+    On CUDA the inverse permutation is copied without a sync (pinned, ``non_blocking``), so rows stay queued.
+    """
     inverse = np.argsort(order)
     if isinstance(items, Tensor):
-        return items[torch.as_tensor(inverse, device=items.device)] if len(inverse) else items
+        if not len(inverse):
+            return items
+        return items[host_to_device(torch.as_tensor(inverse), items.device, pin=pins_memory(items.device))]
     return [items[i] for i in inverse]
 
 
-def to_device(features: Features, device: torch.device) -> Features:
-    """Move the tensors of a features dict to ``device`` (other values unchanged)."""
-    return {key: value.to(device) if isinstance(value, Tensor) else value for key, value in features.items()}
+def pins_memory(device: torch.device) -> bool:
+    """Whether host->``device`` copies go through pinned memory: for CUDA devices only."""
+    return device.type == "cuda"
+
+
+def host_to_device(value: MovableT, device: torch.device, pin: bool = False) -> MovableT:
+    """``value`` (a tensor or a packed layout) on ``device``; with ``pin``, sent from pinned memory, ``non_blocking``.
+
+    With ``pin``, a value on the CPU is first copied to page-locked memory: the copy is then queued on the current
+    stream (kernels queued after it see the data) and the host does not wait for the device, where a plain copy
+    from pageable memory waits for the stream to drain. PyTorch keeps the pinned buffer alive until the copy ends.
+    """
+    if pin and value.device.type == "cpu":
+        return value.pin_memory().to(device, non_blocking=True)
+    return value.to(device)
+
+
+def to_device(features: Features, device: torch.device, pin: bool = False) -> Features:
+    """Move a features dict's tensors and packed layout (``VarlenLayout``) to ``device``; others stay as they are.
+
+    ``pin``: see host_to_device.
+    """
+    return {
+        key: host_to_device(value, device, pin) if isinstance(value, (Tensor, VarlenLayout)) else value
+        for key, value in features.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -175,6 +208,11 @@ def in_chunks(
         as_tensor: The chunks' results are tensors to concatenate (else lists to join).
     """
     parts = [run_chunk(inputs[start : start + PRETOKENIZE_CHUNK]) for start in range(0, len(inputs), PRETOKENIZE_CHUNK)]
+    return join_parts(parts, as_tensor)
+
+
+def join_parts(parts: list[Tensor] | list[list[Any]], as_tensor: bool) -> Tensor | list[Any]:
+    """Concatenate per-chunk (or per-batch) results: tensors along rows (an empty tensor for none), or lists."""
     if as_tensor:
         return torch.cat(parts) if parts else torch.empty(0)
     return [item for part in parts for item in part]

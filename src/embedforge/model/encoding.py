@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,7 +11,8 @@ import torch
 from torch import Tensor
 
 from embedforge.backend.backend_model import runtime_streams
-from embedforge.model.batching import batch_plan, in_chunks, restore_order, run_in_batches, to_device
+from embedforge.model.batching import BatchPlan, batch_plan, join_parts, restore_order, run_in_batches, to_device
+from embedforge.model.encode_pipeline import PipelineMode, run_pipelined, split_chunks
 
 if TYPE_CHECKING:
     from embedforge.model.encode_options import EncodeOptions
@@ -41,21 +43,38 @@ def encode(
 
 
 def embed_texts(model: SentenceTransformer, texts: list[Any], options: EncodeOptions) -> Tensor | list[Any]:
-    """Embed ``texts`` in this process, in input order: a tensor ``(n, dim)`` or a list for other outputs."""
+    """Embed ``texts`` in this process, in input order: a tensor ``(n, dim)`` or a list for other outputs.
+
+    The texts go through in chunks, as ``encode_pipeline.PipelineMode`` says for the model's device: on CUDA the
+    next chunk is tokenized in a background thread while the current chunk runs, batches are copied from pinned
+    memory without waiting, and outputs stay on the device within a chunk (no device->host sync per batch); a
+    numpy result is copied to the host once per chunk, so device memory holds one chunk's embeddings at most.
+    """
     model.eval()
     if options.device is not None and options.device != model.device:
         model.to(options.device)
-    return in_chunks(
-        texts, lambda chunk: _embed_chunk(model, chunk, options), as_tensor=options.output_value == "sentence_embedding"
-    )
+    mode = PipelineMode.for_device(model.device, options.batch_size)
+
+    def prepare(chunk: list[Any]) -> BatchPlan:
+        return batch_plan(model.input_module, chunk, options.prompt, options.task, options.module_kwargs)
+
+    def run(plan: BatchPlan) -> Tensor | list[Any]:
+        part = _embed_chunk(model, plan, options, mode.pin)
+        if options.output_type == "numpy" and isinstance(part, Tensor) and part.device.type != "cpu":
+            part = part.cpu()  # one copy per chunk: the device holds one chunk's embeddings, not the whole call's
+        return part
+
+    parts = run_pipelined(split_chunks(texts, mode.first_chunk), prepare, run, mode.prefetch)
+    return join_parts(parts, as_tensor=options.output_value == "sentence_embedding")
 
 
-def _embed_chunk(model: SentenceTransformer, texts: list[Any], options: EncodeOptions) -> Tensor | list[Any]:
+def _embed_chunk(model: SentenceTransformer, plan: BatchPlan, options: EncodeOptions, pin: bool) -> Tensor | list[Any]:
+    """Run the batches of one planned chunk; results in the chunk's input order (on the model's device)."""
     forward_kwargs = options.forward_kwargs
-    plan = batch_plan(model.input_module, texts, options.prompt, options.task, options.module_kwargs)
+    device = model.device
 
-    def embed_batch(indices: np.ndarray) -> Tensor | list[Any]:
-        features = to_device(plan.make_features(indices), model.device)
+    def embed_batch(indices: np.ndarray) -> Tensor | _TokenRows | list[Any]:
+        features = to_device(plan.make_features(indices), device, pin)
         with torch.inference_mode():
             output = model(features, **forward_kwargs)
         return _outputs(output, options)
@@ -63,14 +82,16 @@ def _embed_chunk(model: SentenceTransformer, texts: list[Any], options: EncodeOp
     slices = plan.slices(options.batch_size)
     parts = run_in_batches(slices, embed_batch, options.show_progress_bar, runtime_streams(model))
     if options.output_value == "sentence_embedding":
-        joined: Tensor | list[Any] = torch.cat(parts) if parts else torch.empty(0)
+        joined = join_parts(parts, as_tensor=True)
+    elif options.output_value == "token_embeddings":
+        joined = _split_token_rows(parts)
     else:
-        joined = [item for part in parts for item in part]
+        joined = join_parts(parts, as_tensor=False)
     return restore_order(joined, plan.order)
 
 
-def _outputs(output: dict[str, Any], options: EncodeOptions) -> Tensor | list[Any]:
-    """What one batch contributes: sentence embeddings ``(batch, dim)``, per-text token embeddings, or dicts."""
+def _outputs(output: dict[str, Any], options: EncodeOptions) -> Tensor | _TokenRows | list[Any]:
+    """What one batch contributes: sentence embeddings ``(batch, dim)``, its token rows, or one dict per text."""
     if options.output_value == "sentence_embedding":
         embeddings = output["sentence_embedding"]
         if options.truncate_dim is not None:
@@ -81,16 +102,38 @@ def _outputs(output: dict[str, Any], options: EncodeOptions) -> Tensor | list[An
     if options.truncate_dim is not None and "sentence_embedding" in output:
         output["sentence_embedding"] = output["sentence_embedding"][..., : options.truncate_dim]
     if options.output_value == "token_embeddings":
-        return _token_embeddings(output)
+        return _token_rows(output)
     return _all_outputs(output)
 
 
-def _token_embeddings(output: dict[str, Any]) -> list[Tensor]:
-    """Per-text token embeddings ``(n_tokens_i, dim)``, trailing padding cut off."""
+@dataclass(frozen=True)
+class _TokenRows:
+    """One batch's token embeddings, still on the device, before they are cut per text.
+
+    Attributes:
+        embeddings: ``(batch, seq_len, dim)`` token embeddings.
+        last: ``(batch,)`` position of each text's last real token (trailing padding follows it).
+    """
+
+    embeddings: Tensor
+    last: Tensor
+
+
+def _token_rows(output: dict[str, Any]) -> _TokenRows:
+    """A batch's token embeddings and the position of each text's last real token (no device->host copy)."""
     mask = output["attention_mask"]
     positions = torch.arange(mask.size(1), device=mask.device)
     last = torch.where(mask.bool(), positions, torch.zeros_like(positions)).max(dim=1).values
-    return [emb[: int(end) + 1].detach() for emb, end in zip(output["token_embeddings"], last, strict=True)]
+    return _TokenRows(output["token_embeddings"].detach(), last)
+
+
+def _split_token_rows(parts: list[_TokenRows]) -> list[Tensor]:
+    """Per-text token embeddings ``(n_tokens_i, dim)``, trailing padding cut off: one host copy of all the ends."""
+    if not parts:
+        return []
+    ends = torch.cat([part.last for part in parts]).tolist()
+    rows = [row for part in parts for row in part.embeddings]
+    return [row[: end + 1] for row, end in zip(rows, ends, strict=True)]
 
 
 def _all_outputs(output: dict[str, Any]) -> list[dict[str, Any]]:

@@ -120,11 +120,21 @@ def average_loss_gradients(losses: nn.Module | dict[str, nn.Module], model: nn.M
     world_size = get_world_size()
     if world_size == 1:
         return
-    for parameter in loss_only_parameters(losses, model):
+    parameters = list(loss_only_parameters(losses, model))
+    if not parameters:
+        return
+    for parameter in parameters:
         if parameter.grad is None:
             parameter.grad = torch.zeros_like(parameter)
-        dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
-        parameter.grad.div_(world_size)
+    groups: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
+    for parameter in parameters:  # same order on every rank: the parameters come from the same losses
+        groups.setdefault((parameter.grad.dtype, parameter.grad.device), []).append(parameter.grad)
+    for grads in groups.values():  # one collective per dtype and device, not one per parameter
+        flat = torch.cat([grad.reshape(-1) for grad in grads])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat.div_(world_size)
+        for grad, part in zip(grads, flat.split([grad.numel() for grad in grads]), strict=True):
+            grad.copy_(part.view_as(grad))
 
 
 class ClearLossGradients(TrainerCallback):

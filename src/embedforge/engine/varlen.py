@@ -11,6 +11,7 @@ column's features under :data:`VARLEN_KEY`, and the layout travels to the device
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,10 @@ class VarlenLayout:
         position_ids: ``(1, tokens)`` int64, each token's position within its text.
         max_seqlen: The longest text's real tokens (a plain int: attention kernels size their work by it).
         min_seqlen: The shortest text's real tokens.
+        has_padding: Whether the padded grid holds any padding position.
+
+    The forward reads only the tensors and the three scalars, never ``lengths``: under ``torch.compile`` a read of
+    the tuple would guard on every length and recompile for every batch.
     """
 
     lengths: tuple[int, ...]
@@ -47,6 +52,7 @@ class VarlenLayout:
     position_ids: Tensor
     max_seqlen: int
     min_seqlen: int
+    has_padding: bool
 
     @classmethod
     def from_lengths(cls, lengths: Sequence[int], seq_len: int) -> VarlenLayout:
@@ -63,7 +69,8 @@ class VarlenLayout:
         )
         sizes = tuple(int(n) for n in counts)
         longest, shortest = max(sizes, default=0), min(sizes, default=0)
-        return cls(sizes, seq_len, row_starts + positions, cu_seqlens, positions[None], longest, shortest)
+        padded = sum(sizes) < len(sizes) * seq_len
+        return cls(sizes, seq_len, row_starts + positions, cu_seqlens, positions[None], longest, shortest, padded)
 
     @classmethod
     def from_attention_mask(cls, attention_mask: Tensor) -> VarlenLayout | None:
@@ -92,11 +99,6 @@ class VarlenLayout:
         return sum(self.lengths)
 
     @property
-    def has_padding(self) -> bool:
-        """Whether the padded grid holds any padding position."""
-        return self.tokens < self.batch_size * self.seq_len
-
-    @property
     def device(self) -> torch.device:
         """Where the layout's tensors are."""
         return self.index.device
@@ -104,12 +106,12 @@ class VarlenLayout:
     def to(self, device: torch.device | str, non_blocking: bool = False) -> VarlenLayout:
         """The layout with its tensors on ``device`` (copied without blocking from pinned memory if asked)."""
         moved = [t.to(device, non_blocking=non_blocking) for t in (self.index, self.cu_seqlens, self.position_ids)]
-        return VarlenLayout(self.lengths, self.seq_len, *moved, self.max_seqlen, self.min_seqlen)
+        return dataclasses.replace(self, index=moved[0], cu_seqlens=moved[1], position_ids=moved[2])
 
     def pin_memory(self) -> VarlenLayout:
         """The layout with its tensors in page-locked memory (called by DataLoader(pin_memory=True))."""
         pinned = [t.pin_memory() for t in (self.index, self.cu_seqlens, self.position_ids)]
-        return VarlenLayout(self.lengths, self.seq_len, *pinned, self.max_seqlen, self.min_seqlen)
+        return dataclasses.replace(self, index=pinned[0], cu_seqlens=pinned[1], position_ids=pinned[2])
 
     def slice(self, begin: int, end: int, seq_len: int | None = None) -> VarlenLayout:
         """The layout of texts ``begin .. end - 1`` in a grid cut to ``seq_len`` columns (default: the same width).

@@ -249,3 +249,30 @@ def test_embed_columns_joins_columns_under_nested_attention(
     for name, grad in grid_grads.items():
         scale = max(float(grad.abs().max()), 1e-3)
         torch.testing.assert_close(nested_grads[name] / scale, grad / scale, atol=1e-5, rtol=0, msg=name)
+
+
+class _UnreadableLengths(tuple):
+    """A lengths tuple that fails when read: the forward must not read it (under torch.compile every read length
+    would become a guard, and every batch a recompilation)."""
+
+    def __iter__(self):
+        raise AssertionError("the forward read VarlenLayout.lengths")
+
+    def __len__(self) -> int:
+        raise AssertionError("the forward read VarlenLayout.lengths")
+
+    def __getitem__(self, index: object):
+        raise AssertionError("the forward read VarlenLayout.lengths")
+
+
+@pytest.mark.filterwarnings(NESTED_ON_CPU)
+@pytest.mark.parametrize("attention", ["grid", "nested"])
+def test_the_forward_reads_no_host_lengths(
+    attention: str, tiny_bert_path: Path, sentences: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packing, "VARLEN_ATTENTION", attention)
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu").train()
+    features = add_varlen_layout(model.tokenize(sentences))
+    layout = features[VARLEN_KEY]
+    object.__setattr__(layout, "lengths", _UnreadableLengths(layout.lengths))
+    model(features)["sentence_embedding"].sum().backward()

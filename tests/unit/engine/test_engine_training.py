@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from datasets import Dataset
 
 from embedforge import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from embedforge.data.collator import SentenceTransformerDataCollator
 from embedforge.engine.varlen import VARLEN_KEY
-from embedforge.losses import CachedMultipleNegativesRankingLoss, MultipleNegativesRankingLoss
+from embedforge.losses import (
+    CachedMultipleNegativesRankingLoss,
+    CoSENTLoss,
+    MatryoshkaLoss,
+    MultipleNegativesRankingLoss,
+    TripletLoss,
+)
+from embedforge.models import packing
 from helpers import read_csv
 
 
@@ -56,3 +64,67 @@ def test_default_collator_layouts_train_like_the_plain_collator(
         assert losses == plain_losses
         for name, value in plain_weights.items():
             torch.testing.assert_close(weights[name], value, atol=0, rtol=0, msg=name)
+
+
+def _triplets(shared_data: Path) -> Dataset:
+    rows = read_csv(shared_data / "nli" / "triplet" / "validation.csv.gz", 16)
+    return Dataset.from_dict({name: [r[name] for r in rows] for name in ("anchor", "positive", "negative")})
+
+
+def _scored(shared_data: Path) -> Dataset:
+    rows = read_csv(shared_data / "stsb" / "train.csv", 16)
+    return Dataset.from_dict(
+        {
+            "sentence1": [r["sentence1"] for r in rows],
+            "sentence2": [r["sentence2"] for r in rows],
+            "score": [float(r["score"]) for r in rows],
+        }
+    )
+
+
+LOSSES = {
+    "mnrl": (MultipleNegativesRankingLoss, "pairs"),
+    "triplet": (TripletLoss, "triplets"),
+    "mnrl-triplets": (MultipleNegativesRankingLoss, "triplets"),
+    "matryoshka": (lambda model: MatryoshkaLoss(model, MultipleNegativesRankingLoss(model), [16, 8]), "pairs"),
+    "cached-mnrl": (lambda model: CachedMultipleNegativesRankingLoss(model, mini_batch_size=3), "triplets"),
+    "cosent": (CoSENTLoss, "scored"),
+}
+
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors is in prototype stage")
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_the_gpu_path_trains_like_the_cpu_path(
+    name: str, tiny_bert_path: Path, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GPU default (nested attention, columns joined into one forward) run on CPU: same losses, same weights
+    as the CPU default (grid attention, one forward per column), dropout off."""
+    make_loss, data_name = LOSSES[name]
+    data = {"pairs": _pairs, "triplets": _triplets, "scored": _scored}[data_name](shared_data)
+    results = []
+    for attention in ("grid", "nested"):
+        monkeypatch.setattr(packing, "VARLEN_ATTENTION", attention)
+        model = SentenceTransformer(str(tiny_bert_path), device="cpu")
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(tmp_path / attention),
+            per_device_train_batch_size=6,
+            max_steps=2,
+            optim="sgd",  # Adam would turn float-rounding differences of ~0 gradients into whole steps
+            learning_rate=0.5,
+            seed=7,
+            use_cpu=True,
+            save_strategy="no",
+            logging_steps=1,
+            report_to="none",
+        )
+        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=make_loss(model))
+        trainer.train()
+        losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+        results.append((losses, {key: value.detach().clone() for key, value in model.state_dict().items()}))
+    (grid_losses, grid_weights), (nested_losses, nested_weights) = results
+    assert nested_losses == pytest.approx(grid_losses, abs=1e-5)
+    for key, value in grid_weights.items():
+        torch.testing.assert_close(nested_weights[key], value, atol=1e-5, rtol=1e-4, msg=key)

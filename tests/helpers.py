@@ -7,6 +7,7 @@ import gzip
 from pathlib import Path
 
 import torch
+from datasets import Dataset
 
 
 def read_csv(path: Path, limit: int) -> list[dict[str, str]]:
@@ -15,6 +16,24 @@ def read_csv(path: Path, limit: int) -> list[dict[str, str]]:
     with opener(path, "rt", encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         return [row for _, row in zip(range(limit), reader, strict=False)]
+
+
+def stsb_scored(shared_data: Path, rows: int) -> Dataset:
+    """The first ``rows`` STSb train rows as (sentence1, sentence2, score) with scores in [0, 1]."""
+    found = read_csv(shared_data / "stsb" / "train.csv", rows)
+    return Dataset.from_dict(
+        {
+            "sentence1": [r["sentence1"] for r in found],
+            "sentence2": [r["sentence2"] for r in found],
+            "score": [float(r["score"]) for r in found],
+        }
+    )
+
+
+def caption_pairs(shared_data: Path, rows: int) -> Dataset:
+    """The first ``rows`` Flickr8k train caption pairs as (anchor, positive)."""
+    found = read_csv(shared_data / "flickr8k-captions" / "train_pairs.csv.gz", rows)
+    return Dataset.from_dict({"anchor": [r["anchor"] for r in found], "positive": [r["positive"] for r in found]})
 
 
 def assert_features_close(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor], atol: float = 1e-6) -> None:

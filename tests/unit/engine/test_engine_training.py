@@ -20,12 +20,7 @@ from embedforge.losses import (
     TripletLoss,
 )
 from embedforge.models import packing
-from helpers import read_csv
-
-
-def _pairs(shared_data: Path) -> Dataset:
-    rows = read_csv(shared_data / "flickr8k-captions" / "train_pairs.csv.gz", 24)
-    return Dataset.from_dict({"anchor": [r["anchor"] for r in rows], "positive": [r["positive"] for r in rows]})
+from helpers import caption_pairs, read_csv, stsb_scored
 
 
 def _train(path: Path, data: Dataset, output: Path, layouts: bool, cached: bool) -> tuple[list[float], dict]:
@@ -56,7 +51,7 @@ def _train(path: Path, data: Dataset, output: Path, layouts: bool, cached: bool)
 def test_default_collator_layouts_train_like_the_plain_collator(
     tiny_bert_path: Path, shared_data: Path, tmp_path: Path
 ) -> None:
-    data = _pairs(shared_data)
+    data = caption_pairs(shared_data, 24)
     for cached in (False, True):
         plain_losses, plain_weights = _train(tiny_bert_path, data, tmp_path / "plain", False, cached)
         losses, weights = _train(tiny_bert_path, data, tmp_path / "layouts", True, cached)
@@ -69,17 +64,6 @@ def test_default_collator_layouts_train_like_the_plain_collator(
 def _triplets(shared_data: Path) -> Dataset:
     rows = read_csv(shared_data / "nli" / "triplet" / "validation.csv.gz", 16)
     return Dataset.from_dict({name: [r[name] for r in rows] for name in ("anchor", "positive", "negative")})
-
-
-def _scored(shared_data: Path) -> Dataset:
-    rows = read_csv(shared_data / "stsb" / "train.csv", 16)
-    return Dataset.from_dict(
-        {
-            "sentence1": [r["sentence1"] for r in rows],
-            "sentence2": [r["sentence2"] for r in rows],
-            "score": [float(r["score"]) for r in rows],
-        }
-    )
 
 
 LOSSES = {
@@ -100,7 +84,11 @@ def test_the_gpu_path_trains_like_the_cpu_path(
     """The GPU default (nested attention, columns joined into one forward) run on CPU: same losses, same weights
     as the CPU default (grid attention, one forward per column), dropout off."""
     make_loss, data_name = LOSSES[name]
-    data = {"pairs": _pairs, "triplets": _triplets, "scored": _scored}[data_name](shared_data)
+    data = {
+        "pairs": lambda: caption_pairs(shared_data, 24),
+        "triplets": lambda: _triplets(shared_data),
+        "scored": lambda: stsb_scored(shared_data, 16),
+    }[data_name]()
     results = []
     for attention in ("grid", "nested"):
         monkeypatch.setattr(packing, "VARLEN_ATTENTION", attention)

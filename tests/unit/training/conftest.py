@@ -8,25 +8,18 @@ import pytest
 from datasets import Dataset
 
 from embedforge import SentenceTransformer
-from helpers import read_csv
+from helpers import caption_pairs as caption_pairs_dataset
+from helpers import read_csv, stsb_scored
 
 
 @pytest.fixture
 def stsb_pairs(shared_data: Path) -> Dataset:
-    rows = read_csv(shared_data / "stsb" / "train.csv", 48)
-    return Dataset.from_dict(
-        {
-            "sentence1": [r["sentence1"] for r in rows],
-            "sentence2": [r["sentence2"] for r in rows],
-            "score": [float(r["score"]) for r in rows],
-        }
-    )
+    return stsb_scored(shared_data, 48)
 
 
 @pytest.fixture
 def caption_pairs(shared_data: Path) -> Dataset:
-    rows = read_csv(shared_data / "flickr8k-captions" / "train_pairs.csv.gz", 40)
-    return Dataset.from_dict({"anchor": [r["anchor"] for r in rows], "positive": [r["positive"] for r in rows]})
+    return caption_pairs_dataset(shared_data, 40)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from embedforge.models.dense import Dense
 from embedforge.models.pooling import Pooling
 from embedforge.models.tokenizer.whitespace import WhitespaceTokenizer
 from embedforge.models.word_embeddings import WordEmbeddings
+from spawn_helpers import exit_rank
 
 WORLD_SIZE = 2
 TEXTS = [
@@ -110,6 +111,8 @@ def _rank_worker(rank: int, init_file: str, out_dir: str) -> None:
             {"results": results, "world_size": get_world_size(), **_gather_checks(rank)},
             Path(out_dir) / f"rank{rank}.pt",
         )
+        dist.barrier()  # every rank has saved before any leaves
+        exit_rank()  # skips the gloo teardown that can abort a worker on torch 2.13 (see spawn_helpers)
     finally:
         dist.destroy_process_group()
 

@@ -18,6 +18,7 @@ from embedforge.util.distributed import (
     get_rank,
     get_world_size,
 )
+from spawn_helpers import exit_rank, run_ranks
 
 WORLD_SIZE = 2
 
@@ -87,16 +88,16 @@ def _check_gathers(rank: int) -> None:
         assert should_run is (rank == 0)
 
 
-def _worker(rank: int, init_file: str) -> None:
+def _worker(rank: int, init_file: str, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD_SIZE)
-    try:
-        _check_gathers(rank)
-        dist.barrier()  # both ranks done with every collective before either tears the group down
-    finally:
-        dist.destroy_process_group()
+    _check_gathers(rank)
+    dist.barrier()  # both ranks done with every collective before either leaves
+    (Path(out) / f"rank{rank}.done").write_text("checked", encoding="utf-8")
+    exit_rank()  # skips the gloo teardown that can abort a worker on torch 2.13 (see spawn_helpers)
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available in this build")
 def test_two_process_gloo_gathers(tmp_path: Path):
-    torch.multiprocessing.spawn(_worker, args=(str(tmp_path / "init"),), nprocs=WORLD_SIZE, join=True)
+    run_ranks(_worker, (str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD_SIZE, timeout=120)
+    assert sorted(path.name for path in tmp_path.glob("*.done")) == ["rank0.done", "rank1.done"]

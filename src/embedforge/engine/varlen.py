@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from embedforge.engine.transfer import host_to_device, pins_memory
+
 __all__ = ["JOINABLE_KEYS", "VARLEN_KEY", "VarlenLayout", "add_varlen_layout", "join_columns"]
 
 VARLEN_KEY = "varlen_layout"
@@ -94,11 +96,6 @@ class VarlenLayout:
         return len(self.lengths)
 
     @property
-    def tokens(self) -> int:
-        """Number of real tokens in the batch."""
-        return sum(self.lengths)
-
-    @property
     def device(self) -> torch.device:
         """Where the layout's tensors are."""
         return self.index.device
@@ -116,19 +113,10 @@ class VarlenLayout:
     def slice(self, begin: int, end: int, seq_len: int | None = None) -> VarlenLayout:
         """The layout of texts ``begin .. end - 1`` in a grid cut to ``seq_len`` columns (default: the same width).
 
-        Built on the CPU from the host-side lengths and moved to this layout's device (:meth:`to_async`).
+        Built on the CPU from the host-side lengths and copied to this layout's device without waiting for it.
         """
-        return VarlenLayout.from_lengths(self.lengths[begin:end], seq_len or self.seq_len).to_async(self.device)
-
-    def to_async(self, device: torch.device) -> VarlenLayout:
-        """This CPU-built layout on ``device``, without waiting for the device.
-
-        On CUDA through pinned memory and a non-blocking copy (a copy from pageable memory would wait for the
-        device's queue); on the CPU unchanged.
-        """
-        if device.type == "cpu":
-            return self
-        return (self.pin_memory() if device.type == "cuda" else self).to(device, non_blocking=True)
+        layout = VarlenLayout.from_lengths(self.lengths[begin:end], seq_len or self.seq_len)
+        return host_to_device(layout, self.device, pin=pins_memory(self.device))
 
 
 def add_varlen_layout(features: dict[str, Any]) -> dict[str, Any]:
@@ -171,5 +159,6 @@ def join_columns(columns: list[dict[str, Any]]) -> dict[str, Any] | None:
         parts = [column[name] for column in columns]
         joined[name] = torch.cat([torch.nn.functional.pad(part, (0, width - part.shape[1])) for part in parts])
     lengths = [length for layout in layouts for length in layout.lengths]
-    joined[VARLEN_KEY] = VarlenLayout.from_lengths(lengths, width).to_async(layouts[0].device)
+    device = layouts[0].device
+    joined[VARLEN_KEY] = host_to_device(VarlenLayout.from_lengths(lengths, width), device, pin=pins_memory(device))
     return joined

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from embedforge.engine.transfer import host_to_device, pins_memory
 from embedforge.engine.varlen import VarlenLayout
 
 if TYPE_CHECKING:
     from embedforge.models.base import Features, InputModule
-
-MovableT = TypeVar("MovableT", Tensor, VarlenLayout)
-"""What ``to_device`` moves: tensors and the packed layouts that GPU batches carry (see ``engine.varlen``)."""
 
 PRETOKENIZE_CHUNK = 16384
 """Inputs tokenized (and length-sorted) together; bounds the memory that unpadded token ids take."""
@@ -54,27 +52,10 @@ def restore_order(items: list[Any] | Tensor, order: np.ndarray) -> list[Any] | T
     return [items[i] for i in inverse]
 
 
-def pins_memory(device: torch.device) -> bool:
-    """Whether host->``device`` copies go through pinned memory: for CUDA devices only."""
-    return device.type == "cuda"
-
-
-def host_to_device(value: MovableT, device: torch.device, pin: bool = False) -> MovableT:
-    """``value`` (a tensor or a packed layout) on ``device``; with ``pin``, sent from pinned memory, ``non_blocking``.
-
-    With ``pin``, a value on the CPU is first copied to page-locked memory: the copy is then queued on the current
-    stream (kernels queued after it see the data) and the host does not wait for the device, where a plain copy
-    from pageable memory waits for the stream to drain. PyTorch keeps the pinned buffer alive until the copy ends.
-    """
-    if pin and value.device.type == "cpu":
-        return value.pin_memory().to(device, non_blocking=True)
-    return value.to(device)
-
-
 def to_device(features: Features, device: torch.device, pin: bool = False) -> Features:
     """Move a features dict's tensors and packed layout (``VarlenLayout``) to ``device``; others stay as they are.
 
-    ``pin``: see host_to_device.
+    ``pin``: see :func:`~embedforge.engine.transfer.host_to_device`.
     """
     return {
         key: host_to_device(value, device, pin) if isinstance(value, (Tensor, VarlenLayout)) else value

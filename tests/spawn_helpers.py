@@ -20,7 +20,7 @@ from typing import Any
 
 import torch.multiprocessing as mp
 
-__all__ = ["exit_rank", "free_port", "run_ranks"]
+__all__ = ["exit_rank", "free_port", "leave_group", "run_ranks"]
 
 
 def free_port() -> int:
@@ -46,3 +46,14 @@ def exit_rank() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def leave_group() -> None:
+    """Wait until every rank of the process group has written its results, then :func:`exit_rank`.
+
+    The group is not destroyed: its teardown is what can hang or abort a worker on torch 2.13 (see the module doc).
+    """
+    import torch.distributed as dist
+
+    dist.barrier()
+    exit_rank()

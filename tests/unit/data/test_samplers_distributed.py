@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import torch.distributed as dist
 
-from spawn_helpers import exit_rank, run_ranks
+from spawn_helpers import leave_group, run_ranks
 
 datasets = pytest.importorskip("datasets")
 accelerate_data_loader = pytest.importorskip("accelerate.data_loader")
@@ -189,8 +189,7 @@ def _rank_worker(rank: int, init_file: str, out_dir: str) -> None:
             result[case] = [[index_of[json.dumps(row, sort_keys=True)] for row in rows] for rows in prepared]
             result[f"{case}/len"] = len(prepared)
         (Path(out_dir) / f"rank{rank}.json").write_text(json.dumps(result))
-        dist.barrier()  # every rank has saved before any leaves
-        exit_rank()  # skips the gloo teardown that can abort a worker on torch 2.13 (see spawn_helpers)
+        leave_group()  # every rank has saved; skips the gloo teardown (see spawn_helpers)
     finally:
         dist.destroy_process_group()
 

@@ -24,7 +24,7 @@ from embedforge.models.dense import Dense
 from embedforge.models.pooling import Pooling
 from embedforge.models.tokenizer.whitespace import WhitespaceTokenizer
 from embedforge.models.word_embeddings import WordEmbeddings
-from spawn_helpers import exit_rank
+from spawn_helpers import leave_group
 
 WORLD_SIZE = 2
 TEXTS = [
@@ -111,8 +111,7 @@ def _rank_worker(rank: int, init_file: str, out_dir: str) -> None:
             {"results": results, "world_size": get_world_size(), **_gather_checks(rank)},
             Path(out_dir) / f"rank{rank}.pt",
         )
-        dist.barrier()  # every rank has saved before any leaves
-        exit_rank()  # skips the gloo teardown that can abort a worker on torch 2.13 (see spawn_helpers)
+        leave_group()  # every rank has saved; skips the gloo teardown (see spawn_helpers)
     finally:
         dist.destroy_process_group()
 

@@ -32,7 +32,7 @@ from embedforge.models.dense import Dense
 from embedforge.models.pooling import Pooling
 from embedforge.models.tokenizer.whitespace import WhitespaceTokenizer
 from embedforge.models.word_embeddings import WordEmbeddings
-from spawn_helpers import exit_rank, run_ranks
+from spawn_helpers import leave_group, run_ranks
 
 WORLD_SIZE = 2
 TEXTS = [
@@ -129,8 +129,7 @@ def _rank_worker(rank: int, init_file: str, out_dir: str, bert_path: str) -> Non
             model, guide = (_build_model(0), None) if name.startswith("cmnrl") else bert
             results[name] = _loss_and_grads(model, _loss(name, model, guide, True), local)
         torch.save(results, Path(out_dir) / f"rank{rank}.pt")
-        dist.barrier()  # every rank has saved before any leaves
-        exit_rank()  # skips the gloo teardown that can abort a worker on torch 2.13 (see spawn_helpers)
+        leave_group()  # every rank has saved; skips the gloo teardown (see spawn_helpers)
     finally:
         dist.destroy_process_group()
 

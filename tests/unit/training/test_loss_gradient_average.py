@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from embedforge.training.distributed import average_loss_gradients
-from spawn_helpers import exit_rank, free_port, run_ranks
+from spawn_helpers import free_port, leave_group, run_ranks
 
 WORLD_SIZE = 2
 
@@ -47,8 +47,7 @@ def _worker(rank: int, port: int, out: str) -> None:
     torch.distributed.all_reduce = original
     grads = {name: p.grad for name, p in loss.named_parameters()}
     torch.save({"grads": grads, "calls": calls}, Path(out) / f"rank{rank}.pt")
-    torch.distributed.barrier()  # both ranks have saved before either leaves
-    exit_rank()  # skips the gloo teardown that can abort a worker on torch 2.13 (see spawn_helpers)
+    leave_group()  # every rank has saved; skips the gloo teardown (see spawn_helpers)
 
 
 def test_loss_gradients_become_the_mean_over_ranks(tmp_path: Path) -> None:

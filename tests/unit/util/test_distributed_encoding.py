@@ -21,7 +21,7 @@ from embedforge.models.pooling import Pooling
 from embedforge.models.tokenizer.whitespace import WhitespaceTokenizer
 from embedforge.models.word_embeddings import WordEmbeddings
 from embedforge.util.distributed import distributed_evaluation
-from spawn_helpers import exit_rank, run_ranks
+from spawn_helpers import leave_group, run_ranks
 
 WORLD_SIZE = 2
 TEXTS = [f"sentence {i} about topic {i % 3} and word {i * 7 % 5}" for i in range(9)]  # 9: uneven shares
@@ -78,8 +78,7 @@ def _rank_worker(rank: int, init_file: str, out_dir: str) -> None:
         except (ValueError, RuntimeError) as error:
             result["error"] = f"{type(error).__name__}: {error}"
         torch.save(result, Path(out_dir) / f"rank{rank}.pt")
-        dist.barrier()  # every rank has saved before any leaves
-        exit_rank()  # skips the gloo teardown that can abort a worker on torch 2.13 (see spawn_helpers)
+        leave_group()  # every rank has saved; skips the gloo teardown (see spawn_helpers)
     finally:
         dist.destroy_process_group()
 

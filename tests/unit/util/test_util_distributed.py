@@ -18,7 +18,7 @@ from embedforge.util.distributed import (
     get_rank,
     get_world_size,
 )
-from spawn_helpers import exit_rank, run_ranks
+from spawn_helpers import leave_group, run_ranks
 
 WORLD_SIZE = 2
 
@@ -92,9 +92,8 @@ def _worker(rank: int, init_file: str, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD_SIZE)
     _check_gathers(rank)
-    dist.barrier()  # both ranks done with every collective before either leaves
     (Path(out) / f"rank{rank}.done").write_text("checked", encoding="utf-8")
-    exit_rank()  # skips the gloo teardown that can abort a worker on torch 2.13 (see spawn_helpers)
+    leave_group()  # every rank has checked; skips the gloo teardown (see spawn_helpers)
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available in this build")

@@ -1,8 +1,11 @@
-"""Tiny models built in code for the tests: a WordPiece tokenizer, a 2-layer BERT, a 2-layer BERT classifier."""
+"""Tiny models built in code for the tests: a WordPiece tokenizer, a 2-layer BERT, a 2-layer BERT classifier, a
+seeded word-embedding bi-encoder."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 WORDS = (
     "the a an of to and in is was for on that with as by at from it this be are or his her "
@@ -64,3 +67,23 @@ def build_tiny_classifier(folder: Path, num_labels: int = 1, seed: int = 0) -> P
     torch.manual_seed(seed)
     BertForSequenceClassification(config).eval().save_pretrained(str(folder))
     return folder
+
+
+def build_word_embedding_model(texts: Sequence[str], dim: int) -> Any:
+    """A small trainable bi-encoder, the same in every process: word embeddings over the words of ``texts``, mean
+    pooling and a ``dim``-to-``dim`` Dense layer, all seeded (no dropout)."""
+    import torch
+
+    from embedforge import SentenceTransformer
+    from embedforge.models.dense import Dense
+    from embedforge.models.pooling import Pooling
+    from embedforge.models.tokenizer.whitespace import WhitespaceTokenizer
+    from embedforge.models.word_embeddings import WordEmbeddings
+
+    vocab = ["[PAD]", *sorted({word for text in texts for word in text.split()})]
+    generator = torch.Generator().manual_seed(0)
+    embeddings = WordEmbeddings(
+        WhitespaceTokenizer(vocab, stop_words=()), torch.randn(len(vocab), dim, generator=generator), True
+    )
+    dense = Dense(dim, dim, init_weight=torch.randn(dim, dim, generator=generator), init_bias=torch.zeros(dim))
+    return SentenceTransformer(modules=[embeddings, Pooling(dim, "mean"), dense], device="cpu")

@@ -21,10 +21,7 @@ from transformers import TrainerCallback
 from embedforge import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from embedforge.evaluation import EmbeddingSimilarityEvaluator
 from embedforge.losses import CosineSimilarityLoss, SoftmaxLoss
-from embedforge.models.dense import Dense
-from embedforge.models.pooling import Pooling
-from embedforge.models.tokenizer.whitespace import WhitespaceTokenizer
-from embedforge.models.word_embeddings import WordEmbeddings
+from model_builders import build_word_embedding_model
 from spawn_helpers import exit_rank, free_port, run_ranks
 
 WORLD_SIZE = 2
@@ -71,13 +68,7 @@ def set_launcher_env(rank: int, port: int) -> None:
 
 def build_model() -> SentenceTransformer:
     """The same small trainable bi-encoder in every process (seeded; no dropout)."""
-    vocab = ["[PAD]", *sorted({word for text in TEXTS for word in text.split()})]
-    generator = torch.Generator().manual_seed(0)
-    embeddings = WordEmbeddings(
-        WhitespaceTokenizer(vocab, stop_words=()), torch.randn(len(vocab), 16, generator=generator), True
-    )
-    dense = Dense(16, 16, init_weight=torch.randn(16, 16, generator=generator), init_bias=torch.zeros(16))
-    return SentenceTransformer(modules=[embeddings, Pooling(16, "mean"), dense], device="cpu")
+    return build_word_embedding_model(TEXTS, 16)
 
 
 def scored_pairs(rows: int = 32) -> Dataset:

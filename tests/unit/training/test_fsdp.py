@@ -18,24 +18,15 @@ from datasets import Dataset
 
 from embedforge import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from embedforge.losses import MultipleNegativesRankingLoss
-from embedforge.models.dense import Dense
-from embedforge.models.pooling import Pooling
-from embedforge.models.tokenizer.whitespace import WhitespaceTokenizer
-from embedforge.models.word_embeddings import WordEmbeddings
 from embedforge.training.fsdp import FSDPConfigurationError, check_fsdp, full_weights
+from model_builders import build_word_embedding_model
 from spawn_helpers import exit_rank, free_port, run_ranks
 
 TEXTS = [f"text number {i} word{i % 5}" for i in range(16)]
 
 
 def _model() -> SentenceTransformer:
-    vocab = ["[PAD]", *sorted({word for text in TEXTS for word in text.split()})]
-    generator = torch.Generator().manual_seed(0)
-    embeddings = WordEmbeddings(
-        WhitespaceTokenizer(vocab, stop_words=()), torch.randn(len(vocab), 8, generator=generator), True
-    )
-    dense = Dense(8, 8, init_weight=torch.randn(8, 8, generator=generator), init_bias=torch.zeros(8))
-    return SentenceTransformer(modules=[embeddings, Pooling(8, "mean"), dense], device="cpu")
+    return build_word_embedding_model(TEXTS, 8)
 
 
 def _trainer(output_dir: Path, **fsdp_args: object) -> SentenceTransformerTrainer:

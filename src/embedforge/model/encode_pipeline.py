@@ -26,6 +26,8 @@ import torch
 
 from embedforge.model import batching
 
+__all__ = ["FIRST_CHUNK", "PREFETCH", "RAMP", "PipelineMode", "chunk_sizes", "run_pipelined", "split_chunks"]
+
 PREFETCH: bool | None = None
 """Tokenize the next chunk in a background thread: None (default) on for models on CUDA only; True/False force it."""
 

@@ -56,7 +56,9 @@ BACKEND_LAYOUTS: dict[str, BackendLayout] = {
     "onnx": BackendLayout(
         "ONNX", "model.onnx", "*.onnx", (), ("provider", "session_options", "provider_options", "streams")
     ),
-    "openvino": BackendLayout("OpenVINO", "openvino_model.xml", "openvino*.xml", (".bin",), ("ov_config", "device")),
+    "openvino": BackendLayout(
+        "OpenVINO", "openvino_model.xml", "openvino*.xml", (".bin",), ("ov_config", "device", "short_sequence_length")
+    ),
 }
 """The two backends besides torch."""
 

@@ -129,3 +129,64 @@ def test_throughput_hint_runs_streams_concurrently_with_the_same_results(bi_enco
     assert latency.transformers_model.streams == 1
     texts = [f"sentence number {i} " + "word " * (i % 13) for i in range(70)]
     np.testing.assert_allclose(default.encode(texts, batch_size=8), latency.encode(texts, batch_size=8), atol=1e-5)
+
+
+def _runtime_layer_types(compiled: object) -> set[str]:
+    return {op.get_rt_info()["layerType"].astype(str) for op in compiled.get_runtime_model().get_ops()}
+
+
+def test_short_batches_run_on_a_compilation_without_snippets(bi_encoder_path: Path) -> None:
+    from embedforge.backend.openvino_model import SHORT_SEQUENCE_LENGTH
+
+    short_texts = ["a cat", "dogs run", "x", "the fox"]
+    long_texts = [" ".join(["word"] * 40) + f" {i}" for i in range(4)]
+    plain = SentenceTransformer(
+        str(bi_encoder_path), backend="openvino", device="cpu", model_kwargs={"short_sequence_length": 0}
+    )
+    model = SentenceTransformer(
+        str(bi_encoder_path), backend="openvino", device="cpu", model_kwargs={"short_sequence_length": 16}
+    )
+    runtime = model.transformers_model
+    assert (
+        SentenceTransformer(
+            str(bi_encoder_path), backend="openvino", device="cpu"
+        ).transformers_model.short_sequence_length
+        == SHORT_SEQUENCE_LENGTH
+    )
+    assert plain.transformers_model.short_sequence_length == 0
+    np.testing.assert_allclose(model.encode(long_texts), plain.encode(long_texts), atol=1e-5)
+    assert runtime._short_pool is None  # long batches only: the second compilation is never made
+    np.testing.assert_allclose(model.encode(short_texts), plain.encode(short_texts), atol=1e-5)
+    short = runtime._short_pool
+    assert short is not None and short is not runtime.pool and short.streams == runtime.streams
+    # the main compilation fuses attention and LayerNorm into snippets subgraphs, the short one does not
+    assert "Subgraph" in _runtime_layer_types(runtime.compiled)
+    assert "Subgraph" not in _runtime_layer_types(short.compiled)
+    mixed = short_texts + long_texts
+    np.testing.assert_allclose(model.encode(mixed, batch_size=2), plain.encode(mixed, batch_size=2), atol=1e-5)
+
+
+def test_short_sequence_length_off_with_own_snippets_mode_or_rejected_properties(
+    bi_encoder_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from embedforge.backend import openvino_model
+
+    own = SentenceTransformer(
+        str(bi_encoder_path),
+        backend="openvino",
+        device="cpu",
+        model_kwargs={"ov_config": {"SNIPPETS_MODE": "DISABLE"}},
+    )
+    assert own.transformers_model.short_sequence_length == 0
+    with pytest.raises(ValueError, match="short_sequence_length must be a whole number of tokens >= 0"):
+        SentenceTransformer(
+            str(bi_encoder_path), backend="openvino", device="cpu", model_kwargs={"short_sequence_length": -1}
+        )
+    monkeypatch.setattr(openvino_model, "SHORT_SEQUENCE_PROPERTIES", {"NO_SUCH_OPENVINO_PROPERTY": "1"})
+    model = SentenceTransformer(str(bi_encoder_path), backend="openvino", device="cpu")
+    reference = SentenceTransformer(str(bi_encoder_path), device="cpu").encode(TEXTS)
+    with caplog.at_level(logging.INFO, logger="embedforge.backend.openvino_model"):
+        np.testing.assert_allclose(model.encode(TEXTS), reference, atol=1e-5)
+    assert "all batches run on one compilation" in caplog.text
+    runtime = model.transformers_model
+    assert runtime.short_sequence_length == 0 and runtime._short_pool is runtime.pool

@@ -42,7 +42,7 @@ from typing import Any
 
 from gpu_configs import ENCODE_CONFIGS, TRAIN_CONFIGS, EncodeConfig, TrainConfig, smoke_encode, smoke_train
 from gpu_data import ENCODE_DATA, TRAIN_DATA
-from gpu_encode import load_model, run_encode
+from gpu_encode import load_model, run_compiled_encode, run_encode
 from gpu_flops import peak_tflops, training_work
 from gpu_models import minilm_source, write_model_folder
 from gpu_report import ResultFile, machine, print_train_summary, summarize_train, versions
@@ -89,6 +89,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--encode", nargs="*", choices=[c.name for c in ENCODE_CONFIGS], default=None, help="default: all"
     )
     parser.add_argument("--ef-variants", nargs="+", choices=sorted(EF_VARIANTS), default=["default"])
+    parser.add_argument(
+        "--ef-encode-compiled",
+        action="store_true",
+        help="after each encode config, compare embedforge compiled (model.compile(dynamic=True)) with ST as well",
+    )
     parser.add_argument(
         "--st-compile",
         nargs="*",
@@ -238,6 +243,33 @@ def load_pair(folder: Path, device: str, dtype: str) -> dict[str, Any]:
     return {"models": models, "reached_by": how}
 
 
+def compiled_encode(suite: Suite, config: EncodeConfig, theirs: Any, dtype: str, texts: list[str]) -> None:
+    """embedforge with ``model.compile(dynamic=True)`` against the same ST model, in a run of its own (its warm-up
+    includes the compilation), so that a failing compile costs only this figure."""
+    key = (config.name, "encode-compiled")
+    if not suite.budget.allows(key, 90.0):
+        suite.skip(f"encode {config.name} compiled")
+        return
+    start = time.perf_counter()
+    folder = suite.models / config.model
+    result = guarded(
+        suite,
+        f"encode {config.name} compiled",
+        run_compiled_encode,
+        folder,
+        theirs,
+        config,
+        texts,
+        suite.args.device,
+        dtype,
+    )
+    suite.budget.record(key, time.perf_counter() - start)
+    suite.document["encode"][config.name]["compiled"] = result
+    if "ratio" in result:
+        log(f"encode {config.name} compiled: embedforge/ST {result['ratio']:.3f}; agreement {result['agreement']}")
+    suite.results.write()
+
+
 def encode_section(suite: Suite, configs: list[EncodeConfig]) -> None:
     """Both libraries' models loaded once per folder, then every encode config."""
     dtype = "bfloat16" if suite.bf16 else "float32"
@@ -263,6 +295,8 @@ def encode_section(suite: Suite, configs: list[EncodeConfig]) -> None:
         if "ratio" in result:
             log(f"encode {config.name}: embedforge/ST {result['ratio']:.3f}; agreement {result['agreement']}")
         suite.results.write()
+        if suite.args.ef_encode_compiled and "ratio" in result:
+            compiled_encode(suite, config, models[ST], dtype, texts)
     loaded.clear()
     if suite.args.device.startswith("cuda"):
         import torch

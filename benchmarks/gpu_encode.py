@@ -88,3 +88,13 @@ def run_encode(models: dict[str, Any], config: EncodeConfig, texts: list[str], d
         result["ratio"] = ours["texts_per_s_total"] / theirs["texts_per_s_total"]
         result["ratio_per_repeat"] = [b / a for a, b in zip(ours["seconds"], theirs["seconds"], strict=True)]
     return result
+
+
+def run_compiled_encode(
+    folder: Path, theirs: Any, config: EncodeConfig, texts: list[str], device: str, dtype_name: str
+) -> dict[str, Any]:
+    """``run_encode`` of a fresh embedforge model compiled with ``model.compile(dynamic=True)`` against ``theirs``."""
+    ours, reached_by = load_model(EMBEDFORGE, folder, device, dtype_name)
+    ours.compile(dynamic=True)
+    result = run_encode({EMBEDFORGE: ours, ST: theirs}, config, texts, device)
+    return {**result, "reached_by": reached_by}

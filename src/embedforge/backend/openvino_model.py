@@ -35,8 +35,18 @@ SHORT_SEQUENCE_PROPERTIES: dict[str, str] = {"SNIPPETS_MODE": "DISABLE"}
 kernels instead of its fused snippets subgraphs, whose per-shape set-up does not pay off on short sequences."""
 
 
+_FIRST_INFER_LOCK = threading.Lock()
+_first_infer_done = threading.Event()
+
+
 class _RequestPool:
-    """A compiled model and one infer request per stream, handed out to concurrent ``run`` calls."""
+    """A compiled model and one infer request per stream, handed out to concurrent ``run`` calls.
+
+    The process's first inference runs alone: OpenVINO's Python binding initialises a static on its first
+    conversion of a numpy input, and two threads arriving there together deadlocked (one held the static's guard
+    and waited for the GIL, the other held the GIL and waited for the guard; seen in 2 of 6 runs when both streams
+    started on a freshly compiled model at the same instant).
+    """
 
     def __init__(self, compiled: Any) -> None:
         self.compiled = compiled
@@ -46,6 +56,14 @@ class _RequestPool:
             self.free.put(compiled.create_infer_request())
 
     def infer(self, inputs: dict[str, np.ndarray], output_index: int) -> np.ndarray:
+        if not _first_infer_done.is_set():
+            with _FIRST_INFER_LOCK:
+                result = self._infer(inputs, output_index)
+                _first_infer_done.set()
+                return result
+        return self._infer(inputs, output_index)
+
+    def _infer(self, inputs: dict[str, np.ndarray], output_index: int) -> np.ndarray:
         request = self.free.get()
         try:
             request.infer(inputs, share_inputs=True)

@@ -41,3 +41,22 @@ def assert_features_close(ours: dict[str, torch.Tensor], theirs: dict[str, torch
     assert set(ours) == set(theirs)
     for key, value in theirs.items():
         torch.testing.assert_close(ours[key], value, atol=atol, rtol=0)
+
+
+def short_run_arguments(output: Path, steps: int, **overrides: object) -> object:
+    """Training arguments for a few logged CPU steps of batch 8 (seed 7, lr 1e-3, no checkpoints), with overrides."""
+    from embedforge import SentenceTransformerTrainingArguments
+
+    settings: dict[str, object] = {
+        "output_dir": str(output),
+        "per_device_train_batch_size": 8,
+        "max_steps": steps,
+        "learning_rate": 1e-3,
+        "seed": 7,
+        "use_cpu": True,
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "report_to": "none",
+    }
+    settings.update(overrides)
+    return SentenceTransformerTrainingArguments(**settings)

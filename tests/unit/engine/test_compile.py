@@ -10,10 +10,10 @@ import pytest
 import torch
 from datasets import Dataset
 
-from embedforge import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from embedforge import SentenceTransformer, SentenceTransformerTrainer
 from embedforge.engine.varlen import VARLEN_KEY
 from embedforge.losses import MultipleNegativesRankingLoss
-from helpers import caption_pairs
+from helpers import caption_pairs, short_run_arguments
 
 
 def _without_dropout(path: Path) -> Path:
@@ -27,18 +27,7 @@ def _without_dropout(path: Path) -> Path:
 
 def _train(path: Path, data: Dataset, output: Path, compiled: bool) -> tuple[list[float], dict[str, torch.Tensor]]:
     model = SentenceTransformer(str(path), device="cpu")
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(output),
-        per_device_train_batch_size=8,
-        max_steps=4,
-        learning_rate=1e-3,
-        seed=7,
-        use_cpu=True,
-        save_strategy="no",
-        logging_steps=1,
-        report_to="none",
-        torch_compile=compiled,
-    )
+    args = short_run_arguments(output, 4, torch_compile=compiled)
     loss = MultipleNegativesRankingLoss(model)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
     assert all(VARLEN_KEY in features for features in trainer.data_collator([data[0]])["sentence_features"])

@@ -9,7 +9,7 @@ import pytest
 import torch
 from datasets import Dataset
 
-from embedforge import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from embedforge import SentenceTransformer, SentenceTransformerTrainer
 from embedforge.data.collator import SentenceTransformerDataCollator
 from embedforge.engine.varlen import VARLEN_KEY
 from embedforge.losses import (
@@ -20,7 +20,7 @@ from embedforge.losses import (
     TripletLoss,
 )
 from embedforge.models import packing
-from helpers import caption_pairs, read_csv, stsb_scored
+from helpers import caption_pairs, read_csv, short_run_arguments, stsb_scored
 
 
 def _train(path: Path, data: Dataset, output: Path, layouts: bool, cached: bool) -> tuple[list[float], dict]:
@@ -28,17 +28,7 @@ def _train(path: Path, data: Dataset, output: Path, layouts: bool, cached: bool)
     loss = (
         CachedMultipleNegativesRankingLoss(model, mini_batch_size=3) if cached else MultipleNegativesRankingLoss(model)
     )
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(output),
-        per_device_train_batch_size=8,
-        max_steps=3,
-        learning_rate=1e-3,
-        seed=7,
-        use_cpu=True,
-        save_strategy="no",
-        logging_steps=1,
-        report_to="none",
-    )
+    args = short_run_arguments(output, 3)
     collator = None if layouts else SentenceTransformerDataCollator(tokenize_fn=model.tokenize)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss, data_collator=collator)
     batch = trainer.data_collator([data[0], data[1]])
@@ -96,17 +86,9 @@ def test_the_gpu_path_trains_like_the_cpu_path(
         for module in model.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = 0.0
-        args = SentenceTransformerTrainingArguments(
-            output_dir=str(tmp_path / attention),
-            per_device_train_batch_size=6,
-            max_steps=2,
-            optim="sgd",  # Adam would turn float-rounding differences of ~0 gradients into whole steps
-            learning_rate=0.5,
-            seed=7,
-            use_cpu=True,
-            save_strategy="no",
-            logging_steps=1,
-            report_to="none",
+        # SGD: Adam would turn float-rounding differences of ~0 gradients into whole steps
+        args = short_run_arguments(
+            tmp_path / attention, 2, per_device_train_batch_size=6, optim="sgd", learning_rate=0.5
         )
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=make_loss(model))
         trainer.train()

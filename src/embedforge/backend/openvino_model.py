@@ -32,7 +32,8 @@ faster (float32 5-12 %, int8 up to 16 %), so longer batches keep it. See docs/ba
 
 SHORT_SEQUENCE_PROPERTIES: dict[str, str] = {"SNIPPETS_MODE": "DISABLE"}
 """What the short-sequence compilation changes: OpenVINO's CPU plugin runs attention and LayerNorm as separate
-kernels instead of its fused snippets subgraphs, whose per-shape set-up does not pay off on short sequences."""
+kernels instead of its fused snippets subgraphs, which cost more than they save on short sequences (most when the
+batch shape changes from batch to batch)."""
 
 
 _FIRST_INFER_LOCK = threading.Lock()
@@ -56,6 +57,7 @@ class _RequestPool:
             self.free.put(compiled.create_infer_request())
 
     def infer(self, inputs: dict[str, np.ndarray], output_index: int) -> np.ndarray:
+        """Run ``inputs`` on a free request; a copy of output ``output_index`` (the request's buffer is reused)."""
         if not _first_infer_done.is_set():
             with _FIRST_INFER_LOCK:
                 result = self._infer(inputs, output_index)

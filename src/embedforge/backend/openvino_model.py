@@ -60,9 +60,10 @@ class _RequestPool:
         """Run ``inputs`` on a free request; a copy of output ``output_index`` (the request's buffer is reused)."""
         if not _first_infer_done.is_set():
             with _FIRST_INFER_LOCK:
-                result = self._infer(inputs, output_index)
-                _first_infer_done.set()
-                return result
+                if not _first_infer_done.is_set():  # threads that waited here run concurrently again
+                    result = self._infer(inputs, output_index)
+                    _first_infer_done.set()
+                    return result
         return self._infer(inputs, output_index)
 
     def _infer(self, inputs: dict[str, np.ndarray], output_index: int) -> np.ndarray:
@@ -149,6 +150,8 @@ class OpenVINOModel(BackendModel):
 
     def short_pool(self) -> _RequestPool:
         """The short-sequence compilation, compiled on first use; the main one where OpenVINO rejects its properties."""
+        if self._short_pool is not None:  # every short batch after the first: no lock
+            return self._short_pool
         with self._short_lock:
             if self._short_pool is None:
                 properties = {**self.ov_config, **SHORT_SEQUENCE_PROPERTIES}

@@ -5,9 +5,13 @@ from __future__ import annotations
 import csv
 import gzip
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from datasets import Dataset
+
+if TYPE_CHECKING:
+    from embedforge import SentenceTransformerTrainingArguments
 
 
 def read_csv(path: Path, limit: int) -> list[dict[str, str]]:
@@ -43,7 +47,7 @@ def assert_features_close(ours: dict[str, torch.Tensor], theirs: dict[str, torch
         torch.testing.assert_close(ours[key], value, atol=atol, rtol=0)
 
 
-def short_run_arguments(output: Path, steps: int, **overrides: object) -> object:
+def short_run_arguments(output: Path, steps: int, **overrides: object) -> SentenceTransformerTrainingArguments:
     """Training arguments for a few logged CPU steps of batch 8 (seed 7, lr 1e-3, no checkpoints), with overrides."""
     from embedforge import SentenceTransformerTrainingArguments
 

@@ -252,16 +252,9 @@ def compiled_encode(suite: Suite, config: EncodeConfig, theirs: Any, dtype: str,
         return
     start = time.perf_counter()
     folder = suite.models / config.model
+    device = suite.args.device
     result = guarded(
-        suite,
-        f"encode {config.name} compiled",
-        run_compiled_encode,
-        folder,
-        theirs,
-        config,
-        texts,
-        suite.args.device,
-        dtype,
+        suite, f"encode {config.name} compiled", run_compiled_encode, folder, theirs, config, texts, device, dtype
     )
     suite.budget.record(key, time.perf_counter() - start)
     suite.document["encode"][config.name]["compiled"] = result

@@ -6,14 +6,18 @@ OpenVINO float32 and static int8 calibrated on STSb train sentences; each runtim
 streams and with one batch at a time on all threads: ``streams=1`` / the ``LATENCY`` hint; OpenVINO also with one
 compilation for every batch, ``short_sequence_length=0``),
 then encodes the STSb test sentences (2,758 texts, batch 32) with every
-configuration and with sentence-transformers 6.2 (torch backend) in the same process. Configurations take turns
-within each repeat (the order rotates), so all see the same background load; the ratio to ST is the median of
-the per-repeat ratios. Quality: the largest absolute difference to embedforge's torch embeddings, and STSb test
-Spearman (cosine) of each configuration.
+configuration and with sentence-transformers 6.2 (torch backend) in the same process. Each pass of a configuration
+is paired with a pass of ST right beside it (ST first in even repeats, second in odd ones), so both sides of a
+ratio see the same background load; configurations take turns within each repeat (the order rotates). The ratio
+to ST is the median of the per-repeat paired ratios; ST's texts/s is the median over all its passes. Quality: the
+largest absolute difference to embedforge's torch embeddings, and STSb test Spearman (cosine) of each configuration.
+``--configs`` measures only the named configurations (ST is always measured; embedforge's torch model is always
+loaded, as the reference for the differences).
 
 Usage::
 
     python benchmarks/backends.py --threads 2 --repeats 5 --output benchmarks/results/backends.json
+    python benchmarks/backends.py --configs onnx_fp32 openvino_fp32 --repeats 10
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
+BASELINE = "st_torch"
+REFERENCE = "torch"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -49,6 +55,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N test pairs (smoke runs)")
     parser.add_argument("--calibration-samples", type=int, default=300)
     parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON here")
+    parser.add_argument("--configs", nargs="+", default=None, help="measure only these configurations")
     return parser.parse_args(argv)
 
 
@@ -135,6 +142,16 @@ def configurations(folder: Path) -> dict[str, Callable[[], Any]]:
     }
 
 
+def selected(available: list[str], wanted: list[str] | None) -> list[str]:
+    """The configurations to measure, in the table's order: ``wanted`` (all by default), always with ST."""
+    if wanted is None:
+        return available
+    unknown = sorted(set(wanted) - set(available))
+    if unknown:
+        raise SystemExit(f"Unknown configurations {unknown}; choose from {available}.")
+    return [name for name in available if name == BASELINE or name in wanted]
+
+
 def spearman(a: np.ndarray, b: np.ndarray, gold: list[float]) -> float:
     from scipy.stats import spearmanr
 
@@ -143,19 +160,38 @@ def spearman(a: np.ndarray, b: np.ndarray, gold: list[float]) -> float:
     return float(spearmanr((a * b).sum(axis=1), gold).statistic)
 
 
-def measure(models: dict[str, Any], texts: list[str], batch_size: int, repeats: int) -> dict[str, list[float]]:
-    """Seconds per full pass, per configuration; configurations take turns, the order rotating each repeat."""
-    names = list(models)
-    for name in names:  # warm-up
-        models[name].encode(texts[:64], batch_size=batch_size)
-    seconds: dict[str, list[float]] = {name: [] for name in names}
+def measure(
+    models: dict[str, Any], texts: list[str], batch_size: int, repeats: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Seconds per full pass of each configuration, and of the ST pass paired with each of them.
+
+    Returns:
+        ``(seconds, baseline_seconds)``: per configuration, its pass times and the times of the ST passes paired
+        with them, one per repeat. ST's own entries hold all its passes.
+    """
+    names = [name for name in models if name != BASELINE]
+    for model in models.values():  # warm-up
+        model.encode(texts[:64], batch_size=batch_size)
+    seconds: dict[str, list[float]] = {name: [] for name in models}
+    baseline_seconds: dict[str, list[float]] = {name: [] for name in models}
+
+    def timed(name: str) -> float:
+        start = time.perf_counter()
+        models[name].encode(texts, batch_size=batch_size)
+        return time.perf_counter() - start
+
     for repeat in range(repeats):
-        order = names[repeat % len(names) :] + names[: repeat % len(names)]
-        for name in order:
-            start = time.perf_counter()
-            models[name].encode(texts, batch_size=batch_size)
-            seconds[name].append(time.perf_counter() - start)
-    return seconds
+        shift = repeat % max(1, len(names))
+        for name in names[shift:] + names[:shift]:
+            if repeat % 2 == 0:
+                baseline, own = timed(BASELINE), timed(name)
+            else:
+                own, baseline = timed(name), timed(BASELINE)
+            seconds[name].append(own)
+            baseline_seconds[name].append(baseline)
+            seconds[BASELINE].append(baseline)
+    baseline_seconds[BASELINE] = list(seconds[BASELINE])
+    return seconds, baseline_seconds
 
 
 def machine(threads: int) -> dict[str, Any]:
@@ -187,13 +223,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = Path(scratch) / "model"
         shutil.copytree(args.model, folder)
         export_seconds = export_all(folder, args.data, args.calibration_samples)
-        models = {name: load() for name, load in configurations(folder).items()}
-        seconds = measure(models, texts, args.batch_size, args.repeats)
-        reference = models["torch"].encode(texts, batch_size=args.batch_size)
+        loaders = configurations(folder)
+        models = {name: loaders[name]() for name in selected(list(loaders), args.configs)}
+        seconds, baseline_seconds = measure(models, texts, args.batch_size, args.repeats)
+        reference_model = models[REFERENCE] if REFERENCE in models else loaders[REFERENCE]()
+        reference = reference_model.encode(texts, batch_size=args.batch_size)
         results = {}
         for name, model in models.items():
             embeddings = model.encode(texts, batch_size=args.batch_size)
-            ratios = [st / ours for st, ours in zip(seconds["st_torch"], seconds[name], strict=True)]
+            ratios = [st / ours for st, ours in zip(baseline_seconds[name], seconds[name], strict=True)]
             results[name] = {
                 "texts_per_s": len(texts) / statistics.median(seconds[name]),
                 "ratio_vs_st_torch": statistics.median(ratios),
@@ -206,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "texts": len(texts),
         "batch_size": args.batch_size,
         "repeats": args.repeats,
+        "pairing": "each configuration pass beside an ST pass (ST first in even repeats, second in odd ones)",
         "export_seconds": export_seconds,
         "results": results,
     }

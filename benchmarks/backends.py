@@ -6,11 +6,12 @@ OpenVINO float32 and static int8 calibrated on STSb train sentences; each runtim
 streams and with one batch at a time on all threads: ``streams=1`` / the ``LATENCY`` hint; OpenVINO also with one
 compilation for every batch, ``short_sequence_length=0``),
 then encodes the STSb test sentences (2,758 texts, batch 32) with every
-configuration and with sentence-transformers 6.2 (torch backend) in the same process. Each pass of a configuration
-is paired with a pass of ST right beside it (ST first in even repeats, second in odd ones), so both sides of a
-ratio see the same background load; configurations take turns within each repeat (the order rotates). The ratio
-to ST is the median of the per-repeat paired ratios; ST's texts/s is the median over all its passes. Quality: the
-largest absolute difference to embedforge's torch embeddings, and STSb test Spearman (cosine) of each configuration.
+configuration and with sentence-transformers 6.2 (torch backend) in the same process. After one untimed
+warm-up pass of each, every timed pass of a configuration is paired with a pass of ST right beside it (ST first in
+even repeats, second in odd ones), so both sides of a ratio see the same background load; configurations take
+turns within each repeat (the order rotates). The ratio to ST is the median of the per-repeat paired ratios; ST's
+texts/s is the median over all its passes. Quality: the largest absolute difference to embedforge's torch
+embeddings, and STSb test Spearman (cosine) of each configuration.
 ``--configs`` measures only the named configurations (ST is always measured; embedforge's torch model is always
 loaded, as the reference for the differences).
 
@@ -170,8 +171,8 @@ def measure(
         with them, one per repeat. ST's own entries hold all its passes.
     """
     names = [name for name in models if name != BASELINE]
-    for model in models.values():  # warm-up
-        model.encode(texts[:64], batch_size=batch_size)
+    for model in models.values():  # warm-up: one full pass (OpenVINO compiles kernels per new input shape)
+        model.encode(texts, batch_size=batch_size)
     seconds: dict[str, list[float]] = {name: [] for name in models}
     baseline_seconds: dict[str, list[float]] = {name: [] for name in models}
 

@@ -149,7 +149,9 @@ def selected(available: list[str], wanted: list[str] | None) -> list[str]:
         return available
     unknown = sorted(set(wanted) - set(available))
     if unknown:
-        raise SystemExit(f"Unknown configurations {unknown}; choose from {available}.")
+        raise SystemExit(f"Unknown configurations {unknown} in --configs; choose from {available}.")
+    if not set(wanted) - {BASELINE}:
+        raise SystemExit(f"--configs needs a configuration to compare with {BASELINE}; choose from {available}.")
     return [name for name in available if name == BASELINE or name in wanted]
 
 

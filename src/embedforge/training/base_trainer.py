@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
 
 from embedforge.data.validation import as_dataset_dict, validate_datasets
+from embedforge.engine.compile_notice import compile_notice
 from embedforge.engine.gpu_defaults import apply_gpu_defaults
 from embedforge.training import checkpoints, dataloaders, distributed, fsdp
 from embedforge.training.arguments import BaseTrainingArguments
@@ -118,6 +119,8 @@ class BaseTrainer(Trainer, ABC):
         changes = apply_gpu_defaults(args, model, datasets=datasets, data_collator=data_collator)
         if changes:
             logger.info("embedforge GPU defaults: %s.", "; ".join(changes))
+        if notice := compile_notice(args):
+            logger.info(notice)
         if data_collator is None:
             data_collator = self.default_collator(model, args)
         super().__init__(

@@ -8,25 +8,22 @@ from pathlib import Path
 import pytest
 from datasets import Dataset
 
-from embedforge import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from embedforge import SentenceTransformer, SentenceTransformerTrainer
 from embedforge.engine.compile_notice import compile_notice
 from embedforge.losses import MultipleNegativesRankingLoss
-
-
-def make_args(tmp_path: Path, **kwargs: object) -> SentenceTransformerTrainingArguments:
-    return SentenceTransformerTrainingArguments(output_dir=str(tmp_path / "out"), report_to="none", **kwargs)
+from helpers import short_run_arguments
 
 
 def test_no_notice_without_compilation(tmp_path: Path) -> None:
-    assert compile_notice(make_args(tmp_path)) is None
+    assert compile_notice(short_run_arguments(tmp_path, 1)) is None
 
 
 def test_notice_names_backend_mode_and_the_compiling_steps(tmp_path: Path) -> None:
-    plain = compile_notice(make_args(tmp_path, torch_compile=True))
+    plain = compile_notice(short_run_arguments(tmp_path, 1, torch_compile=True))
     assert plain is not None
     assert plain.startswith("torch_compile=True (backend 'inductor', mode 'default'): the first training step compiles")
     assert "compiles once more, with dynamic shapes" in plain
-    chosen = compile_notice(make_args(tmp_path, torch_compile=True, torch_compile_mode="max-autotune"))
+    chosen = compile_notice(short_run_arguments(tmp_path, 1, torch_compile=True, torch_compile_mode="max-autotune"))
     assert chosen is not None and "mode 'max-autotune'" in chosen
 
 
@@ -35,7 +32,7 @@ def test_trainer_logs_the_notice_once(
     _tiny_bert_session: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, compiled: bool
 ) -> None:
     model = SentenceTransformer(str(_tiny_bert_session), device="cpu")
-    args = make_args(tmp_path, torch_compile=compiled)
+    args = short_run_arguments(tmp_path, 1, torch_compile=compiled)
     data = Dataset.from_dict({"anchor": ["a dog runs", "the cat"], "positive": ["a dog is running", "a cat"]})
     with caplog.at_level(logging.INFO, logger="embedforge.training.base_trainer"):
         SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model))

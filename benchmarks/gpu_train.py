@@ -15,8 +15,10 @@ Variants:
 - ``sentence-transformers[compile]``: the same plus ``torch_compile=True`` (compilation falls in the warm-up);
 - ``embedforge``: its defaults plus ``bf16=True`` (the engine picks its own GPU settings);
 - ``embedforge[padded]`` / ``embedforge[unpadded]``: ``Transformer.unpad`` forced to False / True;
-  ``embedforge[compile]``: ``torch_compile=True``; ``embedforge[no-gpu-defaults]``: ``gpu_defaults=False`` (the
-  engine's automatic GPU settings off; an error is recorded where the arguments have no such field).
+  ``embedforge[compile]``: ``torch_compile=True``; ``embedforge[graphs]``: ``torch_compile=True`` with
+  ``torch_compile_mode="reduce-overhead"`` (CUDA graphs: padded forward, widths bucketed to multiples of 32 tokens;
+  ``embedforge.engine.batch_shapes``); ``embedforge[no-gpu-defaults]``: ``gpu_defaults=False`` (the engine's
+  automatic GPU settings off; an error is recorded where the arguments have no such field).
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ EF_VARIANTS = {
     "padded": Variant(f"{EMBEDFORGE}[padded]", EMBEDFORGE, unpad=False),
     "unpadded": Variant(f"{EMBEDFORGE}[unpadded]", EMBEDFORGE, unpad=True),
     "compile": Variant(f"{EMBEDFORGE}[compile]", EMBEDFORGE, compile=True),
+    "graphs": Variant(
+        f"{EMBEDFORGE}[graphs]", EMBEDFORGE, compile=True, arguments=(("torch_compile_mode", "reduce-overhead"),)
+    ),
     "no-gpu-defaults": Variant(f"{EMBEDFORGE}[no-gpu-defaults]", EMBEDFORGE, arguments=(("gpu_defaults", False),)),
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,3 +65,15 @@ def short_run_arguments(output: Path, steps: int, **overrides: object) -> Senten
     }
     settings.update(overrides)
     return SentenceTransformerTrainingArguments(**settings)
+
+
+def without_dropout(path: Path) -> Path:
+    """Turn dropout off in the transformers checkpoint at ``path`` (its config.json, in place); return ``path``.
+
+    Only without dropout can two runs whose random draws differ (compiled code, other padded shapes) agree.
+    """
+    config_file = path / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    return path

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from embedforge.engine.batch_shapes import CUDA_GRAPH_MODES
+
 if TYPE_CHECKING:
     from transformers import TrainingArguments
 
@@ -28,9 +30,15 @@ def compile_notice(args: TrainingArguments) -> str | None:
     if not args.torch_compile:
         return None
     mode = args.torch_compile_mode or "default"
+    graphs = ""
+    if mode in CUDA_GRAPH_MODES and args.device.type == "cuda":
+        graphs = (
+            f" Mode {mode!r} also records a CUDA graph at the first step of each batch shape and replays it later; "
+            "the default collator pads batch widths to a few buckets for that (pad_to_multiple_of)."
+        )
     return (
         f"torch_compile=True (backend {args.torch_compile_backend!r}, mode {mode!r}): the first training step compiles "
         "the model's forward and backward for its batch shape, and the first step with another shape compiles once "
         "more, with dynamic shapes; those steps take seconds to minutes longer (compilation, not training), later "
-        "steps reuse the compiled graphs. Throughput figures logged over those steps include the compilation."
+        f"steps reuse the compiled graphs. Throughput figures logged over those steps include the compilation.{graphs}"
     )

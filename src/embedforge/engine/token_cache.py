@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from embedforge.engine.buckets import bucket_width, check_pad_multiple
 from embedforge.model.base import BaseModel
 from embedforge.models.base import Features, prepend_prompt
 from embedforge.models.transformer import Transformer
@@ -39,7 +40,9 @@ class TokenCache:
     ``model.tokenize`` returns for the same call: the same keys, dtypes, shapes and values, with ``prompt_length``
     when a prompt is used. A text is tokenized (unpadded, with the model's truncation) the first time it is seen with
     a given prompt and ``max_length``; afterwards its ids come from the cache, and each batch is padded to its longest
-    text with the tokenizer's pad values, on the tokenizer's ``padding_side``.
+    text with the tokenizer's pad values, on the tokenizer's ``padding_side`` (with ``pad_to_multiple_of``: up to
+    the next multiple of that many tokens, see :mod:`embedforge.engine.buckets`; only then do the features differ
+    from ``model.tokenize``'s, by padding positions alone).
 
     The cache serves models whose first module is a text :class:`~embedforge.models.transformer.Transformer` with a
     fast tokenizer, for batches of strings or of ``(str, str)`` pairs. It decides per call, with a few type checks,
@@ -64,13 +67,16 @@ class TokenCache:
         model: The model whose ``tokenize`` the cache reproduces (any object with a ``tokenize`` method; only an
             embedforge model whose first module is a Transformer is cached).
         max_entries: Most entries kept; None (default) keeps every entry for the cache's lifetime.
+        pad_to_multiple_of: Pad each batch up to a multiple of this many tokens (capped at the call's token limit),
+            so that batch widths repeat (compiled code, CUDA graphs); None (default) pads to the longest text.
+            Applies to the batches the cache serves; the calls it passes to ``model.tokenize`` keep their width.
 
     Attributes:
         hits: Texts served from the cache so far.
         misses: Texts tokenized so far.
 
     Raises:
-        ValueError: If ``max_entries`` is below 1.
+        ValueError: If ``max_entries`` is below 1, or ``pad_to_multiple_of`` is not a positive int or None.
 
     Example:
         >>> cache = TokenCache(model)  # doctest: +SKIP
@@ -78,7 +84,7 @@ class TokenCache:
         >>> features["input_ids"].shape  # (batch, seq_len)  # doctest: +SKIP
     """
 
-    def __init__(self, model: Any, max_entries: int | None = None) -> None:
+    def __init__(self, model: Any, max_entries: int | None = None, pad_to_multiple_of: int | None = None) -> None:
         if max_entries is not None and max_entries < 1:
             raise ValueError(
                 f"TokenCache max_entries must be at least 1 or None (unbounded), got {max_entries}. Pass None to "
@@ -86,6 +92,7 @@ class TokenCache:
             )
         self.model = model
         self.max_entries = max_entries
+        self.pad_to_multiple_of = check_pad_multiple(pad_to_multiple_of)
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[_CacheKey, np.ndarray] = OrderedDict()
@@ -136,7 +143,7 @@ class TokenCache:
         limit = max_length if max_length is not None else module.max_seq_length
         keys = [(prompt, limit, module.tokenizer.truncation_side, _as_key(text)) for text in texts]
         arrays = self._lookup(keys, module.tokenizer)
-        features = _pad(arrays, self._columns, module.tokenizer)
+        features = _pad(arrays, self._columns, module.tokenizer, self.pad_to_multiple_of, limit)
         if prompt is not None:
             length = module.prompt_length(prompt, **kwargs)
             if length is not None:
@@ -244,14 +251,21 @@ def _as_key(text: Any) -> str | tuple[str, str]:
     return text if isinstance(text, str) else (text[0], text[1])
 
 
-def _pad(arrays: list[np.ndarray], columns: tuple[str, ...], tokenizer: PreTrainedTokenizerBase) -> Features:
-    """Pad the ``(columns, tokens)`` id arrays of one batch into int64 tensors ``(batch, longest)`` per column.
+def _pad(
+    arrays: list[np.ndarray],
+    columns: tuple[str, ...],
+    tokenizer: PreTrainedTokenizerBase,
+    multiple: int | None = None,
+    limit: int | None = None,
+) -> Features:
+    """Pad the ``(columns, tokens)`` id arrays of one batch into int64 tensors ``(batch, width)`` per column.
 
     Pads as the tokenizer's ``padding=True`` does: ``input_ids`` with ``pad_token_id``, ``token_type_ids`` with
-    ``pad_token_type_id``, ``attention_mask`` with 0, on the tokenizer's ``padding_side``.
+    ``pad_token_type_id``, ``attention_mask`` with 0, on the tokenizer's ``padding_side``; ``width`` is the longest
+    text's length, rounded up by :func:`~embedforge.engine.buckets.bucket_width` when ``multiple`` is set.
     """
     lengths = np.fromiter((array.shape[1] for array in arrays), dtype=np.int64, count=len(arrays))
-    longest = int(lengths.max())
+    longest = bucket_width(int(lengths.max()), multiple, limit)
     positions = np.arange(longest)
     if tokenizer.padding_side == "left":
         mask = positions >= (longest - lengths)[:, None]

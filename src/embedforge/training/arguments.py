@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from transformers import TrainingArguments
 
+from embedforge.engine.buckets import check_pad_multiple
 from embedforge.training.nonfinite import check_nonfinite_policy
 
 logger = logging.getLogger(__name__)
@@ -174,4 +175,20 @@ class SentenceTransformerTrainingArguments(BaseTrainingArguments):
     """Training arguments of a :class:`~embedforge.SentenceTransformer`: see :class:`BaseTrainingArguments`.
 
     ``prompts`` and ``router_mapping`` may be set per text column (``{column: prompt}``) as well as per dataset.
+
+    Args:
+        pad_to_multiple_of: Pad each training batch's texts up to a multiple of this many tokens (capped at the
+            token limit) instead of to the longest text, so that batch shapes repeat: compiled code and CUDA graphs
+            meet a few shapes instead of a new one almost every step (see :mod:`embedforge.engine.buckets`). None
+            (default) pads to the longest text, except when ``torch_compile_mode`` records CUDA graphs on a GPU
+            (``"reduce-overhead"``, ``"max-autotune"``): then 32 (see :mod:`embedforge.engine.batch_shapes`). Used by
+            the trainer's default collator. Not in sentence-transformers.
     """
+
+    pad_to_multiple_of: int | None = field(
+        default=None, metadata={"help": "Pad batch widths up to a multiple of this many tokens (None: the longest)."}
+    )
+
+    def __post_init__(self) -> None:
+        check_pad_multiple(self.pad_to_multiple_of)
+        super().__post_init__()

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
 
+from embedforge.engine.batch_shapes import BatchShapes
 from embedforge.model.sentence_transformer import SentenceTransformer
 from embedforge.training.arguments import BaseTrainingArguments, SentenceTransformerTrainingArguments
 from embedforge.training.base_trainer import BaseTrainer
 
 if TYPE_CHECKING:
     from embedforge.data.collator import SentenceTransformerDataCollator
+
+logger = logging.getLogger(__name__)
 
 
 class SentenceTransformerTrainer(BaseTrainer):
@@ -48,16 +52,36 @@ class SentenceTransformerTrainer(BaseTrainer):
 
         The model's ``tokenize`` runs behind a :class:`~embedforge.engine.token_cache.TokenCache`: the features are
         the same, and a text seen in an earlier batch or epoch is padded from its cached token ids. Each column's
-        packed layout is computed here too (``varlen_layout``), on the host, for the unpadded forward.
+        packed layout is computed here too (``varlen_layout``), on the host, for the unpadded forward; batch widths
+        are bucketed and the layouts left out where :class:`~embedforge.engine.batch_shapes.BatchShapes` says so
+        (``pad_to_multiple_of``, CUDA graphs).
         """
         from embedforge.data.collator import SentenceTransformerDataCollator
         from embedforge.engine.token_cache import TokenCache
 
+        shapes = self.batch_shapes(args)
+        if description := shapes.describe():
+            logger.info("embedforge batches: %s.", description)
         return SentenceTransformerDataCollator(
-            tokenize_fn=TokenCache(model),
+            tokenize_fn=TokenCache(model, pad_to_multiple_of=shapes.pad_to_multiple_of),
             prompts=args.prompts,
             router_mapping=args.router_mapping,
-            varlen_layout=True,
+            varlen_layout=shapes.varlen_layout,
+        )
+
+    @staticmethod
+    def batch_shapes(args: BaseTrainingArguments) -> BatchShapes:
+        """How the default collator shapes batches for ``args``.
+
+        See :class:`~embedforge.engine.batch_shapes.BatchShapes`.
+        """
+        return BatchShapes.plan(
+            torch_compile=args.torch_compile,
+            compile_mode=args.torch_compile_mode,
+            device_type=args.device.type,
+            pad_to_multiple_of=args.pad_to_multiple_of
+            if isinstance(args, SentenceTransformerTrainingArguments)
+            else None,
         )
 
     def call_loss(self, loss_fn: nn.Module, inputs: dict[str, Any]) -> torch.Tensor | dict[str, torch.Tensor]:

@@ -1,0 +1,91 @@
+"""Batch shaping of the trainer's default collator: packed layouts, or bucketed widths where CUDA graphs are recorded;
+bucketed training trains like plain training."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import Dataset
+
+from embedforge import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from embedforge.engine.batch_shapes import GRAPH_PAD_MULTIPLE, BatchShapes
+from embedforge.engine.compile_notice import compile_notice
+from embedforge.engine.varlen import VARLEN_KEY
+from embedforge.losses import MultipleNegativesRankingLoss
+from helpers import caption_pairs, short_run_arguments, without_dropout
+
+
+@pytest.mark.parametrize(
+    ("compiled", "mode", "device", "multiple", "expected"),
+    [
+        (False, None, "cuda", None, BatchShapes(True, None, False)),
+        (True, None, "cuda", None, BatchShapes(True, None, False)),
+        (True, "default", "cuda", 16, BatchShapes(True, 16, False)),
+        (True, "max-autotune-no-cudagraphs", "cuda", None, BatchShapes(True, None, False)),
+        (True, "reduce-overhead", "cpu", None, BatchShapes(True, None, False)),  # no CUDA graphs off CUDA
+        (False, "reduce-overhead", "cuda", None, BatchShapes(True, None, False)),  # a mode without compiling
+        (True, "reduce-overhead", "cuda", None, BatchShapes(False, GRAPH_PAD_MULTIPLE, True)),
+        (True, "max-autotune", "cuda", None, BatchShapes(False, GRAPH_PAD_MULTIPLE, True)),
+        (True, "reduce-overhead", "cuda", 64, BatchShapes(False, 64, True)),  # the user's bucket size wins
+    ],
+)
+def test_plan(compiled: bool, mode: str | None, device: str, multiple: int | None, expected: BatchShapes) -> None:
+    plan = BatchShapes.plan(torch_compile=compiled, compile_mode=mode, device_type=device, pad_to_multiple_of=multiple)
+    assert plan == expected
+    assert (plan.describe() is None) == (multiple is None and not plan.cuda_graphs)
+
+
+def test_arguments_reject_a_bad_multiple(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="pad_to_multiple_of expects a positive number of tokens .* got 0"):
+        short_run_arguments(tmp_path, 1, pad_to_multiple_of=0)
+
+
+def test_cuda_graph_mode_on_a_gpu_plans_padded_buckets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trainer's plan and notice read the arguments' device (faked as CUDA here; CI has no GPU)."""
+    monkeypatch.setattr(SentenceTransformerTrainingArguments, "device", property(lambda self: torch.device("cuda")))
+    args = short_run_arguments(tmp_path, 1, torch_compile=True, torch_compile_mode="reduce-overhead")
+    assert SentenceTransformerTrainer.batch_shapes(args) == BatchShapes(False, GRAPH_PAD_MULTIPLE, True)
+    notice = compile_notice(args)
+    assert notice is not None and "also records a CUDA graph at the first step of each batch shape" in notice
+    plain = short_run_arguments(tmp_path, 1, torch_compile=True)
+    assert "CUDA graph" not in str(compile_notice(plain))
+    assert SentenceTransformerTrainer.batch_shapes(plain) == BatchShapes(True, None, False)
+
+
+def _train(
+    path: Path, data: Dataset, output: Path, unpad: bool | None, **overrides: object
+) -> tuple[SentenceTransformerTrainer, list]:
+    model = SentenceTransformer(str(path), device="cpu")
+    model[0].unpad = unpad
+    args = short_run_arguments(output, 3, **overrides)
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model)
+    )
+    trainer.train()
+    return trainer, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+
+@pytest.mark.parametrize("unpad", [None, False])
+def test_bucketed_training_trains_like_plain_training(
+    tiny_bert_path: Path, shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, unpad: bool | None
+) -> None:
+    """Same seed, dropout off (the attention's dropout mask is drawn over the padded width): the extra padding
+    changes no loss and no weight, through the packed forward (CPU default) and the padded one."""
+    path = without_dropout(tiny_bert_path)
+    data = caption_pairs(shared_data, 24)
+    plain, plain_losses = _train(path, data, tmp_path / "plain", unpad)
+    with caplog.at_level(logging.INFO, logger="embedforge.training.trainer"):
+        bucketed, losses = _train(path, data, tmp_path / "bucketed", unpad, pad_to_multiple_of=16)
+    assert "embedforge batches: batch widths padded up to multiples of 16 tokens" in caplog.text
+    batch = bucketed.data_collator([data[index] for index in range(8)])
+    widths = [features["input_ids"].shape[1] for features in batch["sentence_features"]]
+    assert all(width % 16 == 0 for width in widths)
+    assert all(VARLEN_KEY in features for features in batch["sentence_features"])
+    assert len(losses) == 3
+    assert losses == pytest.approx(plain_losses, rel=1e-5)
+    expected = plain.model.state_dict()
+    for name, value in bucketed.model.state_dict().items():
+        torch.testing.assert_close(value, expected[name], rtol=1e-4, atol=1e-5, msg=name)

@@ -16,13 +16,17 @@ WORDS = (
 ).split()
 
 
-def build_tokenizer_files(folder: Path) -> None:
-    """Write a tiny uncased WordPiece vocabulary and its fast tokenizer files into ``folder``."""
+def build_tokenizer_files(folder: Path, pad_id: int = 0) -> None:
+    """Write a tiny uncased WordPiece vocabulary and its fast tokenizer files into ``folder``.
+
+    ``[PAD]`` gets id ``pad_id`` (0 or 1; ``[UNK]`` the other): MPNet's embeddings take 1 as the padding index.
+    """
     from transformers import BertTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
     letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'-")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *letters, *(f"##{c}" for c in letters), *WORDS]
+    specials = ["[PAD]", "[UNK]"] if pad_id == 0 else ["[UNK]", "[PAD]"]
+    vocab = [*specials, "[CLS]", "[SEP]", "[MASK]", *letters, *(f"##{c}" for c in letters), *WORDS]
     tokens = list(dict.fromkeys(vocab))
     (folder / "vocab.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
     vocab_map = {token: index for index, token in enumerate(tokens)}
@@ -66,6 +70,39 @@ def build_tiny_classifier(folder: Path, num_labels: int = 1, seed: int = 0) -> P
     config = _tiny_config(folder, num_labels=num_labels)
     torch.manual_seed(seed)
     BertForSequenceClassification(config).eval().save_pretrained(str(folder))
+    return folder
+
+
+def tiny_encoder_sizes(model_type: str) -> dict[str, int]:
+    """Config keywords of a 2-layer, hidden-32 encoder of ``model_type`` (DistilBERT names them its own way)."""
+    if model_type == "distilbert":
+        return {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64}
+    sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+    if model_type == "electra":
+        sizes["embedding_size"] = 16
+    return sizes
+
+
+def build_tiny_encoder(folder: Path, model_type: str, seed: int = 0) -> Path:
+    """Save a random 2-layer encoder of ``model_type`` (``"roberta"``, ``"distilbert"``, ``"mpnet"``...) with the tiny
+    WordPiece tokenizer as a plain transformers checkpoint; its ``pad_token_id`` is the tokenizer's (1 for MPNet,
+    whose embeddings fix it, else 0)."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    pad_id = 1 if model_type == "mpnet" else 0
+    build_tokenizer_files(folder, pad_id)
+    vocab_size = len((folder / "vocab.txt").read_text(encoding="utf-8").split())
+    # RoBERTa's family counts positions from pad_token_id + 1: room for 64 tokens after the padding index
+    config = AutoConfig.for_model(
+        model_type,
+        vocab_size=vocab_size,
+        max_position_embeddings=66,
+        pad_token_id=pad_id,
+        **tiny_encoder_sizes(model_type),
+    )
+    torch.manual_seed(seed)
+    AutoModel.from_config(config).eval().save_pretrained(str(folder))
     return folder
 
 

@@ -1,6 +1,6 @@
 """How the trainer's default collator shapes batches: packed layouts, or bucketed widths for CUDA graphs.
 
-By default every text column carries its packed layout (:mod:`embedforge.engine.varlen`) and BERT-family encoders
+By default every text column carries its packed layout (:mod:`embedforge.engine.varlen`) and BERT-style encoders
 run on the real tokens only. Compiling with a mode that records CUDA graphs (``torch_compile_mode``
 ``"reduce-overhead"`` or ``"max-autotune"``) changes that on CUDA: a CUDA graph replays fixed shapes, while a packed
 batch has a new number of tokens every step (one recording per step, never a replay). There the batches go without

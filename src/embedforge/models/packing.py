@@ -1,4 +1,4 @@
-"""Unpadded ("packed") forward of BERT-family encoders: every layer but attention sees only the real tokens.
+"""Unpadded ("packed") forward of BERT-style encoders: every layer but attention sees only the real tokens.
 
 A batch of texts padded to ``(batch, seq_len)`` wastes the padded positions' share of every linear layer, layer
 norm, GELU and dropout, forward and backward; on random training batches that share is large (STSb pairs at
@@ -8,6 +8,12 @@ into ``(batch, seq_len, hidden)``. Only attention needs the per-text layout: a r
 scatters queries, keys and values into the padded grid, runs ``scaled_dot_product_attention`` with the padding
 mask (explicit matmuls for short dropout-free grids on CPU) and gathers the result. The real tokens' outputs are
 those of the padded forward (up to float rounding); padded positions come back as zeros (pooling ignores them).
+
+The encoders (:data:`PACKABLE_MODEL_CLASSES`): those transformers builds with absolute position embeddings that
+take ``position_ids`` and with attention through its AttentionInterface (BERT, RoBERTa, XLM-RoBERTa, CamemBERT,
+ELECTRA, DistilBERT), and MPNet, whose layers add a relative-position bias to the attention scores and whose packed
+forward is therefore written out in :mod:`embedforge.models.packed_mpnet` (grid attention only). RoBERTa's family
+and MPNet count positions from ``padding_idx + 1`` (:data:`POSITIONS_AFTER_PADDING`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
+from inspect import signature
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -30,10 +38,25 @@ if TYPE_CHECKING:
 
 PACKED_ATTENTION = "embedforge_packed_sdpa"
 """Name under which :func:`packed_sdpa_attention` is registered with transformers' AttentionInterface."""
-PACKABLE_MODEL_TYPES = frozenset({"bert"})
-"""Model types whose embeddings take 0-based ``position_ids`` and whose attention goes through AttentionInterface."""
-PACKABLE_MODEL_CLASSES = frozenset({"BertModel", "BertForSequenceClassification"})
-"""transformers classes whose forward :func:`packed_token_embeddings` / :func:`packed_sequence_logits` reproduce."""
+PACKABLE_MODEL_CLASSES: dict[str, frozenset[str]] = {
+    "bert": frozenset({"BertModel", "BertForSequenceClassification"}),
+    "roberta": frozenset({"RobertaModel"}),
+    "xlm-roberta": frozenset({"XLMRobertaModel"}),
+    "camembert": frozenset({"CamembertModel"}),
+    "electra": frozenset({"ElectraModel"}),
+    "distilbert": frozenset({"DistilBertModel"}),
+    "mpnet": frozenset({"MPNetModel"}),
+}
+"""Per model type, the transformers classes whose forward :func:`packed_token_embeddings` (and, for
+``BertForSequenceClassification``, :func:`packed_sequence_logits`) reproduce: their embeddings take ``position_ids``
+and their attention goes through transformers' AttentionInterface, or (:data:`OWN_PACKED_FORWARD`) embedforge
+writes their layers out."""
+POSITIONS_AFTER_PADDING = frozenset({"roberta", "xlm-roberta", "camembert", "mpnet"})
+"""Model types whose position ids start after the padding index (fairseq's convention): a text's first token sits
+at position ``embeddings.padding_idx + 1``; the others count from 0."""
+OWN_PACKED_FORWARD = frozenset({"mpnet"})
+"""Model types whose packed forward embedforge writes out layer by layer (their attention is not transformers'
+AttentionInterface): any ``attn_implementation`` of theirs packs, attention always on the padded grid."""
 SHORT_GRID_MAX_LEN = 64
 """Longest padded grid whose dropout-free attention on CPU runs as explicit matmuls: for short texts they beat
 torch's fused SDPA kernel (whose blocking targets long sequences); beyond, the fused kernel wins and the explicit
@@ -196,7 +219,7 @@ def _short_grid_attention(query: Tensor, key: Tensor, value: Tensor, mask: Tenso
 
 def is_packable(model: PreTrainedModel) -> bool:
     """Whether ``model``'s type and class have the packed forward (:data:`PACKABLE_MODEL_CLASSES`)."""
-    return model.config.model_type in PACKABLE_MODEL_TYPES and type(model).__name__ in PACKABLE_MODEL_CLASSES
+    return type(model).__name__ in PACKABLE_MODEL_CLASSES.get(model.config.model_type, ())
 
 
 def can_pack(model: PreTrainedModel, features: Features, padding_side: str, in_eval: bool = False) -> bool:
@@ -218,7 +241,7 @@ def can_pack(model: PreTrainedModel, features: Features, padding_side: str, in_e
     return (
         (model.training or in_eval or layout is not None)
         and is_packable(model)
-        and config._attn_implementation == "sdpa"
+        and (config._attn_implementation == "sdpa" or config.model_type in OWN_PACKED_FORWARD)
         and not config.output_hidden_states
         and not config.output_attentions
         and not _activation_checkpointing(model)
@@ -251,10 +274,18 @@ def packed_token_embeddings(model: PreTrainedModel, features: Features) -> Tenso
         ``(batch, seq_len, hidden)``, zeros at padded positions.
     """
     packing = Packing.from_features(features)
-    inputs = {"position_ids": packing.position_ids()}
+    position_ids = packing.position_ids()
+    model_type = model.config.model_type
+    if model_type in POSITIONS_AFTER_PADDING:
+        position_ids = position_ids + (model.embeddings.padding_idx + 1)
+    inputs = {"position_ids": position_ids}
     for name in ("input_ids", "token_type_ids"):
-        if name in features:
+        if name in features and name in _forward_inputs(type(model)):
             inputs[name] = packing.pack(features[name].unsqueeze(-1)).T  # (1, tokens)
+    if model_type in OWN_PACKED_FORWARD:
+        from embedforge.models.packed_mpnet import packed_mpnet_hidden_states
+
+        return packing.unpack(packed_mpnet_hidden_states(model, inputs["input_ids"], position_ids, packing)[0])
     with _packed_attention(model):
         output = model(**inputs, return_dict=True, **{_PACKING_KWARG: packing})
     return packing.unpack(output.last_hidden_state[0])
@@ -274,6 +305,12 @@ def packed_sequence_logits(model: PreTrainedModel, features: Features) -> Tensor
     hidden = packed_token_embeddings(encoder, features)  # (batch, seq_len, hidden)
     pooled = encoder.pooler(hidden) if encoder.pooler is not None else hidden[:, 0]
     return model.classifier(model.dropout(pooled))
+
+
+@cache
+def _forward_inputs(model_class: type) -> frozenset[str]:
+    """The argument names of ``model_class.forward`` (DistilBERT's takes no ``token_type_ids``)."""
+    return frozenset(signature(model_class.forward).parameters)
 
 
 @contextmanager

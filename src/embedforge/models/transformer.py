@@ -66,12 +66,12 @@ class Transformer(InputModule):
             :mod:`embedforge.models.transformer_tasks`).
 
     Attributes:
-        unpad: Whether training-mode forwards of BERT-family models run on the real tokens only (see
-            :mod:`embedforge.models.packing`). None (default) does so on CPU, where it saves 30-60 % of a training
-            step, and on GPUs for batches whose collator computed their packed layout on the host
-            (:class:`~embedforge.engine.varlen.VarlenLayout`: no device sync, variable-length attention); GPU
-            batches without one stay padded (deriving the layout there costs a sync, BENCHMARKS.md). True or False
-            forces the choice. Not saved with the model.
+        unpad: Whether training-mode forwards of BERT-style models (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, ELECTRA,
+            DistilBERT, MPNet) run on the real tokens only (see :mod:`embedforge.models.packing`). None (default)
+            does so on CPU, where it saves 30-60 % of a training step, and on GPUs for batches whose collator
+            computed their packed layout on the host (:class:`~embedforge.engine.varlen.VarlenLayout`: no device sync,
+            variable-length attention); GPU batches without one stay padded (deriving the layout there costs a
+            sync, BENCHMARKS.md). True or False forces the choice. Not saved with the model.
         unpad_in_eval: Whether eval-mode forwards (``predict``) run unpadded too, under the same ``unpad`` rule;
             the task's default (True for sequence classification: a cross-encoder's pairs keep some padding even in
             length-sorted batches). Not saved with the model.
@@ -256,7 +256,7 @@ class Transformer(InputModule):
         """Add ``token_embeddings`` ``(batch, seq_len, hidden)``, or ``scores`` ``(batch, num_labels)``.
 
         Also ``all_layer_embeddings`` (one ``(batch, seq_len, hidden)`` per layer) when the model config has
-        ``output_hidden_states=True``. In training mode, padded batches of BERT-family models run unpadded as
+        ``output_hidden_states=True``. In training mode, padded batches of BERT-style models run unpadded as
         ``self.unpad`` says; their padded token positions are then zeros.
         """
         output_name = self.task.module_output_name

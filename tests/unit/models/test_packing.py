@@ -8,13 +8,19 @@ import pytest
 import torch
 
 from embedforge import SentenceTransformer
+from embedforge.engine.varlen import add_varlen_layout
+from embedforge.models import packing
 from embedforge.models.packing import (
+    PACKABLE_MODEL_CLASSES,
     PACKED_ATTENTION,
     SHORT_GRID_MAX_LEN,
     Packing,
     can_pack,
+    is_packable,
     packed_sdpa_attention,
+    packed_token_embeddings,
 )
+from model_builders import build_tiny_encoder, tiny_encoder_sizes
 
 
 def _loss_and_grads(model: SentenceTransformer, sentences: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -121,3 +127,62 @@ def test_packed_attention_equals_sdpa_on_the_padded_grid(seq_len: int, dropout: 
     torch.testing.assert_close(output[0], expected, atol=1e-6, rtol=1e-5)
     for grad, expected_grad in zip(torch.autograd.grad(output.sum(), packed), expected_grads, strict=True):
         torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=1e-5)
+
+
+ENCODER_TYPES = sorted(set(PACKABLE_MODEL_CLASSES) - {"bert"})
+
+
+@pytest.mark.parametrize("model_type", ENCODER_TYPES)
+def test_other_encoder_families_pack_like_their_padded_forward(
+    model_type: str, sentences: list[str], tmp_path: Path
+) -> None:
+    """RoBERTa's family (positions after the padding index), ELECTRA, DistilBERT (no token_type_ids) through
+    SentenceTransformer: the packed training forward runs and equals the padded one, values and gradients."""
+    model = SentenceTransformer(str(build_tiny_encoder(tmp_path / model_type, model_type)), device="cpu").train()
+    assert is_packable(model[0].auto_model) and model[0].runs_unpadded(model.tokenize(sentences))
+    with_dropout, grads = _loss_and_grads(model, sentences)  # dropout on: trains, finite
+    assert bool(with_dropout.isfinite().all()) and all(bool(grad.isfinite().all()) for grad in grads.values())
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    model[0].unpad = False
+    padded_embeddings, padded_grads = _loss_and_grads(model, sentences)
+    model[0].unpad = True
+    packed_embeddings, packed_grads = _loss_and_grads(model, sentences)
+    torch.testing.assert_close(packed_embeddings, padded_embeddings, atol=1e-6, rtol=1e-5)
+    assert packed_grads.keys() == padded_grads.keys()
+    for name, grad in padded_grads.items():
+        scale = max(float(grad.abs().max()), 1e-3)
+        torch.testing.assert_close(packed_grads[name] / scale, grad / scale, atol=1e-5, rtol=0, msg=name)
+
+
+@pytest.mark.parametrize("attention", ["grid", "nested"])
+@pytest.mark.parametrize("model_type", ENCODER_TYPES)
+def test_packed_forward_with_the_default_padding_index(
+    model_type: str, attention: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """transformers' own default configs (RoBERTa: pad_token_id 1, positions from 2), from a host-side layout."""
+    from transformers import AutoConfig, AutoModel
+
+    monkeypatch.setattr(packing, "VARLEN_ATTENTION", attention)
+    config = AutoConfig.for_model(
+        model_type, vocab_size=100, max_position_embeddings=80, **tiny_encoder_sizes(model_type)
+    )
+    torch.manual_seed(0)
+    model = AutoModel.from_config(config).train()  # sdpa where the architecture has it (MPNet: eager)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    lengths = [5, 9, 3, 12]
+    input_ids = torch.full((4, 12), config.pad_token_id)
+    mask = torch.zeros(4, 12, dtype=torch.long)
+    for row, length in enumerate(lengths):
+        input_ids[row, :length] = torch.randint(3, 100, (length,))
+        mask[row, :length] = 1
+    features = add_varlen_layout({"input_ids": input_ids, "attention_mask": mask})
+    assert can_pack(model, features, "right")
+    padded = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    packed = packed_token_embeddings(model, features)
+    real = mask.bool()
+    torch.testing.assert_close(packed[real], padded[real], atol=1e-5, rtol=1e-5)
+    assert bool((packed[~real] == 0).all())

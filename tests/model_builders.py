@@ -80,6 +80,8 @@ def tiny_encoder_sizes(model_type: str) -> dict[str, int]:
     sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
     if model_type == "electra":
         sizes["embedding_size"] = 16
+    if model_type == "modernbert":  # local attention over 4 positions either side in layer 1 (layer 0: global)
+        sizes.update(local_attention=8, pad_token_id=0, cls_token_id=2, sep_token_id=3, bos_token_id=2, eos_token_id=3)
     return sizes
 
 
@@ -94,13 +96,8 @@ def build_tiny_encoder(folder: Path, model_type: str, seed: int = 0) -> Path:
     build_tokenizer_files(folder, pad_id)
     vocab_size = len((folder / "vocab.txt").read_text(encoding="utf-8").split())
     # RoBERTa's family counts positions from pad_token_id + 1: room for 64 tokens after the padding index
-    config = AutoConfig.for_model(
-        model_type,
-        vocab_size=vocab_size,
-        max_position_embeddings=66,
-        pad_token_id=pad_id,
-        **tiny_encoder_sizes(model_type),
-    )
+    sizes = {**tiny_encoder_sizes(model_type), "pad_token_id": pad_id}
+    config = AutoConfig.for_model(model_type, vocab_size=vocab_size, max_position_embeddings=66, **sizes)
     torch.manual_seed(seed)
     AutoModel.from_config(config).eval().save_pretrained(str(folder))
     return folder

@@ -9,11 +9,12 @@ scatters queries, keys and values into the padded grid, runs ``scaled_dot_produc
 mask (explicit matmuls for short dropout-free grids on CPU) and gathers the result. The real tokens' outputs are
 those of the padded forward (up to float rounding); padded positions come back as zeros (pooling ignores them).
 
-The encoders (:data:`PACKABLE_MODEL_CLASSES`): those transformers builds with absolute position embeddings that
-take ``position_ids`` and with attention through its AttentionInterface (BERT, RoBERTa, XLM-RoBERTa, CamemBERT,
-ELECTRA, DistilBERT), and MPNet, whose layers add a relative-position bias to the attention scores and whose packed
-forward is therefore written out in :mod:`embedforge.models.packed_mpnet` (grid attention only). RoBERTa's family
-and MPNet count positions from ``padding_idx + 1`` (:data:`POSITIONS_AFTER_PADDING`).
+The encoders (:data:`PACKABLE_MODEL_CLASSES`): those whose transformers model takes ``position_ids`` and runs
+attention through transformers' AttentionInterface (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, ELECTRA, DistilBERT,
+and ModernBERT with its rotary positions and local-attention layers), and MPNet, whose layers add a
+relative-position bias to the attention scores and whose packed forward is therefore written out in
+:mod:`embedforge.models.packed_mpnet` (grid attention only). RoBERTa's family and MPNet count positions from
+``padding_idx + 1`` (:data:`POSITIONS_AFTER_PADDING`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ PACKABLE_MODEL_CLASSES: dict[str, frozenset[str]] = {
     "electra": frozenset({"ElectraModel"}),
     "distilbert": frozenset({"DistilBertModel"}),
     "mpnet": frozenset({"MPNetModel"}),
+    "modernbert": frozenset({"ModernBertModel"}),
 }
 """Per model type, the transformers classes whose forward :func:`packed_token_embeddings` (and, for
 ``BertForSequenceClassification``, :func:`packed_sequence_logits`) reproduce: their embeddings take ``position_ids``
@@ -136,7 +138,8 @@ def packed_sdpa_attention(
         attention_mask: Unused for packed inputs (the packing holds the mask).
         scaling: Score scale, default ``head_dim ** -0.5``.
         dropout: Attention-probability dropout.
-        **kwargs: ``embedforge_packing``: the :class:`Packing` of the batch.
+        **kwargs: ``embedforge_packing``: the :class:`Packing` of the batch; ``sliding_window``: set by the local
+            attention layers of ModernBERT (see :func:`_band_limit`).
 
     Returns:
         ``(1, tokens, heads, head_dim)`` and no attention weights.
@@ -148,15 +151,34 @@ def packed_sdpa_attention(
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
         )
-    if packing.layout is not None and nested_attention(query.device):
+    band = _band_limit(module, kwargs.get("sliding_window"), packing.mask.shape[1])
+    if band is None and packing.layout is not None and nested_attention(query.device):
         return _nested_attention_forward(query, key, value, packing.layout, scaling, dropout), None
     grid = [packing.unpack(tensor[0].transpose(0, 1)).transpose(1, 2) for tensor in (query, key, value)]
     mask = packing.mask[:, None, None, :]
+    if band is not None:  # local attention: keys within ``band`` positions of the query, (batch, 1, L, L)
+        positions = torch.arange(packing.mask.shape[1], device=query.device)
+        near = (positions[:, None] - positions[None, :]).abs() <= band
+        # a padded query (output discarded) keeps every real key: a row with none would give NaN gradients
+        mask = mask & (near | ~packing.mask[:, None, :, None])
     if dropout == 0.0 and query.device.type == "cpu" and packing.mask.shape[1] <= SHORT_GRID_MAX_LEN:
         output = _short_grid_attention(*grid, mask, scaling)
     else:
         output = F.scaled_dot_product_attention(*grid, attn_mask=mask, dropout_p=dropout, scale=scaling)
     return packing.pack(output.transpose(1, 2)).unsqueeze(0), None  # output: (batch, heads, seq_len, head_dim)
+
+
+def _band_limit(module: torch.nn.Module, sliding_window: int | None, seq_len: int) -> int | None:
+    """The farthest key a query may attend to in a local (sliding-window) attention layer, or None: no limit.
+
+    ModernBERT's local layers pass ``sliding_window`` in flash attention's form (the distance plus one); its padded
+    SDPA forward lets a query reach keys up to ``config.sliding_window`` positions away, which is what is read
+    here. None too when no text of the ``seq_len``-wide grid is long enough for the limit to matter.
+    """
+    if sliding_window is None:
+        return None
+    distance = int(module.config.sliding_window)
+    return None if seq_len - 1 <= distance else distance
 
 
 def nested_attention(device: torch.device) -> bool:
@@ -188,7 +210,7 @@ def _nested_attention_forward(
 
     def jagged(tensor: Tensor) -> Tensor:  # (1, heads, tokens, dim) -> (batch, heads, j, dim)
         return torch.nested.nested_tensor_from_jagged(
-            tensor[0].transpose(0, 1),
+            tensor[0].transpose(0, 1).contiguous(),  # ModernBERT: views into one fused qkv projection
             offsets=layout.cu_seqlens,
             min_seqlen=layout.min_seqlen,
             max_seqlen=layout.max_seqlen,
@@ -330,8 +352,16 @@ def _register() -> None:
     if _registered:
         return
     from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+    from transformers.masking_utils import AttentionMaskInterface
 
     AttentionInterface.register(PACKED_ATTENTION, packed_sdpa_attention)
-    AttentionMaskInterface.register(PACKED_ATTENTION, sdpa_mask)
+    AttentionMaskInterface.register(PACKED_ATTENTION, _no_mask)
     _registered = True
+
+
+def _no_mask(*args: Any, **kwargs: Any) -> None:
+    """The attention mask of the packed row: none.
+
+    The packing holds the layout; a ``(tokens, tokens)`` mask would take memory quadratic in the batch's tokens.
+    """
+    return None

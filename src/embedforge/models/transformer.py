@@ -67,11 +67,11 @@ class Transformer(InputModule):
 
     Attributes:
         unpad: Whether training-mode forwards of BERT-style models (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, ELECTRA,
-            DistilBERT, MPNet) run on the real tokens only (see :mod:`embedforge.models.packing`). None (default)
-            does so on CPU, where it saves 30-60 % of a training step, and on GPUs for batches whose collator
-            computed their packed layout on the host (:class:`~embedforge.engine.varlen.VarlenLayout`: no device sync,
-            variable-length attention); GPU batches without one stay padded (deriving the layout there costs a
-            sync, BENCHMARKS.md). True or False forces the choice. Not saved with the model.
+            DistilBERT, MPNet, ModernBERT) run on the real tokens only (see :mod:`embedforge.models.packing`).
+            None (default) does so on CPU, where it saves 30-60 % of a training step, and on GPUs for batches whose
+            collator computed their packed layout on the host (:class:`~embedforge.engine.varlen.VarlenLayout`: no
+            device sync, variable-length attention); GPU batches without one stay padded (deriving the layout there
+            costs a sync, BENCHMARKS.md). True or False forces the choice. Not saved with the model.
         unpad_in_eval: Whether eval-mode forwards (``predict``) run unpadded too, under the same ``unpad`` rule;
             the task's default (True for sequence classification: a cross-encoder's pairs keep some padding even in
             length-sorted batches). Not saved with the model.

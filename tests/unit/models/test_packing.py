@@ -161,7 +161,8 @@ def test_other_encoder_families_pack_like_their_padded_forward(
 def test_packed_forward_with_the_default_padding_index(
     model_type: str, attention: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """transformers' own default configs (RoBERTa: pad_token_id 1, positions from 2), from a host-side layout."""
+    """transformers' own default configs (RoBERTa: pad_token_id 1, positions from 2), from a host-side layout;
+    ModernBERT's local layer reaches 4 positions either side, so texts of up to 12 tokens meet its band."""
     from transformers import AutoConfig, AutoModel
 
     monkeypatch.setattr(packing, "VARLEN_ATTENTION", attention)

@@ -25,9 +25,10 @@ Usage::
     python benchmarks/train.py --device cuda --bf16 --batch-size 128 --steps 100 --warmup-steps 10
 
 embedforge runs BERT-style encoders (BERT, RoBERTa, MPNet, ModernBERT...) unpadded during training
-(``Transformer.unpad``, see ``embedforge.models.packing``): the linear layers see only real tokens. Dropout then draws its random numbers
-over another shape, so from the first step on the two libraries' losses differ a little (same batches, same
-math); ``--padded-too`` adds ``embedforge (padded)``, which draws the same numbers as ST and gives the same loss.
+(``Transformer.unpad``, see ``embedforge.models.packing``): the linear layers see only real tokens. Dropout then
+draws its random numbers over another shape, so from the first step on the two libraries' losses differ a little
+(same batches, same math); ``--padded-too`` adds ``embedforge (padded)``, which draws the same numbers as ST and
+gives the same loss.
 """
 
 from __future__ import annotations

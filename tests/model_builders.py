@@ -85,21 +85,24 @@ def tiny_encoder_sizes(model_type: str) -> dict[str, int]:
     return sizes
 
 
-def build_tiny_encoder(folder: Path, model_type: str, seed: int = 0) -> Path:
+def build_tiny_encoder(folder: Path, model_type: str, seed: int = 0, num_labels: int | None = None) -> Path:
     """Save a random 2-layer encoder of ``model_type`` (``"roberta"``, ``"distilbert"``, ``"mpnet"``...) with the tiny
     WordPiece tokenizer as a plain transformers checkpoint; its ``pad_token_id`` is the tokenizer's (1 for MPNet,
-    whose embeddings fix it, else 0)."""
+    whose embeddings fix it, else 0). With ``num_labels``, the architecture's sequence classifier instead."""
     import torch
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
     pad_id = 1 if model_type == "mpnet" else 0
     build_tokenizer_files(folder, pad_id)
     vocab_size = len((folder / "vocab.txt").read_text(encoding="utf-8").split())
     # RoBERTa's family counts positions from pad_token_id + 1: room for 64 tokens after the padding index
     sizes = {**tiny_encoder_sizes(model_type), "pad_token_id": pad_id}
+    if num_labels is not None:
+        sizes["num_labels"] = num_labels
     config = AutoConfig.for_model(model_type, vocab_size=vocab_size, max_position_embeddings=66, **sizes)
     torch.manual_seed(seed)
-    AutoModel.from_config(config).eval().save_pretrained(str(folder))
+    model_class = AutoModel if num_labels is None else AutoModelForSequenceClassification
+    model_class.from_config(config).eval().save_pretrained(str(folder))
     return folder
 
 

@@ -41,18 +41,18 @@ PACKED_ATTENTION = "embedforge_packed_sdpa"
 """Name under which :func:`packed_sdpa_attention` is registered with transformers' AttentionInterface."""
 PACKABLE_MODEL_CLASSES: dict[str, frozenset[str]] = {
     "bert": frozenset({"BertModel", "BertForSequenceClassification"}),
-    "roberta": frozenset({"RobertaModel"}),
-    "xlm-roberta": frozenset({"XLMRobertaModel"}),
-    "camembert": frozenset({"CamembertModel"}),
-    "electra": frozenset({"ElectraModel"}),
-    "distilbert": frozenset({"DistilBertModel"}),
-    "mpnet": frozenset({"MPNetModel"}),
-    "modernbert": frozenset({"ModernBertModel"}),
+    "roberta": frozenset({"RobertaModel", "RobertaForSequenceClassification"}),
+    "xlm-roberta": frozenset({"XLMRobertaModel", "XLMRobertaForSequenceClassification"}),
+    "camembert": frozenset({"CamembertModel", "CamembertForSequenceClassification"}),
+    "electra": frozenset({"ElectraModel", "ElectraForSequenceClassification"}),
+    "distilbert": frozenset({"DistilBertModel", "DistilBertForSequenceClassification"}),
+    "mpnet": frozenset({"MPNetModel", "MPNetForSequenceClassification"}),
+    "modernbert": frozenset({"ModernBertModel", "ModernBertForSequenceClassification"}),
 }
-"""Per model type, the transformers classes whose forward :func:`packed_token_embeddings` (and, for
-``BertForSequenceClassification``, :func:`packed_sequence_logits`) reproduce: their embeddings take ``position_ids``
-and their attention goes through transformers' AttentionInterface, or (:data:`OWN_PACKED_FORWARD`) embedforge
-writes their layers out."""
+"""Per model type, the transformers classes whose forward :func:`packed_token_embeddings` (and, for the sequence
+classifiers, :func:`embedforge.models.packed_heads.packed_sequence_logits`) reproduce: their embeddings take
+``position_ids`` and their attention goes through transformers' AttentionInterface, or
+(:data:`OWN_PACKED_FORWARD`) embedforge writes their layers out."""
 POSITIONS_AFTER_PADDING = frozenset({"roberta", "xlm-roberta", "camembert", "mpnet"})
 """Model types whose position ids start after the padding index (fairseq's convention): a text's first token sits
 at position ``embeddings.padding_idx + 1``; the others count from 0."""
@@ -311,22 +311,6 @@ def packed_token_embeddings(model: PreTrainedModel, features: Features) -> Tenso
     with _packed_attention(model):
         output = model(**inputs, return_dict=True, **{_PACKING_KWARG: packing})
     return packing.unpack(output.last_hidden_state[0])
-
-
-def packed_sequence_logits(model: PreTrainedModel, features: Features) -> Tensor:
-    """The logits ``(batch, num_labels)`` of a ``BertForSequenceClassification`` run on the real tokens only.
-
-    The encoder runs packed (:func:`packed_token_embeddings`); its pooler, dropout and classifier then read each
-    text's first token, as the padded forward does.
-
-    Args:
-        model: A ``BertForSequenceClassification`` for which :func:`can_pack` holds.
-        features: ``input_ids``, ``attention_mask`` (and ``token_type_ids``), each ``(batch, seq_len)``.
-    """
-    encoder = model.bert
-    hidden = packed_token_embeddings(encoder, features)  # (batch, seq_len, hidden)
-    pooled = encoder.pooler(hidden) if encoder.pooler is not None else hidden[:, 0]
-    return model.classifier(model.dropout(pooled))
 
 
 @cache

@@ -13,7 +13,8 @@ from embedforge.backend.load import load_transformer_backend
 from embedforge.engine.varlen import VARLEN_KEY
 from embedforge.models import adapter_io
 from embedforge.models.base import Features, InputModule, LoadContext, prepend_prompt, read_json
-from embedforge.models.packing import can_pack, is_packable, packed_sequence_logits, packed_token_embeddings
+from embedforge.models.packed_heads import packed_sequence_logits
+from embedforge.models.packing import can_pack, is_packable, packed_token_embeddings
 from embedforge.models.transformer_tasks import transformer_task as transformer_task_of
 
 if TYPE_CHECKING:

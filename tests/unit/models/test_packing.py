@@ -181,3 +181,32 @@ def test_packed_forward_with_the_default_padding_index(
     real = mask.bool()
     torch.testing.assert_close(packed[real], padded[real], atol=1e-5, rtol=1e-5)
     assert bool((packed[~real] == 0).all())
+
+
+@pytest.mark.parametrize("attention", ["grid", "nested"])
+@pytest.mark.parametrize("model_type", ["bert", "roberta", "mpnet", "modernbert"])
+def test_packed_forward_under_bf16_autocast(model_type: str, attention: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bf16 autocast (the GPU default) over float32 weights: the packed forward runs, backpropagates and stays within
+    bf16 rounding of the padded forward under the same autocast."""
+    from transformers import AutoConfig, AutoModel
+
+    monkeypatch.setattr(packing, "VARLEN_ATTENTION", attention)
+    config = AutoConfig.for_model(
+        model_type, vocab_size=100, max_position_embeddings=80, **tiny_encoder_sizes(model_type)
+    )
+    torch.manual_seed(0)
+    model = AutoModel.from_config(config).train()
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    input_ids = torch.randint(3, 100, (3, 12))
+    mask = (torch.arange(12) < torch.tensor([5, 12, 8])[:, None]).long()
+    input_ids = input_ids.masked_fill(mask == 0, config.pad_token_id or 0)
+    features = add_varlen_layout({"input_ids": input_ids, "attention_mask": mask})
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        packed = packed_token_embeddings(model, features)
+        padded = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    real = mask.bool()
+    torch.testing.assert_close(packed[real].float(), padded[real].float(), atol=5e-2, rtol=5e-2)
+    packed.float().sum().backward()
+    assert all(bool(p.grad.isfinite().all()) for p in model.parameters() if p.grad is not None)

@@ -244,6 +244,17 @@ def is_packable(model: PreTrainedModel) -> bool:
     return type(model).__name__ in PACKABLE_MODEL_CLASSES.get(model.config.model_type, ())
 
 
+def packs_in_encode(model: PreTrainedModel, unpad: bool | None) -> bool:
+    """Whether ``encode`` batches ``model`` with packed layouts (its forward then runs unpadded).
+
+    On CUDA only (on CPU, length-sorted batches have too little padding to pay for the gathers), for packable
+    models, unless ``unpad`` is False; MPNet only when ``unpad`` is True: its attention stays on the padded grid, so
+    length-sorted batches would pay the gathers for little padding saved.
+    """
+    chosen = unpad is True or (unpad is None and model.config.model_type not in OWN_PACKED_FORWARD)
+    return chosen and is_packable(model) and model.device.type == "cuda"
+
+
 def can_pack(model: PreTrainedModel, features: Features, padding_side: str, in_eval: bool = False) -> bool:
     """Whether to run ``model`` on ``features`` with :func:`packed_token_embeddings`.
 

@@ -14,7 +14,7 @@ from embedforge.engine.varlen import VARLEN_KEY
 from embedforge.models import adapter_io
 from embedforge.models.base import Features, InputModule, LoadContext, prepend_prompt, read_json
 from embedforge.models.packed_heads import packed_sequence_logits
-from embedforge.models.packing import can_pack, is_packable, packed_token_embeddings
+from embedforge.models.packing import can_pack, packed_token_embeddings, packs_in_encode
 from embedforge.models.transformer_tasks import transformer_task as transformer_task_of
 
 if TYPE_CHECKING:
@@ -227,8 +227,7 @@ class Transformer(InputModule):
         pad_id = self.tokenizer.pad_token_id
         pad_values = {"input_ids": pad_id or 0, "token_type_ids": self.tokenizer.pad_token_type_id}
         extra = {"prompt_length": self.prompt_length(prompt)} if prompt else {}
-        # GPU encode runs packable encoders unpadded (on CPU, length-sorted batches have too little padding)
-        varlen = self.unpad is not False and is_packable(self.auto_model) and self.auto_model.device.type == "cuda"
+        varlen = packs_in_encode(self.auto_model, self.unpad)
         left = self.tokenizer.padding_side == "left"
         return PreTokenized(columns, pad_values, left_padding=left, extra=extra, varlen=varlen)
 

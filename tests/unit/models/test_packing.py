@@ -19,6 +19,7 @@ from embedforge.models.packing import (
     is_packable,
     packed_sdpa_attention,
     packed_token_embeddings,
+    packs_in_encode,
 )
 from model_builders import build_tiny_encoder, tiny_encoder_sizes
 
@@ -210,3 +211,21 @@ def test_packed_forward_under_bf16_autocast(model_type: str, attention: str, mon
     torch.testing.assert_close(packed[real].float(), padded[real].float(), atol=5e-2, rtol=5e-2)
     packed.float().sum().backward()
     assert all(bool(p.grad.isfinite().all()) for p in model.parameters() if p.grad is not None)
+
+
+def test_encode_packs_on_cuda_only_and_mpnet_only_when_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import AutoConfig, AutoModel, PreTrainedModel
+
+    models = {
+        name: AutoModel.from_config(AutoConfig.for_model(name, vocab_size=100, **tiny_encoder_sizes(name)))
+        for name in ("bert", "mpnet")
+    }
+    assert not any(packs_in_encode(model, None) for model in models.values())  # CPU: never
+    monkeypatch.setattr(PreTrainedModel, "device", property(lambda self: torch.device("cuda")))
+    chosen = {
+        (name, unpad): packs_in_encode(model, unpad) for name, model in models.items() for unpad in (None, True, False)
+    }
+    assert chosen == {
+        ("bert", None): True, ("bert", True): True, ("bert", False): False,
+        ("mpnet", None): False, ("mpnet", True): True, ("mpnet", False): False,
+    }  # fmt: skip

@@ -13,6 +13,7 @@ from embedforge import SentenceTransformer, SentenceTransformerTrainer
 from embedforge.engine.varlen import VARLEN_KEY
 from embedforge.losses import MultipleNegativesRankingLoss
 from helpers import caption_pairs, short_run_arguments, without_dropout
+from model_builders import build_tiny_encoder
 
 
 def _train(
@@ -61,3 +62,20 @@ def test_compiled_training_matches_eager_without_per_batch_recompiles(
     assert losses == pytest.approx(eager_losses, rel=1e-4)
     for name, value in eager_weights.items():
         torch.testing.assert_close(weights[name], value, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("model_type", ["mpnet", "modernbert"])
+def test_other_architectures_compile_without_graph_breaks(model_type: str, shared_data: Path, tmp_path: Path) -> None:
+    """MPNet's written-out packed forward and ModernBERT's (rotary positions, local layers) under torch.compile:
+    eager's losses, two graphs for four batch shapes, no graph break."""
+    from torch._dynamo.utils import counters
+
+    path = without_dropout(build_tiny_encoder(tmp_path / model_type, model_type))
+    data = caption_pairs(shared_data, 32)
+    eager_losses, _, _ = _train(path, data, tmp_path / "eager", compiled=False, padded=False)
+    torch._dynamo.reset()
+    counters.clear()
+    losses, _, _ = _train(path, data, tmp_path / "compiled", compiled=True, padded=False)
+    assert counters["stats"]["unique_graphs"] <= 2
+    assert sum(counters["graph_break"].values()) == 0
+    assert losses == pytest.approx(eager_losses, rel=1e-4)

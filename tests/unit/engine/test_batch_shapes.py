@@ -89,3 +89,19 @@ def test_bucketed_training_trains_like_plain_training(
     expected = plain.model.state_dict()
     for name, value in bucketed.model.state_dict().items():
         torch.testing.assert_close(value, expected[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_cuda_graphs_with_a_cached_loss_warn(_tiny_bert_session: Path) -> None:
+    from embedforge.losses import CachedMultipleNegativesRankingLoss, MatryoshkaLoss
+    from embedforge.training.trainer import cuda_graph_caveat
+
+    model = SentenceTransformer(str(_tiny_bert_session), device="cpu")
+    graphs = BatchShapes(False, GRAPH_PAD_MULTIPLE, True)
+    plain = BatchShapes(True, None, False)
+    cached = CachedMultipleNegativesRankingLoss(model, mini_batch_size=4)
+    wrapped = MatryoshkaLoss(model, CachedMultipleNegativesRankingLoss(model), matryoshka_dims=[32, 16])
+    assert cuda_graph_caveat(graphs, MultipleNegativesRankingLoss(model)) is None
+    assert cuda_graph_caveat(plain, cached) is None
+    for loss in (cached, wrapped, {"a": MultipleNegativesRankingLoss(model), "b": cached}):
+        caveat = cuda_graph_caveat(graphs, loss)
+        assert caveat is not None and "CachedMultipleNegativesRankingLoss" in caveat and "mini-batches" in caveat

@@ -9,7 +9,11 @@ compute spent on them, a few percent at a multiple of 32 for texts of 100 tokens
 
 from __future__ import annotations
 
-__all__ = ["bucket_width", "check_pad_multiple"]
+__all__ = ["BUCKET_KEY", "bucket_width", "check_pad_multiple"]
+
+BUCKET_KEY = "pad_to_multiple_of"
+"""Key under which bucketed features record their bucket size (an int), so that later cuts of the batch (the cached
+losses' mini-batches, :func:`embedforge.losses.minibatch.slice_features`) keep to the buckets."""
 
 
 def check_pad_multiple(value: object, name: str = "pad_to_multiple_of") -> int | None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from embedforge.engine.buckets import bucket_width, check_pad_multiple
+from embedforge.engine.buckets import BUCKET_KEY, bucket_width, check_pad_multiple
 from embedforge.model.base import BaseModel
 from embedforge.models.base import Features, prepend_prompt
 from embedforge.models.transformer import Transformer
@@ -42,7 +42,7 @@ class TokenCache:
     a given prompt and ``max_length``; afterwards its ids come from the cache, and each batch is padded to its longest
     text with the tokenizer's pad values, on the tokenizer's ``padding_side`` (with ``pad_to_multiple_of``: up to
     the next multiple of that many tokens, see :mod:`embedforge.engine.buckets`; only then do the features differ
-    from ``model.tokenize``'s, by padding positions alone).
+    from ``model.tokenize``'s: by padding positions, and the bucket size under ``BUCKET_KEY``).
 
     The cache serves models whose first module is a text :class:`~embedforge.models.transformer.Transformer` with a
     fast tokenizer, for batches of strings or of ``(str, str)`` pairs. It decides per call, with a few type checks,
@@ -144,6 +144,8 @@ class TokenCache:
         keys = [(prompt, limit, module.tokenizer.truncation_side, _as_key(text)) for text in texts]
         arrays = self._lookup(keys, module.tokenizer)
         features = _pad(arrays, self._columns, module.tokenizer, self.pad_to_multiple_of, limit)
+        if self.pad_to_multiple_of is not None:
+            features[BUCKET_KEY] = self.pad_to_multiple_of
         if prompt is not None:
             length = module.prompt_length(prompt, **kwargs)
             if length is not None:

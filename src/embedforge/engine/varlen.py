@@ -19,13 +19,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from embedforge.engine.buckets import BUCKET_KEY
 from embedforge.engine.transfer import host_to_device, pins_memory
 
 __all__ = ["JOINABLE_KEYS", "VARLEN_KEY", "VarlenLayout", "add_varlen_layout", "join_columns"]
 
 VARLEN_KEY = "varlen_layout"
 """Key of a column's :class:`VarlenLayout` in its features dict."""
-JOINABLE_KEYS = frozenset({"input_ids", "attention_mask", "token_type_ids", VARLEN_KEY})
+JOINABLE_KEYS = frozenset({"input_ids", "attention_mask", "token_type_ids", VARLEN_KEY, BUCKET_KEY})
 """Features that :func:`join_columns` can join (anything else, e.g. ``prompt_length``, keeps columns apart)."""
 
 
@@ -155,7 +156,11 @@ def join_columns(columns: list[dict[str, Any]]) -> dict[str, Any] | None:
     layouts: list[VarlenLayout] = [column[VARLEN_KEY] for column in columns]
     width = max(layout.seq_len for layout in layouts)
     joined: dict[str, Any] = {}
-    for name in keys - {VARLEN_KEY}:
+    if BUCKET_KEY in keys:
+        if len({column[BUCKET_KEY] for column in columns}) > 1:
+            return None
+        joined[BUCKET_KEY] = columns[0][BUCKET_KEY]
+    for name in keys - {VARLEN_KEY, BUCKET_KEY}:
         parts = [column[name] for column in columns]
         joined[name] = torch.cat([torch.nn.functional.pad(part, (0, width - part.shape[1])) for part in parts])
     lengths = [length for layout in layouts for length in layout.lengths]

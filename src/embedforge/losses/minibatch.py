@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from embedforge.engine.buckets import BUCKET_KEY, bucket_width
 from embedforge.engine.varlen import VARLEN_KEY, VarlenLayout
 
 if TYPE_CHECKING:
@@ -105,7 +106,8 @@ def slice_features(features: Features, begin: int, end: int) -> Features:
     Tensors whose first dimension is the batch are sliced and a packed layout is rebuilt for the mini-batch;
     everything else (``prompt_length``, a ``task`` name, 0-d tensors) is shared unchanged. Trailing padding
     columns (right padding) are cut so that a mini-batch of short texts is not run at the width of the longest text
-    of the whole batch; leading (left) padding is kept because positions may be derived from it.
+    of the whole batch (for bucketed features, :data:`~embedforge.engine.buckets.BUCKET_KEY`, to the bucket width
+    of its own longest text); leading (left) padding is kept because positions may be derived from it.
 
     Args:
         features: One tokenized column, ``(batch, seq_len)`` tensors.
@@ -117,6 +119,10 @@ def slice_features(features: Features, begin: int, end: int) -> Features:
     """
     batch_size = feature_batch_size(features)
     width, keep = _kept_width(features, begin, end)
+    multiple = features.get(BUCKET_KEY)
+    if keep is not None and isinstance(multiple, int):  # bucketed batch: the cut keeps to a bucket width
+        keep = bucket_width(keep, multiple, width)
+        keep = None if keep >= width else keep
     sliced: dict[str, Any] = {}
     for key, value in features.items():
         if isinstance(value, VarlenLayout):  # the mini-batch's own layout, from the host-side lengths

@@ -62,8 +62,6 @@ class SentenceTransformerTrainer(BaseTrainer):
         shapes = self.batch_shapes(args)
         if description := shapes.describe():
             logger.info("embedforge batches: %s.", description)
-        if caveat := cuda_graph_caveat(shapes, self.loss):
-            logger.warning(caveat)
         return SentenceTransformerDataCollator(
             tokenize_fn=TokenCache(model, pad_to_multiple_of=shapes.pad_to_multiple_of),
             prompts=args.prompts,
@@ -89,27 +87,3 @@ class SentenceTransformerTrainer(BaseTrainer):
     def call_loss(self, loss_fn: nn.Module, inputs: dict[str, Any]) -> torch.Tensor | dict[str, torch.Tensor]:
         """``loss(sentence_features, labels)``."""
         return loss_fn(inputs["sentence_features"], inputs.get("label"))
-
-
-def cuda_graph_caveat(shapes: BatchShapes, loss: nn.Module | dict[str, nn.Module]) -> str | None:
-    """A warning when CUDA graphs meet a cached (GradCache) loss, whose mini-batch widths are not bucketed.
-
-    Args:
-        shapes: The run's batch shaping.
-        loss: The trainer's loss, or its losses per dataset.
-
-    Returns:
-        The warning, or None when CUDA graphs are off or no loss (nor a loss inside a wrapper) is a cached one.
-    """
-    from embedforge.losses.cached import GradCacheLoss
-
-    losses = loss.values() if isinstance(loss, dict) else [loss]
-    modules = [module for each in losses if isinstance(each, nn.Module) for module in each.modules()]
-    cached = [type(module).__name__ for module in modules if isinstance(module, GradCacheLoss)]
-    if not shapes.cuda_graphs or not cached:
-        return None
-    return (
-        f"CUDA graphs (torch_compile_mode 'reduce-overhead' or 'max-autotune') with {cached[0]}: its mini-batches "
-        "are cut to their own longest text, not to a bucket, so each new mini-batch width records another graph. "
-        "For cached losses, leave torch_compile_mode unset (the packed forward) or use a non-cached loss."
-    )

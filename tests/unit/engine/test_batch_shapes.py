@@ -14,7 +14,7 @@ from embedforge import SentenceTransformer, SentenceTransformerTrainer, Sentence
 from embedforge.engine.batch_shapes import GRAPH_PAD_MULTIPLE, BatchShapes
 from embedforge.engine.compile_notice import compile_notice
 from embedforge.engine.varlen import VARLEN_KEY
-from embedforge.losses import MultipleNegativesRankingLoss
+from embedforge.losses import CachedMultipleNegativesRankingLoss, MultipleNegativesRankingLoss
 from helpers import caption_pairs, short_run_arguments, without_dropout
 
 
@@ -56,29 +56,37 @@ def test_cuda_graph_mode_on_a_gpu_plans_padded_buckets(tmp_path: Path, monkeypat
 
 
 def _train(
-    path: Path, data: Dataset, output: Path, unpad: bool | None, **overrides: object
+    path: Path, data: Dataset, output: Path, unpad: bool | None, cached: bool, **overrides: object
 ) -> tuple[SentenceTransformerTrainer, list]:
     model = SentenceTransformer(str(path), device="cpu")
     model[0].unpad = unpad
     args = short_run_arguments(output, 3, **overrides)
-    trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model)
+    loss = (
+        CachedMultipleNegativesRankingLoss(model, mini_batch_size=3) if cached else MultipleNegativesRankingLoss(model)
     )
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
     trainer.train()
     return trainer, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
 
+@pytest.mark.parametrize("cached", [False, True], ids=["mnrl", "cached-mnrl"])
 @pytest.mark.parametrize("unpad", [None, False])
 def test_bucketed_training_trains_like_plain_training(
-    tiny_bert_path: Path, shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, unpad: bool | None
+    tiny_bert_path: Path,
+    shared_data: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    unpad: bool | None,
+    cached: bool,
 ) -> None:
     """Same seed, dropout off (the attention's dropout mask is drawn over the padded width): the extra padding
-    changes no loss and no weight, through the packed forward (CPU default) and the padded one."""
+    changes no loss and no weight, through the packed forward (CPU default) and the padded one, with MNRL and with
+    CachedMNRL (mini-batches cut to bucket widths)."""
     path = without_dropout(tiny_bert_path)
     data = caption_pairs(shared_data, 24)
-    plain, plain_losses = _train(path, data, tmp_path / "plain", unpad)
+    plain, plain_losses = _train(path, data, tmp_path / "plain", unpad, cached)
     with caplog.at_level(logging.INFO, logger="embedforge.training.trainer"):
-        bucketed, losses = _train(path, data, tmp_path / "bucketed", unpad, pad_to_multiple_of=16)
+        bucketed, losses = _train(path, data, tmp_path / "bucketed", unpad, cached, pad_to_multiple_of=16)
     assert "embedforge batches: batch widths padded up to multiples of 16 tokens" in caplog.text
     batch = bucketed.data_collator([data[index] for index in range(8)])
     widths = [features["input_ids"].shape[1] for features in batch["sentence_features"]]
@@ -89,19 +97,3 @@ def test_bucketed_training_trains_like_plain_training(
     expected = plain.model.state_dict()
     for name, value in bucketed.model.state_dict().items():
         torch.testing.assert_close(value, expected[name], rtol=1e-4, atol=1e-5, msg=name)
-
-
-def test_cuda_graphs_with_a_cached_loss_warn(_tiny_bert_session: Path) -> None:
-    from embedforge.losses import CachedMultipleNegativesRankingLoss, MatryoshkaLoss
-    from embedforge.training.trainer import cuda_graph_caveat
-
-    model = SentenceTransformer(str(_tiny_bert_session), device="cpu")
-    graphs = BatchShapes(False, GRAPH_PAD_MULTIPLE, True)
-    plain = BatchShapes(True, None, False)
-    cached = CachedMultipleNegativesRankingLoss(model, mini_batch_size=4)
-    wrapped = MatryoshkaLoss(model, CachedMultipleNegativesRankingLoss(model), matryoshka_dims=[32, 16])
-    assert cuda_graph_caveat(graphs, MultipleNegativesRankingLoss(model)) is None
-    assert cuda_graph_caveat(plain, cached) is None
-    for loss in (cached, wrapped, {"a": MultipleNegativesRankingLoss(model), "b": cached}):
-        caveat = cuda_graph_caveat(graphs, loss)
-        assert caveat is not None and "CachedMultipleNegativesRankingLoss" in caveat and "mini-batches" in caveat

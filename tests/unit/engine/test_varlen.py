@@ -10,6 +10,7 @@ import torch
 
 from embedforge import SentenceTransformer
 from embedforge.data.collator import SentenceTransformerDataCollator
+from embedforge.engine.buckets import BUCKET_KEY
 from embedforge.engine.varlen import VARLEN_KEY, VarlenLayout, add_varlen_layout, join_columns
 from embedforge.losses import CachedMultipleNegativesRankingLoss
 from embedforge.losses.embedding import embed_columns
@@ -222,6 +223,10 @@ def test_join_columns_concatenates_rows_and_lengths(tiny_bert_path: Path, senten
     assert join_columns([first]) is None
     assert join_columns([first, {k: v for k, v in second.items() if k != VARLEN_KEY}]) is None
     assert join_columns([{**first, "prompt_length": 2}, {**second, "prompt_length": 2}]) is None
+    bucketed = join_columns([{**first, BUCKET_KEY: 16}, {**second, BUCKET_KEY: 16}])
+    assert bucketed is not None and bucketed[BUCKET_KEY] == 16
+    torch.testing.assert_close(bucketed["input_ids"], joined["input_ids"])
+    assert join_columns([{**first, BUCKET_KEY: 16}, {**second, BUCKET_KEY: 8}]) is None
 
 
 @pytest.mark.filterwarnings(NESTED_ON_CPU)

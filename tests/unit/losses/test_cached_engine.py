@@ -10,6 +10,8 @@ from cached_helpers import COLUMNS, assert_same_grads, load_model, loss_and_grad
 from torch import Tensor
 
 from embedforge import SentenceTransformer
+from embedforge.engine.buckets import BUCKET_KEY
+from embedforge.engine.varlen import VARLEN_KEY, add_varlen_layout
 from embedforge.losses import MultipleNegativesRankingLoss, functional
 from embedforge.losses.cached import CachedLoss
 from embedforge.losses.cached_multiple_negatives_ranking import CachedMultipleNegativesRankingLoss
@@ -77,6 +79,23 @@ def test_slice_trims_trailing_padding_and_keeps_metadata() -> None:
     assert part["scale"] is features["scale"]  # 0-d tensors are shared, not sliced
     assert feature_batch_size(part) == 3
     assert features["input_ids"].shape == (5, 9)  # the input is untouched
+
+
+@pytest.mark.parametrize("with_layout", [False, True])
+def test_slice_of_bucketed_features_keeps_to_the_buckets(with_layout: bool) -> None:
+    """Features padded to buckets of 4 (``BUCKET_KEY``): a cut ends at the bucket width of its longest text."""
+    features = _padded([3, 5, 2, 7, 1, 9], width=12)
+    features[BUCKET_KEY] = 4
+    if with_layout:
+        add_varlen_layout(features)
+    widths = {(begin, end): slice_features(features, begin, end)["input_ids"].shape[1] for begin, end in
+              [(0, 1), (2, 3), (0, 2), (2, 5), (4, 5), (5, 6), (0, 6)]}  # fmt: skip
+    # longest texts 3, 2, 5, 7, 1, 9, 9 tokens -> buckets 4, 4, 8, 8, 4, 12 (the full width), 12
+    assert widths == {(0, 1): 4, (2, 3): 4, (0, 2): 8, (2, 5): 8, (4, 5): 4, (5, 6): 12, (0, 6): 12}
+    part = slice_features(features, 0, 2)
+    assert part[BUCKET_KEY] == 4 and torch.equal(part["attention_mask"], features["attention_mask"][:2, :8])
+    if with_layout:
+        assert part[VARLEN_KEY].seq_len == 8 and tuple(part[VARLEN_KEY].lengths) == (3, 5)
 
 
 def test_slice_keeps_left_padding() -> None:

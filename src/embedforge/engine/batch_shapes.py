@@ -27,14 +27,17 @@ class BatchShapes:
     """The default collator's batch shaping for one training run.
 
     Attributes:
-        varlen_layout: Whether each column carries its packed layout (the unpadded forward).
-        pad_to_multiple_of: Bucket size in tokens for batch widths; None pads each batch to its longest text.
         cuda_graphs: Whether the run compiles in a mode that records CUDA graphs on a CUDA device.
+        pad_to_multiple_of: Bucket size in tokens for batch widths; None pads each batch to its longest text.
     """
 
-    varlen_layout: bool
-    pad_to_multiple_of: int | None
     cuda_graphs: bool
+    pad_to_multiple_of: int | None
+
+    @property
+    def varlen_layout(self) -> bool:
+        """Whether each column carries its packed layout (the unpadded forward): always but under CUDA graphs."""
+        return not self.cuda_graphs
 
     @classmethod
     def plan(
@@ -55,7 +58,7 @@ class BatchShapes:
         graphs = bool(torch_compile) and compile_mode in CUDA_GRAPH_MODES and device_type == "cuda"
         if graphs and pad_to_multiple_of is None:
             pad_to_multiple_of = GRAPH_PAD_MULTIPLE
-        return cls(varlen_layout=not graphs, pad_to_multiple_of=pad_to_multiple_of, cuda_graphs=graphs)
+        return cls(cuda_graphs=graphs, pad_to_multiple_of=pad_to_multiple_of)
 
     def describe(self) -> str | None:
         """One line on what differs from padding to the longest text with packed layouts, or None."""

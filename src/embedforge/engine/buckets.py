@@ -16,12 +16,11 @@ BUCKET_KEY = "pad_to_multiple_of"
 losses' mini-batches, :func:`embedforge.losses.minibatch.slice_features`) keep to the buckets."""
 
 
-def check_pad_multiple(value: object, name: str = "pad_to_multiple_of") -> int | None:
+def check_pad_multiple(value: object) -> int | None:
     """``value`` when it is None or a positive int, else a ValueError naming what was expected and the fix.
 
     Args:
-        value: The setting to check.
-        name: The setting's name, for the message.
+        value: The ``pad_to_multiple_of`` setting to check.
 
     Returns:
         ``value`` unchanged.
@@ -32,8 +31,8 @@ def check_pad_multiple(value: object, name: str = "pad_to_multiple_of") -> int |
     if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
         return value
     raise ValueError(
-        f"{name} expects a positive number of tokens (e.g. 32) or None (pad each batch to its longest text), got "
-        f"{value!r}."
+        "pad_to_multiple_of expects a positive number of tokens (e.g. 32) or None (pad each batch to its longest "
+        f"text), got {value!r}."
     )
 
 

@@ -32,10 +32,7 @@ def compile_notice(args: TrainingArguments) -> str | None:
     mode = args.torch_compile_mode or "default"
     graphs = ""
     if mode in CUDA_GRAPH_MODES and args.device.type == "cuda":
-        graphs = (
-            f" Mode {mode!r} also records a CUDA graph at the first step of each batch shape and replays it later; "
-            "the default collator pads batch widths to a few buckets for that (pad_to_multiple_of)."
-        )
+        graphs = f" Mode {mode!r} also records a CUDA graph at the first step of each batch shape and replays it later."
     return (
         f"torch_compile=True (backend {args.torch_compile_backend!r}, mode {mode!r}): the first training step compiles "
         "the model's forward and backward for its batch shape, and the first step with another shape compiles once "

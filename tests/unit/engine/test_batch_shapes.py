@@ -21,15 +21,15 @@ from helpers import caption_pairs, short_run_arguments, without_dropout
 @pytest.mark.parametrize(
     ("compiled", "mode", "device", "multiple", "expected"),
     [
-        (False, None, "cuda", None, BatchShapes(True, None, False)),
-        (True, None, "cuda", None, BatchShapes(True, None, False)),
-        (True, "default", "cuda", 16, BatchShapes(True, 16, False)),
-        (True, "max-autotune-no-cudagraphs", "cuda", None, BatchShapes(True, None, False)),
-        (True, "reduce-overhead", "cpu", None, BatchShapes(True, None, False)),  # no CUDA graphs off CUDA
-        (False, "reduce-overhead", "cuda", None, BatchShapes(True, None, False)),  # a mode without compiling
-        (True, "reduce-overhead", "cuda", None, BatchShapes(False, GRAPH_PAD_MULTIPLE, True)),
-        (True, "max-autotune", "cuda", None, BatchShapes(False, GRAPH_PAD_MULTIPLE, True)),
-        (True, "reduce-overhead", "cuda", 64, BatchShapes(False, 64, True)),  # the user's bucket size wins
+        (False, None, "cuda", None, BatchShapes(False, None)),
+        (True, None, "cuda", None, BatchShapes(False, None)),
+        (True, "default", "cuda", 16, BatchShapes(False, 16)),
+        (True, "max-autotune-no-cudagraphs", "cuda", None, BatchShapes(False, None)),
+        (True, "reduce-overhead", "cpu", None, BatchShapes(False, None)),  # no CUDA graphs off CUDA
+        (False, "reduce-overhead", "cuda", None, BatchShapes(False, None)),  # a mode without compiling
+        (True, "reduce-overhead", "cuda", None, BatchShapes(True, GRAPH_PAD_MULTIPLE)),
+        (True, "max-autotune", "cuda", None, BatchShapes(True, GRAPH_PAD_MULTIPLE)),
+        (True, "reduce-overhead", "cuda", 64, BatchShapes(True, 64)),  # the user's bucket size wins
     ],
 )
 def test_plan(compiled: bool, mode: str | None, device: str, multiple: int | None, expected: BatchShapes) -> None:
@@ -47,12 +47,12 @@ def test_cuda_graph_mode_on_a_gpu_plans_padded_buckets(tmp_path: Path, monkeypat
     """The trainer's plan and notice read the arguments' device (faked as CUDA here; CI has no GPU)."""
     monkeypatch.setattr(SentenceTransformerTrainingArguments, "device", property(lambda self: torch.device("cuda")))
     args = short_run_arguments(tmp_path, 1, torch_compile=True, torch_compile_mode="reduce-overhead")
-    assert SentenceTransformerTrainer.batch_shapes(args) == BatchShapes(False, GRAPH_PAD_MULTIPLE, True)
+    assert SentenceTransformerTrainer.batch_shapes(args) == BatchShapes(True, GRAPH_PAD_MULTIPLE)
     notice = compile_notice(args)
     assert notice is not None and "also records a CUDA graph at the first step of each batch shape" in notice
     plain = short_run_arguments(tmp_path, 1, torch_compile=True)
     assert "CUDA graph" not in str(compile_notice(plain))
-    assert SentenceTransformerTrainer.batch_shapes(plain) == BatchShapes(True, None, False)
+    assert SentenceTransformerTrainer.batch_shapes(plain) == BatchShapes(False, None)
 
 
 def _train(

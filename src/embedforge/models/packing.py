@@ -37,6 +37,22 @@ if TYPE_CHECKING:
 
     from embedforge.models.base import Features
 
+__all__ = [
+    "OWN_PACKED_FORWARD",
+    "PACKABLE_MODEL_CLASSES",
+    "PACKED_ATTENTION",
+    "POSITIONS_AFTER_PADDING",
+    "SHORT_GRID_MAX_LEN",
+    "VARLEN_ATTENTION",
+    "Packing",
+    "can_pack",
+    "is_packable",
+    "nested_attention",
+    "packed_sdpa_attention",
+    "packed_token_embeddings",
+    "packs_in_encode",
+]
+
 PACKED_ATTENTION = "embedforge_packed_sdpa"
 """Name under which :func:`packed_sdpa_attention` is registered with transformers' AttentionInterface."""
 PACKABLE_MODEL_CLASSES: dict[str, frozenset[str]] = {

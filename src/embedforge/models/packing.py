@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
-from inspect import signature
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -43,6 +41,7 @@ __all__ = [
     "PACKED_ATTENTION",
     "POSITIONS_AFTER_PADDING",
     "SHORT_GRID_MAX_LEN",
+    "TOKEN_TYPE_MODEL_TYPES",
     "VARLEN_ATTENTION",
     "Packing",
     "can_pack",
@@ -72,6 +71,10 @@ classifiers, :func:`embedforge.models.packed_heads.packed_sequence_logits`) repr
 POSITIONS_AFTER_PADDING = frozenset({"roberta", "xlm-roberta", "camembert", "mpnet"})
 """Model types whose position ids start after the padding index (fairseq's convention): a text's first token sits
 at position ``embeddings.padding_idx + 1``; the others count from 0."""
+TOKEN_TYPE_MODEL_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
+"""Packable model types whose forward takes ``token_type_ids`` (DistilBERT's, MPNet's and ModernBERT's do not).
+Written down rather than read from the forward's signature at each call: the packed forward runs inside
+``torch.compile``, where a cached signature lookup would be traced (and warned about) at every compilation."""
 OWN_PACKED_FORWARD = frozenset({"mpnet"})
 """Model types whose packed forward embedforge writes out layer by layer (their attention is not transformers'
 AttentionInterface): any ``attn_implementation`` of theirs packs, attention always on the padded grid."""
@@ -328,8 +331,9 @@ def packed_token_embeddings(model: PreTrainedModel, features: Features) -> Tenso
     if model_type in POSITIONS_AFTER_PADDING:
         position_ids = position_ids + (model.embeddings.padding_idx + 1)
     inputs = {"position_ids": position_ids}
-    for name in ("input_ids", "token_type_ids"):
-        if name in features and name in _forward_inputs(type(model)):
+    names = ("input_ids", "token_type_ids") if model_type in TOKEN_TYPE_MODEL_TYPES else ("input_ids",)
+    for name in names:
+        if name in features:
             inputs[name] = packing.pack(features[name].unsqueeze(-1)).T  # (1, tokens)
     if model_type in OWN_PACKED_FORWARD:
         from embedforge.models.packed_mpnet import packed_mpnet_hidden_states
@@ -338,12 +342,6 @@ def packed_token_embeddings(model: PreTrainedModel, features: Features) -> Tenso
     with _packed_attention(model):
         output = model(**inputs, return_dict=True, **{_PACKING_KWARG: packing})
     return packing.unpack(output.last_hidden_state[0])
-
-
-@cache
-def _forward_inputs(model_class: type) -> frozenset[str]:
-    """The argument names of ``model_class.forward`` (DistilBERT's takes no ``token_type_ids``)."""
-    return frozenset(signature(model_class.forward).parameters)
 
 
 @contextmanager

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 import torch
+import transformers
 
 from embedforge import SentenceTransformer
 from embedforge.engine.varlen import add_varlen_layout
@@ -14,6 +16,7 @@ from embedforge.models.packing import (
     PACKABLE_MODEL_CLASSES,
     PACKED_ATTENTION,
     SHORT_GRID_MAX_LEN,
+    TOKEN_TYPE_MODEL_TYPES,
     Packing,
     can_pack,
     is_packable,
@@ -229,3 +232,10 @@ def test_encode_packs_on_cuda_only_and_mpnet_only_when_forced(monkeypatch: pytes
         ("bert", None): True, ("bert", True): True, ("bert", False): False,
         ("mpnet", None): False, ("mpnet", True): True, ("mpnet", False): False,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("model_type", sorted(PACKABLE_MODEL_CLASSES))
+def test_token_type_table_matches_the_transformers_forwards(model_type: str) -> None:
+    for class_name in PACKABLE_MODEL_CLASSES[model_type]:
+        parameters = inspect.signature(getattr(transformers, class_name).forward).parameters
+        assert ("token_type_ids" in parameters) == (model_type in TOKEN_TYPE_MODEL_TYPES), class_name

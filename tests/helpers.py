@@ -77,3 +77,12 @@ def without_dropout(path: Path) -> Path:
     config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     config_file.write_text(json.dumps(config), encoding="utf-8")
     return path
+
+
+class SameDtypeMSE(torch.nn.Module):
+    """``mse_loss`` that refuses operands of different dtypes (torch 2.11 and older fail their backward)."""
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The mean squared error, after checking that both operands share a dtype."""
+        assert prediction.dtype == target.dtype, (prediction.dtype, target.dtype)
+        return torch.nn.functional.mse_loss(prediction, target)

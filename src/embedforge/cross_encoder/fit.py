@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from embedforge.cross_encoder.losses.base import CrossEncoderLoss
 from embedforge.losses.base import InputSpec, LabelKind
+from embedforge.losses.functional.pairs import regression_operands
 from embedforge.training._fit_data import (
     LegacyLoader,
     batch_sampler_of,
@@ -75,7 +76,7 @@ class LogitsLoss(CrossEncoderLoss):
             )
         logits = self.logits(list(zip(inputs[0], inputs[1], strict=True)), prompt, task)
         if self.model.num_labels == 1:
-            return self.loss_fct(self.activation_fn(logits.view(-1)), labels.float().view(-1))
+            return self.loss_fct(*regression_operands(self.activation_fn(logits.view(-1)), labels.float().view(-1)))
         return self.loss_fct(self.activation_fn(logits), labels.long())
 
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from embedforge.losses import functional as F
 from embedforge.util import dot_score, pairwise_dot_score
+from helpers import SameDtypeMSE
 
 RNG = np.random.default_rng(0)
 BATCH, DIM = 5, 6
@@ -257,6 +258,36 @@ def test_cosine_similarity_loss_is_mse_of_cosines() -> None:
         cos_score_transformation=torch.tanh,
     )
     assert transformed.item() == pytest.approx(np.mean(np.abs(np.tanh(cosines) - labels)), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("prediction", "target", "expected"),
+    [
+        (torch.bfloat16, torch.float32, torch.float32),
+        (torch.float16, torch.float32, torch.float32),
+        (torch.float64, torch.float32, torch.float64),
+        (torch.float32, torch.float64, torch.float64),
+        (torch.float32, torch.float32, torch.float32),
+    ],
+)
+def test_regression_operands_share_a_dtype_of_at_least_float32(
+    prediction: torch.dtype, target: torch.dtype, expected: torch.dtype
+) -> None:
+    scores = torch.tensor([0.25, 0.5], dtype=prediction, requires_grad=True)
+    labels = torch.tensor([1.0, 0.0], dtype=target)
+    left, right = F.regression_operands(scores, labels)
+    assert left.dtype == right.dtype == expected
+    assert torch.equal(left.detach(), scores.detach().to(expected)) and torch.equal(right, labels.to(expected))
+    nn.functional.mse_loss(left, right).backward()  # the backward torch 2.11 refuses for mixed dtypes
+    assert scores.grad is not None and scores.grad.dtype == prediction
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float64])
+def test_cosine_similarity_loss_gives_its_regression_loss_one_dtype(dtype: torch.dtype) -> None:
+    a, b = (torch.tensor(x, dtype=dtype, requires_grad=True) for x in _embeddings(2))
+    value = F.cosine_similarity_loss(a, b, torch.tensor([0.1, 0.4, 0.2, 0.9, 0.3]), loss_fct=SameDtypeMSE())
+    value.backward()
+    assert value.dtype == torch.promote_types(dtype, torch.float32) and a.grad is not None
 
 
 def test_pair_classifier_features_and_classification_loss() -> None:

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from embedforge.cross_encoder.losses.base import CrossEncoderLoss
 from embedforge.losses.base import InputSpec, LabelKind
 from embedforge.losses.functional.distillation import teacher_margins
+from embedforge.losses.functional.pairs import regression_operands
 from embedforge.model.protocols import ScoringModel
 
 __all__ = ["MarginMSELoss"]
@@ -133,7 +134,7 @@ class MarginMSELoss(CrossEncoderLoss):
         )
         scores = [self.logits_from_pairs(list(zip(queries, column, strict=True)), prompt, task) for column in documents]
         margins = scores[0].unsqueeze(1) - torch.stack(scores[1:], dim=1)
-        return self.loss_fct(margins, targets.to(margins.device).float())
+        return self.loss_fct(*regression_operands(margins, targets.float()))
 
     def logits_from_pairs(
         self, pairs: list[tuple[str, str]], prompt: str | None = None, task: str | None = None

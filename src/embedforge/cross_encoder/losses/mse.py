@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from embedforge.cross_encoder.losses.base import CrossEncoderLoss
 from embedforge.losses.base import InputSpec, LabelKind
+from embedforge.losses.functional.pairs import regression_operands
 from embedforge.model.protocols import ScoringModel
 
 __all__ = ["MSELoss", "check_pair_columns", "check_pointwise_labels"]
@@ -103,7 +104,7 @@ class MSELoss(CrossEncoderLoss):
         check_pair_columns(type(self).__name__, inputs)
         logits = self.activation_fn(self.logits(list(zip(inputs[0], inputs[1], strict=True)), prompt, task).view(-1))
         targets = check_pointwise_labels(type(self).__name__, labels, logits.shape[0])
-        return self.loss_fct(logits, targets.detach().to(logits.device).float())
+        return self.loss_fct(*regression_operands(logits, targets.detach().float()))
 
 
 def check_pair_columns(owner: str, inputs: Sequence[Sequence[Any]]) -> None:

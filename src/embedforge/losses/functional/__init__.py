@@ -13,6 +13,7 @@ from embedforge.losses.functional.pairs import (
     cosent_loss_from_scores,
     cosine_similarity_loss,
     pair_classifier_features,
+    regression_operands,
 )
 from embedforge.losses.functional.ranking import (
     DIRECTIONS,
@@ -42,4 +43,5 @@ __all__ = [
     "pair_classifier_features",
     "ranking_logits",
     "ranking_loss_from_logits",
+    "regression_operands",
 ]

@@ -20,9 +20,34 @@ __all__ = [
     "cosent_loss_from_scores",
     "cosine_similarity_loss",
     "pair_classifier_features",
+    "regression_operands",
 ]
 
 SimilarityFct = Callable[[Tensor, Tensor], Tensor]
+
+
+def regression_operands(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """``prediction`` and ``target`` in one floating dtype, float32 or wider, for a regression loss.
+
+    Labels arrive as float32 while predictions follow the model's dtype (bfloat16 or float64 weights). torch 2.11
+    and older refuse ``mse_loss``/``huber_loss`` backward for mixed dtypes ("Found dtype Float but expected
+    BFloat16"); newer versions promote. Both operands go to the promoted dtype, at least float32 (a bfloat16 model's
+    loss is computed in float32, as torch's autocast does for ``mse_loss``). Float32 operands are returned as they are.
+
+    Args:
+        prediction: ``(batch,)`` scores.
+        target: ``(batch,)`` labels, on any device.
+
+    Returns:
+        ``(prediction, target)`` in the common dtype, the target on the prediction's device.
+
+    Example:
+        >>> p, t = regression_operands(torch.ones(2, dtype=torch.bfloat16), torch.zeros(2, dtype=torch.float64))
+        >>> p.dtype, t.dtype
+        (torch.float64, torch.float64)
+    """
+    dtype = torch.promote_types(torch.promote_types(prediction.dtype, target.dtype), torch.float32)
+    return prediction.to(dtype), target.to(device=prediction.device, dtype=dtype)
 
 
 def check_label_count(labels: Tensor, batch_size: int, loss_name: str) -> Tensor:
@@ -135,7 +160,7 @@ def cosine_similarity_loss(
     scores = torch.cosine_similarity(embeddings_a, embeddings_b)
     if cos_score_transformation is not None:
         scores = cos_score_transformation(scores)
-    return loss_fct(scores, labels.float())
+    return loss_fct(*regression_operands(scores, labels.float()))
 
 
 # ------------------------------------------------------------------------------------------------------ softmax

@@ -19,6 +19,7 @@ from ce_loss_parity import (
 
 from embedforge.cross_encoder.losses import MarginMSELoss
 from embedforge.losses.base import LabelKind
+from helpers import SameDtypeMSE
 
 st_losses = pytest.importorskip("sentence_transformers.cross_encoder.losses")
 
@@ -114,3 +115,13 @@ def test_config_spec_citation_and_model_checks(models: tuple, tiny_ce3_path: Pat
         MarginMSELoss(CrossEncoder(str(tiny_ce3_path), device="cpu"))
     with pytest.raises(ValueError, match="trains a CrossEncoder, got a SentenceTransformer"):
         MarginMSELoss(SentenceTransformer(str(tiny_bert_path), device="cpu"))
+
+
+def test_margin_mse_gives_its_regression_loss_one_dtype(models: tuple) -> None:
+    ours, _ = models  # float64 weights, float32 teacher margins
+    loss = MarginMSELoss(ours)
+    loss.loss_fct = SameDtypeMSE()
+    value = loss([QUERIES, POSITIVES, NEGATIVES], MARGINS[:, 0])
+    value.backward()
+    assert value.dtype == torch.float64
+    ours.zero_grad(set_to_none=True)

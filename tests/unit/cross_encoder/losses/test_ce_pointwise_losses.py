@@ -10,6 +10,7 @@ from ce_loss_parity import NEGATIVES, POSITIVES, QUERIES, assert_same_run, loss_
 
 from embedforge.cross_encoder.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss
 from embedforge.losses.base import LabelKind
+from helpers import SameDtypeMSE
 
 st_losses = pytest.importorskip("sentence_transformers.cross_encoder.losses")
 
@@ -161,3 +162,13 @@ def test_binary_cross_entropy_takes_a_number_as_pos_weight(models: tuple) -> Non
     as_tensor = BinaryCrossEntropyLoss(ours, pos_weight=torch.tensor(3.0))
     torch.testing.assert_close(as_number(inputs, labels), as_tensor(inputs, labels))
     assert as_number.get_config_dict()["pos_weight"] == 3.0
+
+
+def test_mse_gives_its_regression_loss_one_dtype(models: tuple) -> None:
+    ours, _ = models  # float64 weights, float32 labels
+    loss = MSELoss(ours)
+    loss.loss_fct = SameDtypeMSE()
+    value = loss([QUERIES, POSITIVES], SOFT)
+    value.backward()
+    assert value.dtype == torch.float64
+    ours.zero_grad(set_to_none=True)

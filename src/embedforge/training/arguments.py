@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+import torch
 from transformers import TrainingArguments
 
 from embedforge.engine.buckets import check_pad_multiple
@@ -156,6 +157,17 @@ class BaseTrainingArguments(TrainingArguments):
         self.multi_dataset_batch_sampler = _as_enum(
             MultiDatasetBatchSamplers, self.multi_dataset_batch_sampler, "multi_dataset_batch_sampler"
         )
+
+    @property
+    def device(self) -> torch.device:
+        """The device of this process, as ``TrainingArguments.device``, but a CPU as plain ``cpu``.
+
+        Under DDP on CPUs transformers gives ``cpu:<rank>``; older versions (5.17 among them) then resume the
+        optimizer with ``torch.load(map_location="cpu:0")``, which torch refuses ("don't know how to restore data
+        location ... tagged with cpu:0"). Every CPU is the same device to torch, so nothing else changes.
+        """
+        device = super().device
+        return torch.device("cpu") if device.type == "cpu" and device.index is not None else device
 
 
 def _as_enum(enum: type[Enum], value: Any, name: str) -> Any:

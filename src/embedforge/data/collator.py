@@ -14,7 +14,8 @@ from typing import Any, cast
 
 import torch
 
-from embedforge.engine.varlen import add_varlen_layout
+from embedforge.engine.row_lengths import add_row_lengths
+from embedforge.engine.varlen import VARLEN_KEY, add_varlen_layout
 
 LABEL_COLUMNS: tuple[str, ...] = ("label", "labels", "score", "scores")
 """Column names read as the label, in priority order (the first one present wins)."""
@@ -113,6 +114,10 @@ class SentenceTransformerDataCollator(BaseDataCollator):
             (:class:`~embedforge.engine.varlen.VarlenLayout` under ``"varlen_layout"``), so that the unpadded
             forward reads it instead of deriving it on the device (a host sync per column on GPUs). The trainer's
             default collator turns it on; off by default, as in sentence-transformers, whose collator this mirrors.
+        row_lengths: Where a column has no packed layout, record its texts' real-token counts on the CPU side
+            (:class:`~embedforge.engine.row_lengths.RowLengths` under ``"row_lengths"``), so that the GradCache
+            losses cut mini-batches without reading the mask on the device. The trainer turns it on under CUDA
+            graphs, which run without layouts; off by default.
 
     Raises:
         TypeError: If neither ``preprocess_fn`` nor ``tokenize_fn`` is given.
@@ -122,6 +127,7 @@ class SentenceTransformerDataCollator(BaseDataCollator):
     preprocess_fn: Callable[..., dict[str, Any]] | None = None
     tokenize_fn: Callable[..., dict[str, Any]] | None = field(default=None, kw_only=True)
     varlen_layout: bool = field(default=False, kw_only=True)
+    row_lengths: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.preprocess_fn is None and self.tokenize_fn is None:
@@ -159,4 +165,8 @@ class SentenceTransformerDataCollator(BaseDataCollator):
             kwargs["max_length"] = max_length
         preprocess = cast("Callable[..., dict[str, Any]]", self.preprocess_fn)  # set in __post_init__
         features = preprocess([row[column] for row in rows], **kwargs)
-        return add_varlen_layout(features) if self.varlen_layout else features
+        if self.varlen_layout:
+            add_varlen_layout(features)
+        if self.row_lengths and VARLEN_KEY not in features:
+            add_row_lengths(features)
+        return features

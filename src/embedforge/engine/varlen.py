@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from embedforge.engine.buckets import BUCKET_KEY
+from embedforge.engine.row_lengths import right_padded_lengths
 from embedforge.engine.transfer import host_to_device, pins_memory
 
 __all__ = ["JOINABLE_KEYS", "VARLEN_KEY", "VarlenLayout", "add_varlen_layout", "join_columns"]
@@ -82,14 +83,8 @@ class VarlenLayout:
         Every row must be ones then zeros with at least one real token; for any other mask (left padding, holes,
         an empty text, a mask on a GPU) there is no layout and the forward derives what it needs itself.
         """
-        if attention_mask.dim() != 2 or attention_mask.device.type != "cpu" or not attention_mask.shape[0]:
-            return None
-        mask = attention_mask.bool()
-        lengths = mask.sum(1)
-        seq_len = mask.shape[1]
-        if int(lengths.min()) < 1 or not torch.equal(mask, torch.arange(seq_len) < lengths[:, None]):
-            return None
-        return cls.from_lengths(lengths.tolist(), seq_len)
+        lengths = right_padded_lengths(attention_mask)
+        return None if lengths is None else cls.from_lengths(lengths, attention_mask.shape[1])
 
     @property
     def batch_size(self) -> int:

@@ -7,12 +7,14 @@ per-batch metadata (``prompt_length``, a route's ``task``) that every mini-batch
 from __future__ import annotations
 
 import bisect
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from embedforge.engine.buckets import BUCKET_KEY, bucket_width
+from embedforge.engine.row_lengths import ROW_LENGTHS_KEY, RowLengths
 from embedforge.engine.varlen import VARLEN_KEY, VarlenLayout
 
 if TYPE_CHECKING:
@@ -90,7 +92,8 @@ def minibatch_ranges(
             "mini_batch_num_tokens needs the token count of every sequence, read from 'attention_mask', but the "
             f"features only hold {sorted(features)}. Use mini_batch_size (and mini_batch_num_tokens=None) instead."
         )
-    cumulative = mask.sum(dim=1).cumsum(dim=0).tolist()
+    lengths = _host_lengths(features)
+    cumulative = list(accumulate(lengths)) if lengths is not None else mask.sum(dim=1).cumsum(dim=0).tolist()
     ranges, begin = [], 0
     while begin < batch_size:
         used = cumulative[begin - 1] if begin else 0
@@ -127,6 +130,8 @@ def slice_features(features: Features, begin: int, end: int) -> Features:
     for key, value in features.items():
         if isinstance(value, VarlenLayout):  # the mini-batch's own layout, from the host-side lengths
             sliced[key] = value.slice(begin, end, keep)
+        elif isinstance(value, RowLengths):
+            sliced[key] = value.slice(begin, end)
         elif not isinstance(value, Tensor) or value.ndim == 0 or value.shape[0] != batch_size:
             sliced[key] = value
         elif keep is not None and value.ndim >= 2 and value.shape[1] == width:
@@ -141,12 +146,21 @@ def _kept_width(features: Features, begin: int, end: int) -> tuple[int | None, i
     mask = features.get("attention_mask")
     if not isinstance(mask, Tensor) or mask.ndim != 2:
         return None, None
-    layout = features.get(VARLEN_KEY)
-    if isinstance(layout, VarlenLayout):  # known on the host: no device sync
-        longest = max(layout.lengths[begin:end])
+    lengths = _host_lengths(features)
+    if lengths is not None:  # known on the host: no device sync
+        longest = max(lengths[begin:end])
         return mask.shape[1], (longest if longest < mask.shape[1] else None)
     used = mask[begin:end].bool().any(dim=0)
     if not bool(used.any()):
         return mask.shape[1], None
     last = int(torch.nonzero(used).max().item())
     return mask.shape[1], (last + 1 if last + 1 < mask.shape[1] else None)
+
+
+def _host_lengths(features: Features) -> tuple[int, ...] | None:
+    """Each text's real tokens, from the column's packed layout or row lengths (made on the host), or None."""
+    for key, kind in ((VARLEN_KEY, VarlenLayout), (ROW_LENGTHS_KEY, RowLengths)):
+        value = features.get(key)
+        if isinstance(value, kind):
+            return value.lengths
+    return None

@@ -54,7 +54,7 @@ class SentenceTransformerTrainer(BaseTrainer):
         the same, and a text seen in an earlier batch or epoch is padded from its cached token ids. Each column's
         packed layout is computed here too (``varlen_layout``), on the host, for the unpadded forward; batch widths
         are bucketed and the layouts left out where :class:`~embedforge.engine.batch_shapes.BatchShapes` says so
-        (``pad_to_multiple_of``, CUDA graphs).
+        (``pad_to_multiple_of``, CUDA graphs: then each column carries its texts' lengths instead, ``row_lengths``).
         """
         from embedforge.data.collator import SentenceTransformerDataCollator
         from embedforge.engine.token_cache import TokenCache
@@ -67,6 +67,7 @@ class SentenceTransformerTrainer(BaseTrainer):
             prompts=args.prompts,
             router_mapping=args.router_mapping,
             varlen_layout=shapes.varlen_layout,
+            row_lengths=shapes.cuda_graphs,
         )
 
     @staticmethod

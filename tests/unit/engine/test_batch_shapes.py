@@ -13,6 +13,7 @@ from datasets import Dataset
 from embedforge import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from embedforge.engine.batch_shapes import GRAPH_PAD_MULTIPLE, BatchShapes
 from embedforge.engine.compile_notice import compile_notice
+from embedforge.engine.row_lengths import ROW_LENGTHS_KEY
 from embedforge.engine.varlen import VARLEN_KEY
 from embedforge.losses import CachedMultipleNegativesRankingLoss, MultipleNegativesRankingLoss
 from helpers import caption_pairs, short_run_arguments, without_dropout
@@ -56,7 +57,13 @@ def test_cuda_graph_mode_on_a_gpu_plans_padded_buckets(tmp_path: Path, monkeypat
 
 
 def _train(
-    path: Path, data: Dataset, output: Path, unpad: bool | None, cached: bool, **overrides: object
+    path: Path,
+    data: Dataset,
+    output: Path,
+    unpad: bool | None,
+    cached: bool,
+    graph_collator: bool = False,
+    **overrides: object,
 ) -> tuple[SentenceTransformerTrainer, list]:
     model = SentenceTransformer(str(path), device="cpu")
     model[0].unpad = unpad
@@ -65,6 +72,8 @@ def _train(
         CachedMultipleNegativesRankingLoss(model, mini_batch_size=3) if cached else MultipleNegativesRankingLoss(model)
     )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
+    if graph_collator:  # as built on CUDA under CUDA graphs: no layouts, host-side row lengths
+        trainer.data_collator.varlen_layout, trainer.data_collator.row_lengths = False, True
     trainer.train()
     return trainer, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
@@ -96,4 +105,38 @@ def test_bucketed_training_trains_like_plain_training(
     assert losses == pytest.approx(plain_losses, rel=1e-5)
     expected = plain.model.state_dict()
     for name, value in bucketed.model.state_dict().items():
+        torch.testing.assert_close(value, expected[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_cuda_graph_collator_carries_row_lengths_instead_of_layouts(
+    tiny_bert_path: Path, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built by a trainer on a CUDA device (faked after the trainer was built on the CPU): no packed layouts, bucketed
+    widths, and each column's host-side lengths, which the cached losses cut mini-batches by."""
+    data = caption_pairs(shared_data, 8)
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu")
+    args = short_run_arguments(tmp_path, 1, torch_compile=True, torch_compile_mode="reduce-overhead")
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model)
+    )
+    monkeypatch.setattr(SentenceTransformerTrainingArguments, "device", property(lambda self: torch.device("cuda")))
+    collator = trainer.default_collator(model, args)
+    assert (collator.varlen_layout, collator.row_lengths) == (False, True)
+    for features in collator([data[index] for index in range(8)])["sentence_features"]:
+        assert VARLEN_KEY not in features and features["input_ids"].shape[1] % GRAPH_PAD_MULTIPLE == 0
+        assert list(features[ROW_LENGTHS_KEY].lengths) == features["attention_mask"].sum(1).tolist()
+
+
+def test_cached_loss_on_row_lengths_trains_like_plain_training(
+    tiny_bert_path: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    """The CUDA-graph collator's batches (padded forward, buckets, no layouts) through CachedMNRL: its mini-batches
+    are cut by the host-side row lengths, with the plain run's losses and weights."""
+    path = without_dropout(tiny_bert_path)
+    data = caption_pairs(shared_data, 24)
+    plain, plain_losses = _train(path, data, tmp_path / "plain", False, True)
+    graphs, losses = _train(path, data, tmp_path / "graphs", False, True, graph_collator=True, pad_to_multiple_of=16)
+    assert losses == pytest.approx(plain_losses, rel=1e-5)
+    expected = plain.model.state_dict()
+    for name, value in graphs.model.state_dict().items():
         torch.testing.assert_close(value, expected[name], rtol=1e-4, atol=1e-5, msg=name)

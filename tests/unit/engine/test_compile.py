@@ -10,6 +10,7 @@ import torch
 from datasets import Dataset
 
 from embedforge import SentenceTransformer, SentenceTransformerTrainer
+from embedforge.engine.row_lengths import ROW_LENGTHS_KEY
 from embedforge.engine.varlen import VARLEN_KEY
 from embedforge.losses import MultipleNegativesRankingLoss
 from helpers import caption_pairs, short_run_arguments, without_dropout
@@ -29,7 +30,10 @@ def _train(
     args = short_run_arguments(output, 4, **overrides)
     loss = MultipleNegativesRankingLoss(model)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
-    assert all(VARLEN_KEY in features for features in trainer.data_collator([data[0]])["sentence_features"])
+    if padded:  # the CUDA-graph collator (the trainer builds it on CUDA): no layouts, host-side row lengths
+        trainer.data_collator.varlen_layout, trainer.data_collator.row_lengths = False, True
+    key = ROW_LENGTHS_KEY if padded else VARLEN_KEY
+    assert all(key in features for features in trainer.data_collator([data[0]])["sentence_features"])
     widths = {
         features["input_ids"].shape[1]
         for batch in trainer.get_train_dataloader()
@@ -55,7 +59,7 @@ def test_compiled_training_matches_eager_without_per_batch_recompiles(
     losses, weights, widths = _train(path, data, tmp_path / "compiled", compiled=True, padded=padded)
     # packed: 4 batches of different widths and packed token counts; padded: widths bucketed to multiples of 8.
     # The first shape compiles a static graph, the second one a dynamic graph that serves the rest; a forward that
-    # read host-side lengths would add one per batch
+    # read host-side lengths (a layout's, or the row lengths the padded batches carry) would add one per batch
     assert len(widths) >= 2 and (not padded or all(width % 8 == 0 for width in widths))
     assert counters["stats"]["unique_graphs"] <= 2
     assert len(losses) == len(eager_losses) == 4

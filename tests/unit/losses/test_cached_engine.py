@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from torch import Tensor
 
 from embedforge import SentenceTransformer
 from embedforge.engine.buckets import BUCKET_KEY
+from embedforge.engine.row_lengths import ROW_LENGTHS_KEY, RowLengths, add_row_lengths
 from embedforge.engine.varlen import VARLEN_KEY, add_varlen_layout
 from embedforge.losses import MultipleNegativesRankingLoss, functional
 from embedforge.losses.cached import CachedLoss
@@ -81,13 +83,16 @@ def test_slice_trims_trailing_padding_and_keeps_metadata() -> None:
     assert features["input_ids"].shape == (5, 9)  # the input is untouched
 
 
-@pytest.mark.parametrize("with_layout", [False, True])
-def test_slice_of_bucketed_features_keeps_to_the_buckets(with_layout: bool) -> None:
+@pytest.mark.parametrize("host_side", [None, "layout", "row_lengths"])
+def test_slice_of_bucketed_features_keeps_to_the_buckets(host_side: str | None) -> None:
     """Features padded to buckets of 4 (``BUCKET_KEY``): a cut ends at the bucket width of its longest text."""
     features = _padded([3, 5, 2, 7, 1, 9], width=12)
     features[BUCKET_KEY] = 4
+    with_layout = host_side == "layout"
     if with_layout:
         add_varlen_layout(features)
+    if host_side == "row_lengths":
+        add_row_lengths(features)
     widths = {(begin, end): slice_features(features, begin, end)["input_ids"].shape[1] for begin, end in
               [(0, 1), (2, 3), (0, 2), (2, 5), (4, 5), (5, 6), (0, 6)]}  # fmt: skip
     # longest texts 3, 2, 5, 7, 1, 9, 9 tokens -> buckets 4, 4, 8, 8, 4, 12 (the full width), 12
@@ -96,6 +101,24 @@ def test_slice_of_bucketed_features_keeps_to_the_buckets(with_layout: bool) -> N
     assert part[BUCKET_KEY] == 4 and torch.equal(part["attention_mask"], features["attention_mask"][:2, :8])
     if with_layout:
         assert part[VARLEN_KEY].seq_len == 8 and tuple(part[VARLEN_KEY].lengths) == (3, 5)
+    if host_side == "row_lengths":
+        assert part[ROW_LENGTHS_KEY] == RowLengths((3, 5))
+
+
+@pytest.mark.parametrize("add", [add_varlen_layout, add_row_lengths])
+def test_host_side_lengths_cut_mini_batches_without_reading_the_mask(add: Callable) -> None:
+    """With a layout or row lengths the cuts never read the mask's values: a mask on the ``meta`` device, which has
+    none (on a GPU each read would be a device-to-host synchronisation), gives the CPU mask's cuts and ranges."""
+    lengths = [3, 5, 2, 7, 1, 9]
+    features = add(_padded(lengths, width=12))
+    on_meta = {key: value.to("meta") if isinstance(value, Tensor) else value for key, value in features.items()}
+    for begin, end in [(0, 2), (2, 5), (4, 5), (0, 6)]:
+        assert slice_features(on_meta, begin, end)["input_ids"].shape == (end - begin, max(lengths[begin:end]))
+    for size, tokens in [(2, 8), (2, 10), (3, None)]:
+        assert minibatch_ranges(on_meta, size, tokens) == minibatch_ranges(_padded(lengths, 12), size, tokens)
+    bare = {key: value for key, value in on_meta.items() if key not in (VARLEN_KEY, ROW_LENGTHS_KEY)}
+    with pytest.raises((NotImplementedError, RuntimeError)):  # without them the mask is read
+        slice_features(bare, 0, 2)
 
 
 def test_slice_keeps_left_padding() -> None:

@@ -55,8 +55,34 @@ def machine(device: str, peak: float | None) -> dict[str, Any]:
             gpu=torch.cuda.get_device_name(torch.device(device)),
             gpu_memory_gib=round(properties.total_memory / 2**30, 1),
             cuda=torch.version.cuda,
+            nested_sdpa_backends=nested_sdpa_backends(device),
         )
     return info
+
+
+def nested_sdpa_backends(device: str) -> dict[str, str]:
+    """The kernel torch picks for attention over nested jagged tensors (embedforge's unpadded GPU path), per dtype and
+    head size, in training (gradients, dropout 0.1): a fused one (FLASH_ATTENTION, EFFICIENT_ATTENTION, CUDNN) or
+    MATH, which loops over the texts with a device sync each. Read through torch's private selector: a diagnostic."""
+    import torch
+
+    try:
+        from torch.nested._internal.sdpa import _select_sdp_backend
+    except ImportError as error:
+        return {"error": repr(error)}
+    found: dict[str, str] = {}
+    offsets = torch.tensor([0, 5, 12, 30], device=device)
+    for dtype in (torch.bfloat16, torch.float32):
+        for head_dim in (32, 64):
+            values = torch.randn(30, 4, head_dim, device=device, dtype=dtype, requires_grad=True)
+            nested = torch.nested.nested_tensor_from_jagged(values, offsets, min_seqlen=5, max_seqlen=18)
+            jagged = nested.transpose(1, 2)
+            try:
+                backend = _select_sdp_backend(jagged, jagged, jagged, None, 0.1, False, False)
+                found[f"{str(dtype).removeprefix('torch.')}/head_dim {head_dim}"] = backend.name
+            except Exception as error:  # a diagnostic: record what failed
+                found[f"{str(dtype).removeprefix('torch.')}/head_dim {head_dim}"] = repr(error)
+    return found
 
 
 def versions(repo: Path, data: Path) -> dict[str, Any]:

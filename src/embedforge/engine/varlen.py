@@ -61,19 +61,19 @@ class VarlenLayout:
     @classmethod
     def from_lengths(cls, lengths: Sequence[int], seq_len: int) -> VarlenLayout:
         """The layout of texts of ``lengths`` real tokens, right-padded to ``seq_len`` (built on the CPU)."""
-        counts = torch.tensor(list(lengths), dtype=torch.long)
-        if counts.numel() and (int(counts.min()) < 1 or int(counts.max()) > seq_len):
-            raise ValueError(f"Every text needs 1..{seq_len} real tokens; got lengths {list(lengths)}.")
-        cu_seqlens = torch.zeros(len(counts) + 1, dtype=torch.long)
+        sizes = tuple(int(n) for n in lengths)
+        longest, shortest, total = max(sizes, default=0), min(sizes, default=0), sum(sizes)
+        if sizes and (shortest < 1 or longest > seq_len):
+            raise ValueError(f"Every text needs 1..{seq_len} real tokens; got lengths {list(sizes)}.")
+        counts = torch.tensor(sizes, dtype=torch.long)
+        cu_seqlens = torch.zeros(len(sizes) + 1, dtype=torch.long)
         torch.cumsum(counts, 0, out=cu_seqlens[1:])
-        starts = torch.arange(len(counts), dtype=torch.long) * seq_len
-        row_starts = torch.repeat_interleave(starts, counts)
-        positions = torch.arange(int(cu_seqlens[-1]), dtype=torch.long) - torch.repeat_interleave(
-            cu_seqlens[:-1], counts
+        starts = torch.arange(len(sizes), dtype=torch.long) * seq_len
+        row_starts = torch.repeat_interleave(starts, counts, output_size=total)
+        positions = torch.arange(total, dtype=torch.long) - torch.repeat_interleave(
+            cu_seqlens[:-1], counts, output_size=total
         )
-        sizes = tuple(int(n) for n in counts)
-        longest, shortest = max(sizes, default=0), min(sizes, default=0)
-        padded = sum(sizes) < len(sizes) * seq_len
+        padded = total < len(sizes) * seq_len
         return cls(sizes, seq_len, row_starts + positions, cu_seqlens, positions[None], longest, shortest, padded)
 
     @classmethod

@@ -361,16 +361,10 @@ def _register() -> None:
     if _registered:
         return
     from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface
 
+    # Registered as an attention function only, with no mask function: transformers' mask builders then return no
+    # mask for the packed row at once. A registered mask function (even one returning None) made them first look
+    # for packed sequences in the position ids, a device-to-host sync per forward on GPUs; a real mask would be
+    # (tokens, tokens). The packing holds the layout.
     AttentionInterface.register(PACKED_ATTENTION, packed_sdpa_attention)
-    AttentionMaskInterface.register(PACKED_ATTENTION, _no_mask)
     _registered = True
-
-
-def _no_mask(*args: Any, **kwargs: Any) -> None:
-    """The attention mask of the packed row: none.
-
-    The packing holds the layout; a ``(tokens, tokens)`` mask would take memory quadratic in the batch's tokens.
-    """
-    return None

@@ -239,3 +239,22 @@ def test_token_type_table_matches_the_transformers_forwards(model_type: str) -> 
     for class_name in PACKABLE_MODEL_CLASSES[model_type]:
         parameters = inspect.signature(getattr(transformers, class_name).forward).parameters
         assert ("token_type_ids" in parameters) == (model_type in TOKEN_TYPE_MODEL_TYPES), class_name
+
+
+@pytest.mark.parametrize("model_type", ["bert", *ENCODER_TYPES])
+def test_packed_row_gets_no_mask_and_no_packed_sequence_search(
+    model_type: str, sentences: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """transformers' mask builders return at once for the packed row: no ``(tokens, tokens)`` mask, and no search for
+    packed sequences in the position ids (its ``.all()`` is a device-to-host sync per forward on GPUs)."""
+    import transformers.masking_utils as masking
+
+    def searched(*args: object, **kwargs: object) -> None:
+        raise AssertionError("find_packed_sequence_indices ran for the packed row")
+
+    monkeypatch.setattr(masking, "find_packed_sequence_indices", searched)
+    model = SentenceTransformer(str(build_tiny_encoder(tmp_path / model_type, model_type)), device="cpu").train()
+    features = add_varlen_layout(model.tokenize(sentences))
+    assert model[0].runs_unpadded(features)
+    model(features)["sentence_embedding"].sum().backward()
+    assert PACKED_ATTENTION not in masking.AttentionMaskInterface._global_mapping

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-ARCHITECTURES = ("bert", "roberta", "xlm-roberta", "mpnet", "modernbert", "distilbert")
+ARCHITECTURES = ("bert", "roberta", "xlm-roberta", "mpnet", "modernbert", "distilbert", "deberta-v2")
 
 
 def architecture_config(source: Any, model_type: str) -> Any:
@@ -53,6 +53,11 @@ def architecture_config(source: Any, model_type: str) -> Any:
     if model_type == "modernbert":  # the special tokens must be ids of the source vocabulary
         cls_id, sep_id = 101, 102
         sizes.update(cls_token_id=cls_id, sep_token_id=sep_id, bos_token_id=cls_id, eos_token_id=sep_id)
+    if model_type == "deberta-v2":  # DeBERTa-v3's attention settings (deberta-v3-base's config)
+        sizes.update(
+            relative_attention=True, pos_att_type=["p2c", "c2p"], position_buckets=256, max_relative_positions=-1,
+            share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False, type_vocab_size=0,
+        )  # fmt: skip
     if model_type != "mpnet":
         sizes["pad_token_id"] = source.pad_token_id
     return AutoConfig.for_model(model_type, vocab_size=source.vocab_size, **sizes)

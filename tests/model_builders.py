@@ -73,13 +73,18 @@ def build_tiny_classifier(folder: Path, num_labels: int = 1, seed: int = 0) -> P
     return folder
 
 
-def tiny_encoder_sizes(model_type: str) -> dict[str, int]:
+def tiny_encoder_sizes(model_type: str) -> dict[str, Any]:
     """Config keywords of a 2-layer, hidden-32 encoder of ``model_type`` (DistilBERT names them its own way)."""
     if model_type == "distilbert":
         return {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64}
     sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
     if model_type == "electra":
         sizes["embedding_size"] = 16
+    if model_type == "deberta-v2":  # DeBERTa-v3's settings: shared keys, log-bucketed distances beyond 4 positions
+        sizes.update(
+            relative_attention=True, pos_att_type=["p2c", "c2p"], position_buckets=8, share_att_key=True,
+            norm_rel_ebd="layer_norm", position_biased_input=False, type_vocab_size=0,
+        )  # fmt: skip
     if model_type == "modernbert":  # local attention over 4 positions either side in layer 1 (layer 0: global)
         sizes.update(local_attention=8, pad_token_id=0, cls_token_id=2, sep_token_id=3, bos_token_id=2, eos_token_id=3)
     return sizes

@@ -31,6 +31,7 @@ SEQUENCE_CLASSIFIERS: dict[str, str] = {
     "MPNetForSequenceClassification": "mpnet",
     "DistilBertForSequenceClassification": "distilbert",
     "ModernBertForSequenceClassification": "model",
+    "DebertaV2ForSequenceClassification": "deberta",
 }
 """transformers' sequence classifiers whose logits :func:`packed_sequence_logits` reproduces, and the attribute that
 holds each one's encoder."""
@@ -55,6 +56,8 @@ def packed_sequence_logits(model: PreTrainedModel, features: Features) -> Tensor
     if name == "DistilBertForSequenceClassification":
         pooled = torch.relu(model.pre_classifier(hidden[:, 0]))
         return model.classifier(model.dropout(pooled))
+    if name == "DebertaV2ForSequenceClassification":  # ContextPooler: the first token, dropout, dense, activation
+        return model.classifier(model.dropout(model.pooler(hidden)))
     if name == "ModernBertForSequenceClassification":
         return model.classifier(model.drop(model.head(_modernbert_pooling(model, hidden, features))))
     return model.classifier(hidden)  # heads that read the first token themselves (RoBERTa, ELECTRA, MPNet)

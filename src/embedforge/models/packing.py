@@ -12,8 +12,9 @@ those of the padded forward (up to float rounding); padded positions come back a
 The encoders (:data:`PACKABLE_MODEL_CLASSES`): those whose transformers model takes ``position_ids`` and runs
 attention through transformers' AttentionInterface (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, ELECTRA, DistilBERT,
 and ModernBERT with its rotary positions and local-attention layers), and MPNet, whose layers add a
-relative-position bias to the attention scores and whose packed forward is therefore written out in
-:mod:`embedforge.models.packed_mpnet` (grid attention only). RoBERTa's family and MPNet count positions from
+relative-position bias to the attention scores, and DeBERTa-v2/v3, whose attention is disentangled: their packed
+forwards are written out in :mod:`embedforge.models.packed_mpnet` and :mod:`embedforge.models.packed_deberta`
+(grid attention only). RoBERTa's family and MPNet count positions from
 ``padding_idx + 1`` (:data:`POSITIONS_AFTER_PADDING`).
 """
 
@@ -63,6 +64,7 @@ PACKABLE_MODEL_CLASSES: dict[str, frozenset[str]] = {
     "distilbert": frozenset({"DistilBertModel", "DistilBertForSequenceClassification"}),
     "mpnet": frozenset({"MPNetModel", "MPNetForSequenceClassification"}),
     "modernbert": frozenset({"ModernBertModel", "ModernBertForSequenceClassification"}),
+    "deberta-v2": frozenset({"DebertaV2Model", "DebertaV2ForSequenceClassification"}),
 }
 """Per model type, the transformers classes whose forward :func:`packed_token_embeddings` (and, for the sequence
 classifiers, :func:`embedforge.models.packed_heads.packed_sequence_logits`) reproduce: their embeddings take
@@ -71,13 +73,14 @@ classifiers, :func:`embedforge.models.packed_heads.packed_sequence_logits`) repr
 POSITIONS_AFTER_PADDING = frozenset({"roberta", "xlm-roberta", "camembert", "mpnet"})
 """Model types whose position ids start after the padding index (fairseq's convention): a text's first token sits
 at position ``embeddings.padding_idx + 1``; the others count from 0."""
-TOKEN_TYPE_MODEL_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
+TOKEN_TYPE_MODEL_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra", "deberta-v2"})
 """Packable model types whose forward takes ``token_type_ids`` (DistilBERT's, MPNet's and ModernBERT's do not).
 Written down rather than read from the forward's signature at each call: the packed forward runs inside
 ``torch.compile``, where a cached signature lookup would be traced (and warned about) at every compilation."""
-OWN_PACKED_FORWARD = frozenset({"mpnet"})
+OWN_PACKED_FORWARD = frozenset({"mpnet", "deberta-v2"})
 """Model types whose packed forward embedforge writes out layer by layer (their attention is not transformers'
-AttentionInterface): any ``attn_implementation`` of theirs packs, attention always on the padded grid."""
+AttentionInterface: MPNet's relative-position bias, DeBERTa's disentangled attention): any ``attn_implementation``
+of theirs packs, attention always on the padded grid."""
 SHORT_GRID_MAX_LEN = 64
 """Longest padded grid whose dropout-free attention on CPU runs as explicit matmuls: for short texts they beat
 torch's fused SDPA kernel (whose blocking targets long sequences); beyond, the fused kernel wins and the explicit
@@ -260,6 +263,8 @@ def _short_grid_attention(query: Tensor, key: Tensor, value: Tensor, mask: Tenso
 
 def is_packable(model: PreTrainedModel) -> bool:
     """Whether ``model``'s type and class have the packed forward (:data:`PACKABLE_MODEL_CLASSES`)."""
+    if getattr(model.config, "conv_kernel_size", 0):  # DeBERTa-v2's convolution layer reads the padded grid
+        return False
     return type(model).__name__ in PACKABLE_MODEL_CLASSES.get(model.config.model_type, ())
 
 
@@ -335,10 +340,14 @@ def packed_token_embeddings(model: PreTrainedModel, features: Features) -> Tenso
     for name in names:
         if name in features:
             inputs[name] = packing.pack(features[name].unsqueeze(-1)).T  # (1, tokens)
-    if model_type in OWN_PACKED_FORWARD:
+    if model_type == "mpnet":
         from embedforge.models.packed_mpnet import packed_mpnet_hidden_states
 
         return packing.unpack(packed_mpnet_hidden_states(model, inputs["input_ids"], position_ids, packing)[0])
+    if model_type == "deberta-v2":
+        from embedforge.models.packed_deberta import packed_deberta_hidden_states
+
+        return packing.unpack(packed_deberta_hidden_states(model, inputs, packing)[0])
     with _packed_attention(model):
         output = model(**inputs, return_dict=True, **{_PACKING_KWARG: packing})
     return packing.unpack(output.last_hidden_state[0])

@@ -68,10 +68,10 @@ def test_compiled_training_matches_eager_without_per_batch_recompiles(
         torch.testing.assert_close(weights[name], value, rtol=1e-4, atol=1e-5, msg=name)
 
 
-@pytest.mark.parametrize("model_type", ["mpnet", "modernbert"])
+@pytest.mark.parametrize("model_type", ["mpnet", "modernbert", "deberta-v2"])
 def test_other_architectures_compile_without_graph_breaks(model_type: str, shared_data: Path, tmp_path: Path) -> None:
-    """MPNet's written-out packed forward and ModernBERT's (rotary positions, local layers) under torch.compile:
-    eager's losses, two graphs for four batch shapes, no graph break."""
+    """MPNet's and DeBERTa's written-out packed forwards and ModernBERT's (rotary positions, local layers) under
+    torch.compile: eager's losses, two graphs for four batch shapes, no graph break."""
     from torch._dynamo.utils import counters
 
     path = without_dropout(build_tiny_encoder(tmp_path / model_type, model_type))

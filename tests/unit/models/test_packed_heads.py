@@ -81,7 +81,7 @@ def test_packed_logits_equal_the_padded_forward(model_type: str, num_labels: int
         torch.testing.assert_close(packed_grads[name] / scale, grad / scale, atol=1e-5, rtol=0, msg=name)
 
 
-@pytest.mark.parametrize("model_type", ["xlm-roberta", "modernbert"])
+@pytest.mark.parametrize("model_type", ["xlm-roberta", "modernbert", "deberta-v2"])
 def test_cross_encoder_predicts_unpadded_like_padded(model_type: str, tmp_path: Path) -> None:
     folder = build_tiny_encoder(tmp_path / model_type, model_type, num_labels=1)
     model = CrossEncoder(str(folder), device="cpu").eval()

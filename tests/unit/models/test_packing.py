@@ -188,7 +188,7 @@ def test_packed_forward_with_the_default_padding_index(
 
 
 @pytest.mark.parametrize("attention", ["grid", "nested"])
-@pytest.mark.parametrize("model_type", ["bert", "roberta", "mpnet", "modernbert"])
+@pytest.mark.parametrize("model_type", ["bert", "roberta", "mpnet", "modernbert", "deberta-v2"])
 def test_packed_forward_under_bf16_autocast(model_type: str, attention: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """bf16 autocast (the GPU default) over float32 weights: the packed forward runs, backpropagates and stays within
     bf16 rounding of the padded forward under the same autocast."""

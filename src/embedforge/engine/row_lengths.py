@@ -38,7 +38,7 @@ def right_padded_lengths(attention_mask: Tensor) -> list[int] | None:
     lengths = mask.sum(1)
     if int(lengths.min()) < 1 or not torch.equal(mask, torch.arange(mask.shape[1]) < lengths[:, None]):
         return None
-    return [int(length) for length in lengths.tolist()]
+    return lengths.tolist()
 
 
 @dataclass(frozen=True)

@@ -26,19 +26,19 @@ if TYPE_CHECKING:
 __all__ = ["packed_mpnet_hidden_states"]
 
 
-def packed_mpnet_hidden_states(model: nn.Module, input_ids: Tensor, position_ids: Tensor, packing: Packing) -> Tensor:
+def packed_mpnet_hidden_states(model: nn.Module, inputs: dict[str, Tensor], packing: Packing) -> Tensor:
     """MPNet's last hidden state over the packed tokens.
 
     Args:
         model: A transformers ``MPNetModel``.
-        input_ids: ``(1, tokens)`` the batch's real tokens, text after text.
-        position_ids: ``(1, tokens)`` each token's position id (``padding_idx + 1`` for a text's first token).
+        inputs: ``input_ids`` and ``position_ids``, each ``(1, tokens)``: the batch's real tokens, text after text,
+            and each one's position id (``padding_idx + 1`` for a text's first token).
         packing: Where the tokens sit in the padded ``(batch, seq_len)`` grid.
 
     Returns:
         ``(1, tokens, hidden)``.
     """
-    hidden = model.embeddings(input_ids=input_ids, position_ids=position_ids)
+    hidden = model.embeddings(**inputs)
     batch, seq_len = packing.mask.shape
     grid = hidden.new_empty(1, seq_len)  # compute_position_bias reads only the shape and the device
     bias = model.encoder.compute_position_bias(grid).to(hidden.dtype)  # (1, heads, seq_len, seq_len)

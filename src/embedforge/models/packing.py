@@ -340,14 +340,12 @@ def packed_token_embeddings(model: PreTrainedModel, features: Features) -> Tenso
     for name in names:
         if name in features:
             inputs[name] = packing.pack(features[name].unsqueeze(-1)).T  # (1, tokens)
-    if model_type == "mpnet":
+    if model_type in OWN_PACKED_FORWARD:  # its layers written out, from the same packed inputs
+        from embedforge.models.packed_deberta import packed_deberta_hidden_states
         from embedforge.models.packed_mpnet import packed_mpnet_hidden_states
 
-        return packing.unpack(packed_mpnet_hidden_states(model, inputs["input_ids"], position_ids, packing)[0])
-    if model_type == "deberta-v2":
-        from embedforge.models.packed_deberta import packed_deberta_hidden_states
-
-        return packing.unpack(packed_deberta_hidden_states(model, inputs, packing)[0])
+        forward = packed_mpnet_hidden_states if model_type == "mpnet" else packed_deberta_hidden_states
+        return packing.unpack(forward(model, inputs, packing)[0])
     with _packed_attention(model):
         output = model(**inputs, return_dict=True, **{_PACKING_KWARG: packing})
     return packing.unpack(output.last_hidden_state[0])
